@@ -1,0 +1,58 @@
+"""The ``llmrec`` command.
+
+Each area of the library contributes its own sub-commands through a ``register(subparsers)``
+function in its ``_cli`` module; this file only assembles them, so a command's code lives beside
+the code it drives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from llmrec import __version__
+from llmrec.errors import LLMRecError
+
+# Modules whose ``register(subparsers)`` adds sub-commands, in the order they are listed.
+_COMMAND_MODULES = (
+    "llmrec.experiment._cli",
+    "llmrec.data._cli",
+    "llmrec.truth._cli",
+    "llmrec.finetune._cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmrec",
+        description="Large language models as recommenders: the Netflix Prize study, end to end.",
+    )
+    parser.add_argument("--version", action="version", version=f"llmrec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code (errors print one clear line)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except LLMRecError as exc:
+        print(f"llmrec: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("llmrec: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""``Catalog``: movie id → title and release year, with lookups both ways."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Catalog", "Movie"]
+
+
+@dataclass(frozen=True)
+class Movie:
+    """One catalog entry. ``year`` is ``None`` where the source has no year (Netflix ``NULL``)."""
+
+    movie_id: int
+    title: str
+    year: int | None
+
+    def label(self) -> str:
+        """``"Title (Year)"``, or just the title when the year is unknown."""
+        return self.title if self.year is None else f"{self.title} ({self.year})"
+
+
+def _key(title: str) -> str:
+    """Lookup key for :meth:`Catalog.ids_for`: case- and whitespace-insensitive, accents kept."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", title)).strip().casefold()
+
+
+class Catalog:
+    """Movie metadata keyed by movie id.
+
+    Titles may repeat under different ids (the Netflix file has two "Twister" and two
+    "The Patriot"), so :meth:`ids_for` returns every id with that title, in id order.
+    """
+
+    def __init__(self, movies: Iterable[Movie]) -> None:
+        self._movies: dict[int, Movie] = {}
+        for m in movies:
+            if m.movie_id in self._movies:
+                raise ValueError(f"duplicate movie id {m.movie_id} in catalog")
+            self._movies[m.movie_id] = m
+        self._movies = dict(sorted(self._movies.items()))
+        self._by_title: dict[str, list[int]] = {}
+        for m in self._movies.values():
+            self._by_title.setdefault(_key(m.title), []).append(m.movie_id)
+
+    @classmethod
+    def from_mapping(cls, titles: Mapping[int, tuple[str, int | None]]) -> Catalog:
+        """Build from ``{movie_id: (title, year)}``."""
+        return cls(Movie(int(i), t, y) for i, (t, y) in titles.items())
+
+    def __len__(self) -> int:
+        return len(self._movies)
+
+    def __contains__(self, movie_id: object) -> bool:
+        return movie_id in self._movies
+
+    def __iter__(self) -> Iterator[Movie]:
+        return iter(self._movies.values())
+
+    def __repr__(self) -> str:
+        return f"Catalog({len(self):,} movies)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Catalog):
+            return NotImplemented
+        return self._movies == other._movies
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def movie_ids(self) -> npt.NDArray[np.int32]:
+        """All movie ids, ascending."""
+        return np.fromiter(self._movies, dtype=np.int32, count=len(self._movies))
+
+    def movie(self, movie_id: int) -> Movie:
+        """The :class:`Movie` for ``movie_id``; ``KeyError`` naming the id if it is unknown."""
+        try:
+            return self._movies[int(movie_id)]
+        except KeyError:
+            raise KeyError(f"movie id {movie_id} is not in the catalog") from None
+
+    def title(self, movie_id: int) -> str:
+        return self.movie(movie_id).title
+
+    def year(self, movie_id: int) -> int | None:
+        return self.movie(movie_id).year
+
+    def label(self, movie_id: int) -> str:
+        """``"Title (Year)"`` for ``movie_id``."""
+        return self.movie(movie_id).label()
+
+    def ids_for(self, title: str) -> list[int]:
+        """Every movie id whose title equals ``title`` (ignoring case and extra spaces)."""
+        return list(self._by_title.get(_key(title), []))

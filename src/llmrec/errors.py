@@ -1,0 +1,101 @@
+"""The one error tree of llmrec.
+
+Every error a user can hit derives from :class:`LLMRecError`, so ``except LLMRecError`` catches
+them all, and each message names what was wrong (file, line, field, value) and what to do::
+
+    LLMRecError
+    ├── DataFormatError        a data file is malformed (names the file, line and text)
+    ├── ConfigError            a configuration value or combination is invalid
+    ├── NotFittedError         a model was used before ``fit``
+    ├── ValidationError        a fine-tuning file fails OpenAI's checks
+    ├── BudgetExceededError    a paid step would cost more than the budget allows
+    └── BackendError           a recommender backend or remote API failed
+        ├── APIKeyMissingError     no API key was given or found in the environment
+        ├── CacheMissError         replay-only mode met a request that is not cached
+        └── UnknownBackendError    no recommender is registered under that name
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "APIKeyMissingError",
+    "BackendError",
+    "BudgetExceededError",
+    "CacheMissError",
+    "ConfigError",
+    "DataFormatError",
+    "LLMRecError",
+    "NotFittedError",
+    "UnknownBackendError",
+    "ValidationError",
+]
+
+
+class LLMRecError(Exception):
+    """Base class of every error raised by llmrec."""
+
+
+class DataFormatError(LLMRecError):
+    """A data file does not follow its documented format.
+
+    ``path``, ``line`` (1-based) and ``text`` (the offending text) are kept as attributes so
+    callers can report or fix the input programmatically.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.text = text
+        where = ""
+        if self.path is not None:
+            where = self.path
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        shown = f" (got {text!r})" if text is not None else ""
+        super().__init__(f"{where}{message}{shown}")
+
+
+class ConfigError(LLMRecError):
+    """A configuration value, or a combination of values, is invalid."""
+
+
+class NotFittedError(LLMRecError):
+    """A model was asked to predict before ``fit`` was called."""
+
+
+class ValidationError(LLMRecError):
+    """A fine-tuning file fails validation; ``findings`` lists each problem with its line."""
+
+    def __init__(self, message: str, findings: list[object] | None = None) -> None:
+        self.findings = list(findings or [])
+        super().__init__(message)
+
+
+class BudgetExceededError(LLMRecError):
+    """A paid step's estimated cost exceeds the configured budget."""
+
+
+class BackendError(LLMRecError):
+    """A recommender backend, or the remote API behind it, failed."""
+
+
+class APIKeyMissingError(BackendError):
+    """No API key was passed and none is set in the environment."""
+
+
+class CacheMissError(BackendError):
+    """Replay-only mode met a request whose answer is not in the cache."""
+
+
+class UnknownBackendError(BackendError):
+    """No recommender is registered under the requested name."""

@@ -1,0 +1,1 @@
+"""llmrec.metrics."""
