@@ -6,7 +6,10 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+pytest.register_assert_rewrite("llmrec.testing.contract")
 
 # Tests never touch the user's real cache folder.
 _CACHE = Path(tempfile.mkdtemp(prefix="llmrec-test-cache-"))

@@ -1,6 +1,46 @@
-"""Rating data: the ``Ratings`` table, the ``Catalog`` of titles, and loaders and generators."""
+"""Rating data: the ``Ratings`` table, the ``Catalog`` of titles, loaders and generators.
+
+The Netflix Prize loader (``netflix``), the MovieLens readers (``movielens``) and the synthetic
+Netflix-format generator (``synthetic``) all return the same ``Ratings`` and ``Catalog``.
+``TitleResolver`` maps titles written by a model back to catalog ids.
+"""
 
 from llmrec.data.catalog import Catalog, Movie
+from llmrec.data.movielens import load_movielens
+from llmrec.data.netflix import (
+    ProbeSet,
+    QualifyingSet,
+    load_probe,
+    load_qualifying,
+    load_ratings,
+    load_titles,
+)
 from llmrec.data.ratings import Ratings, RatingsStats
+from llmrec.data.resolver import Resolution, TitleResolver, normalize_title
+from llmrec.data.synthetic import (
+    DEFAULT_SYNTHETIC,
+    SyntheticConfig,
+    ensure_synthetic,
+    write_netflix,
+)
 
-__all__ = ["Catalog", "Movie", "Ratings", "RatingsStats"]
+__all__ = [
+    "DEFAULT_SYNTHETIC",
+    "Catalog",
+    "Movie",
+    "ProbeSet",
+    "QualifyingSet",
+    "Ratings",
+    "RatingsStats",
+    "Resolution",
+    "SyntheticConfig",
+    "TitleResolver",
+    "ensure_synthetic",
+    "load_movielens",
+    "load_probe",
+    "load_qualifying",
+    "load_ratings",
+    "load_titles",
+    "normalize_title",
+    "write_netflix",
+]

@@ -2,8 +2,8 @@
 
 Four aligned numpy arrays, one row per rating: ``user_id`` (int32, the raw customer id),
 ``movie_id`` (int32), ``rating`` (int8, 1-5 stars) and ``date`` (``datetime64[D]``). Columnar
-arrays keep 100 million Netflix ratings in about 1.1 GB and let every later stage work
-vectorised, without a DataFrame library.
+arrays keep 100 million Netflix ratings in about 1.7 GB (17 bytes a row) and let every later
+stage work vectorised, without a DataFrame library.
 """
 
 from __future__ import annotations

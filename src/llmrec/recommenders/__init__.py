@@ -1,1 +1,28 @@
-"""llmrec.recommenders."""
+"""Recommenders: one contract, found by name through entry points.
+
+``get_recommender("ease", l2=300)`` builds any registered backend, built-in or plugin;
+``available_recommenders()`` lists the names. Every backend subclasses :class:`Recommender`
+(``fit(ratings, catalog, examples)``, ``recommend(profile, k)``, ``recommend_many(profiles, k)``)
+and returns :class:`Recommendation` objects. The OpenAI backends live in
+``llmrec.recommenders.openai`` and are imported only when asked for.
+"""
+
+from llmrec.recommenders.base import Profile, Recommendation, Recommender
+from llmrec.recommenders.ease import EASEConfig, EASERecommender
+from llmrec.recommenders.itemknn import ItemKNNConfig, ItemKNNRecommender
+from llmrec.recommenders.popularity import PopularityConfig, PopularityRecommender
+from llmrec.recommenders.registry import available_recommenders, get_recommender
+
+__all__ = [
+    "EASEConfig",
+    "EASERecommender",
+    "ItemKNNConfig",
+    "ItemKNNRecommender",
+    "PopularityConfig",
+    "PopularityRecommender",
+    "Profile",
+    "Recommendation",
+    "Recommender",
+    "available_recommenders",
+    "get_recommender",
+]

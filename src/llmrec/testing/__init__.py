@@ -1,1 +1,36 @@
-"""llmrec.testing."""
+"""Test helpers that ship with llmrec, for its own tests and for users' and plugin authors'.
+
+``LocalOpenAIServer`` is an OpenAI-compatible HTTP server on loopback: point the official
+``openai`` SDK at ``server.base_url`` to test chat, batch and fine-tuning code without a network,
+a key or a bill. Names are imported on first use, so ``python -m llmrec.testing.server`` runs
+cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmrec.testing.contract import RecommenderContract
+    from llmrec.testing.server import LocalOpenAIServer, RecordedRequest
+
+__all__ = ["LocalOpenAIServer", "RecommenderContract", "RecordedRequest"]
+
+_LAZY = {
+    "RecommenderContract": "llmrec.testing.contract",
+    "LocalOpenAIServer": "llmrec.testing.server",
+    "RecordedRequest": "llmrec.testing.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmrec.testing' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

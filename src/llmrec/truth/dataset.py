@@ -16,6 +16,7 @@ import numpy as np
 
 from llmrec._io import atomic_open
 from llmrec.errors import ConfigError, DataFormatError
+from llmrec.truth._stats import TruthStats, compute_stats
 
 __all__ = ["Example", "ProfileDataset"]
 
@@ -81,6 +82,11 @@ class ProfileDataset:
     @property
     def golds(self) -> list[tuple[int, ...]]:
         return [e.gold for e in self.examples]
+
+    def stats(self) -> TruthStats:
+        """Targets, left-out counts, gold-size and neighbour-count distributions, and the share
+        of gold items among the 100 most-rated movies (how much of the truth is popularity)."""
+        return compute_stats(self.golds, [e.n_neighbours for e in self.examples], self.meta)
 
     def subset(self, user_ids: Iterable[int]) -> ProfileDataset:
         """The examples of the given users, in this dataset's order."""

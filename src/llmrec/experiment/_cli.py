@@ -1,0 +1,108 @@
+"""``llmrec demo`` and ``llmrec reproduce``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="run the study on the embedded synthetic Netflix data and print the tables",
+        description=(
+            "Generate synthetic Netflix-format data (cached), build profileData50 and "
+            "profileData60, write and cost the fine-tuning files, and evaluate popularity, "
+            "item-kNN and EASE; with OPENAI_API_KEY or --base-url, the OpenAI backends too."
+        ),
+    )
+    demo.add_argument("--out", type=Path, default=Path("llmrec-demo"), help="output folder")
+    demo.add_argument("--base-url", default=None, help="an OpenAI-compatible endpoint")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(func=_demo)
+
+    rep = sub.add_parser(
+        "reproduce",
+        help="run an experiment config (TOML or JSON) end to end",
+        description="Reproduce the study's Tables 2-3 and Figure 2 from a config file.",
+    )
+    rep.add_argument("config", type=Path, help="experiment config (.toml or .json)")
+    rep.add_argument("--out", type=Path, default=None, help="output folder (default: beside)")
+    rep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run only the free local stages and print every paid step with its cost",
+    )
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.set_defaults(func=_reproduce)
+
+
+def _print_plan(result: Any) -> None:
+    print("Paid steps (estimated before anything is sent):")
+    total = 0.0
+    for line in result.plan:
+        print(f"  - {line}")
+        if line.will_run:
+            total += line.usd
+    print(f"  total that this run would spend: {total:.4f} USD")
+
+
+def _print_summary(result: Any, config: Any, seconds: float) -> None:
+    from llmrec.experiment.report import render_text
+
+    data = result.results.get("data", {})
+    print(
+        f"Data: {data.get('n_ratings', 0):,} ratings from {data.get('n_users', 0):,} users on "
+        f"{data.get('n_movies', 0):,} movies ({data.get('first_date')} to "
+        f"{data.get('last_date')})"
+    )
+    for name, ds in result.results.get("datasets", {}).items():
+        ts = ds.get("truth_stats", {})
+        ft = ds.get("finetune", {})
+        print(
+            f"{name}: {ts.get('n_examples', ds.get('n_train', 0)):,} users with gold; "
+            f"split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; fine-tuning file "
+            f"{ft.get('train_tokens', 0):,} tokens, {ft.get('training_cost_usd', 0):.2f} USD "
+            f"for {ft.get('n_epochs')} epochs (validated: {ft.get('train_valid')})"
+        )
+    print()
+    print(render_text(result.results, config))
+    if result.reused:
+        print(f"Reused {len(result.reused)} finished stages from {result.out_dir}.")
+    print(f"Report: {result.report_path}")
+    print(f"Figure: {result.figure_path}")
+    print(f"Results: {result.out_dir / 'results.json'}")
+    print(f"Done in {seconds:.1f} s.")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from llmrec.experiment.config import ExperimentConfig
+    from llmrec.experiment.run import run
+
+    config = ExperimentConfig(base_url=args.base_url)
+    start = time.perf_counter()
+    result = run(config, args.out, progress=not args.quiet)
+    _print_summary(result, config, time.perf_counter() - start)
+    _print_plan(result)
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from llmrec.experiment.config import ExperimentConfig
+    from llmrec.experiment.run import run
+
+    config = ExperimentConfig.from_file(args.config)
+    out = args.out or args.config.with_suffix("").with_name(args.config.stem + "-results")
+    start = time.perf_counter()
+    result = run(config, out, progress=not args.quiet, dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"Dry run: free stages done in {out}; nothing was sent to any API.")
+        _print_plan(result)
+        return 0
+    _print_summary(result, config, time.perf_counter() - start)
+    _print_plan(result)
+    return 0

@@ -1,0 +1,42 @@
+"""Turn a config's data source into ``Ratings`` and a ``Catalog``."""
+
+from __future__ import annotations
+
+from llmrec.data import Catalog, Ratings
+from llmrec.errors import ConfigError
+from llmrec.experiment.config import MovieLensSource, NetflixSource, SyntheticSource
+
+__all__ = ["load_source"]
+
+
+def load_source(
+    source: SyntheticSource | NetflixSource | MovieLensSource, *, progress: bool = True
+) -> tuple[Ratings, Catalog]:
+    """Load (or generate, for synthetic sources) the ratings and the titles.
+
+    Synthetic data is generated once into llmrec's cache folder and reused; Netflix files are
+    parsed once and then read from the binary cache.
+    """
+    from llmrec.data import netflix
+
+    if isinstance(source, SyntheticSource):
+        from llmrec.data.synthetic import ensure_synthetic
+
+        folder = ensure_synthetic(
+            n_users=source.n_users,
+            n_movies=source.n_movies,
+            n_ratings=source.n_ratings,
+            seed=source.seed,
+            progress=progress,
+        )
+        return netflix.load_ratings(folder), netflix.load_titles(folder / "movie_titles.csv")
+    if isinstance(source, NetflixSource):
+        titles = source.titles or source.path / "movie_titles.csv"
+        if not titles.exists():
+            raise ConfigError(
+                f"{titles}: movie_titles.csv not found; set data.titles to the titles file"
+            )
+        return netflix.load_ratings(source.path), netflix.load_titles(titles)
+    from llmrec.data.movielens import load_movielens
+
+    return load_movielens(source.path)

@@ -1,0 +1,70 @@
+"""A figure like the study's Figure 2: grouped bars of P, R and F1 at 3 and 5 per backend."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from llmrec._io import atomic_open
+
+__all__ = ["FIGURE_METRICS", "write_figure"]
+
+FIGURE_METRICS = ["precision@3", "recall@3", "f1@3", "precision@5", "recall@5", "f1@5"]
+_SHORT = {"precision": "P", "recall": "R", "f1": "F1"}
+
+
+def _short(metric: str) -> str:
+    name, _, k = metric.partition("@")
+    return f"{_SHORT.get(name, name)}@{k}" if k else name
+
+
+def _num(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def write_figure(path: Path, results: dict[str, Any]) -> None:
+    """One panel per data set; a group of bars per metric, one bar per backend (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    datasets = [(n, d) for n, d in results.get("datasets", {}).items() if d.get("metrics")]
+    n_panels = max(len(datasets), 1)
+    fig, axes = plt.subplots(1, n_panels, figsize=(6.5 * n_panels, 4.2), squeeze=False)
+    for ax, (name, ds) in zip(axes[0], datasets, strict=False):
+        backends = list(ds["metrics"])
+        x = np.arange(len(FIGURE_METRICS))
+        width = 0.8 / max(len(backends), 1)
+        for i, label in enumerate(backends):
+            cells = ds["metrics"][label]["metrics"]
+            values = np.array(
+                [_num(cells.get(m, {}).get("mean")) for m in FIGURE_METRICS], dtype=float
+            )
+            low = np.array([_num(cells.get(m, {}).get("ci_low")) for m in FIGURE_METRICS])
+            high = np.array([_num(cells.get(m, {}).get("ci_high")) for m in FIGURE_METRICS])
+            err = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+            ax.bar(
+                x + (i - (len(backends) - 1) / 2) * width,
+                values,
+                width,
+                label=label,
+                yerr=err,
+                capsize=2,
+            )
+        ax.set_xticks(x, [_short(m) for m in FIGURE_METRICS])
+        ax.set_ylim(0, 1)
+        ax.set_title(name)
+        ax.set_ylabel("mean over test users")
+        ax.legend(fontsize="small", ncols=2)
+        ax.grid(axis="y", alpha=0.3)
+    if not datasets:
+        axes[0][0].text(0.5, 0.5, "no backend evaluated", ha="center", va="center")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())

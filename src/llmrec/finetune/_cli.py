@@ -1,0 +1,209 @@
+"""``llmrec finetune``: export, validate, price, start, follow and cancel fine-tuning runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmrec.errors import APIKeyMissingError
+
+if TYPE_CHECKING:
+    import openai
+
+    from llmrec.finetune.job import JobState
+
+__all__ = ["make_client", "register"]
+
+_MODEL = "gpt-4o-mini-2024-07-18"
+_MANIFEST_NAME = "finetune-manifest.json"
+
+
+def make_client() -> openai.OpenAI:
+    """``openai.OpenAI()`` from ``OPENAI_API_KEY`` (and ``OPENAI_BASE_URL`` if set).
+
+    Raises :class:`~llmrec.errors.APIKeyMissingError` saying how to set the key when it is
+    missing, before any client is created.
+    """
+    if not os.environ.get("OPENAI_API_KEY", "").strip():
+        raise APIKeyMissingError(
+            "no OpenAI API key: set the environment variable OPENAI_API_KEY "
+            "(for example `export OPENAI_API_KEY=sk-...`); to use another OpenAI-compatible "
+            "server, also set OPENAI_BASE_URL (for example http://127.0.0.1:8000/v1)"
+        )
+    import openai
+
+    return openai.OpenAI()
+
+
+def register(sub: Any) -> None:
+    """Add ``llmrec finetune ...`` to the ``llmrec`` command."""
+    parser = sub.add_parser(
+        "finetune",
+        help="fine-tuning files and hosted OpenAI fine-tuning jobs",
+        description=(
+            "Write, check and price chat fine-tuning files, then run a hosted fine-tuning job "
+            "whose every step is kept in a manifest file (rerun to resume)."
+        ),
+    )
+    commands = parser.add_subparsers(dest="finetune_command", metavar="STEP", required=True)
+
+    export = commands.add_parser("export", help="write a profile dataset as chat JSONL")
+    export.add_argument("dataset", type=Path, help="profile dataset (JSONL from llmrec truth)")
+    export.add_argument("--out", type=Path, required=True, help="chat JSONL file to write")
+    export.add_argument(
+        "--titles",
+        "--catalog",
+        dest="titles",
+        type=Path,
+        required=True,
+        help="Netflix movie_titles.csv giving each movie's title and year",
+    )
+    export.add_argument(
+        "--format",
+        choices=("numbered", "json"),
+        default="numbered",
+        help="answer format the assistant messages use (default: numbered, as in the study)",
+    )
+    export.set_defaults(func=_export)
+
+    validate = commands.add_parser("validate", help="check a file as OpenAI will")
+    validate.add_argument("file", type=Path, help="chat JSONL file")
+    validate.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
+    validate.set_defaults(func=_validate)
+
+    estimate = commands.add_parser("estimate", help="count tokens and price a training run")
+    estimate.add_argument("file", type=Path, help="chat JSONL training file")
+    estimate.add_argument("--epochs", type=int, default=2, help="epochs (default 2)")
+    estimate.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
+    estimate.set_defaults(func=_estimate)
+
+    start = commands.add_parser("start", help="upload the files and create the job")
+    start.add_argument("train", type=Path, help="chat JSONL training file")
+    start.add_argument("--validation", type=Path, default=None, help="chat JSONL validation file")
+    start.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
+    start.add_argument("--epochs", type=int, default=2, help="epochs (default 2)")
+    start.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    start.add_argument(
+        "--lr-multiplier", type=float, default=1.0, help="learning-rate multiplier (default 1)"
+    )
+    start.add_argument("--suffix", default=None, help="text added to the fine-tuned model id")
+    start.add_argument("--seed", type=int, default=None, help="job seed")
+    start.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help=f"run manifest (default: {_MANIFEST_NAME} beside TRAIN)",
+    )
+    start.add_argument(
+        "--max-cost", type=float, default=None, help="refuse to start above this many USD"
+    )
+    start.add_argument("--wait", action="store_true", help="follow the job to its end")
+    _follow_options(start)
+    start.set_defaults(func=_start)
+
+    for name, func, text in (
+        ("status", _status, "show the job's status, once"),
+        ("wait", _wait, "follow the job to its end and print the fine-tuned model id"),
+        ("cancel", _cancel, "cancel the job"),
+    ):
+        step = commands.add_parser(name, help=text)
+        step.add_argument("manifest", type=Path, help="run manifest written by `start`")
+        _follow_options(step)
+        step.set_defaults(func=func)
+
+
+def _follow_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll-interval", type=float, default=5.0, help="seconds between checks (default 5)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _tuner(args: argparse.Namespace, manifest: Path) -> Any:
+    from llmrec.finetune.job import FineTuner
+
+    return FineTuner(
+        make_client(),
+        manifest=manifest,
+        progress=not args.quiet,
+        poll_interval=args.poll_interval,
+    )
+
+
+def _print_state(state: JobState) -> None:
+    print(state)
+    print(f"manifest: {state.manifest}")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from llmrec.data.netflix import load_titles
+    from llmrec.finetune.export import export_chat_jsonl
+    from llmrec.prompts import PromptTemplate
+    from llmrec.truth.dataset import ProfileDataset
+
+    dataset = ProfileDataset.load(args.dataset)
+    catalog = load_titles(args.titles)
+    out = export_chat_jsonl(dataset, PromptTemplate(output_format=args.format), catalog, args.out)
+    print(f"wrote {len(dataset):,} examples to {out}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from llmrec.finetune.validate import validate_chat_jsonl
+
+    report = validate_chat_jsonl(args.file, model=args.model)
+    print(report)
+    print("valid" if report.ok else "invalid: fix the lines above before uploading")
+    return 0 if report.ok else 1
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from llmrec.finetune.cost import estimate_training_cost
+
+    print(estimate_training_cost(args.file, model=args.model, n_epochs=args.epochs))
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    manifest = args.manifest or args.train.parent / _MANIFEST_NAME
+    tuner = _tuner(args, manifest)
+    state = tuner.start(
+        args.train,
+        validation_file=args.validation,
+        model=args.model,
+        n_epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate_multiplier=args.lr_multiplier,
+        suffix=args.suffix,
+        seed=args.seed,
+        max_cost_usd=args.max_cost,
+    )
+    _print_state(state)
+    if args.wait:
+        return _report_end(tuner.wait())
+    print(f"follow it with: llmrec finetune wait {manifest}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    _print_state(_tuner(args, args.manifest).status())
+    return 0
+
+
+def _wait(args: argparse.Namespace) -> int:
+    return _report_end(_tuner(args, args.manifest).wait())
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    _print_state(_tuner(args, args.manifest).cancel())
+    return 0
+
+
+def _report_end(state: JobState) -> int:
+    _print_state(state)
+    if state.status != "succeeded":
+        return 1
+    print(state.fine_tuned_model)
+    return 0

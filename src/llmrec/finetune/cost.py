@@ -1,0 +1,208 @@
+"""What a fine-tuning job and an evaluation run will cost, from exact token counts.
+
+Training (OpenAI's billing for supervised fine-tuning)::
+
+    usd = training-file tokens × n_epochs × training price per 1M tokens / 1e6
+
+Validation-file tokens are free. Each example's tokens are counted exactly with
+:func:`llmrec.finetune.tokens.count_chat_tokens` (``o200k_base`` plus the chat overhead).
+
+Inference::
+
+    usd = (input tokens × input price + output tokens × output price) / 1e6   (× 0.5 with Batch)
+
+Input tokens are exact; output tokens are not known before the model answers, so they are
+``n_requests × output_tokens_per_request`` (default :data:`DEFAULT_OUTPUT_TOKENS`, an upper
+estimate for ten "Title (Year)" lines: the study's gold lists average about 7 tokens per line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmrec.errors import ConfigError, DataFormatError
+from llmrec.finetune.prices import PRICES, PriceTable, inference_cost, training_price
+from llmrec.finetune.tokens import count_chat_tokens, get_encoding
+
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "InferenceCostEstimate",
+    "TrainingCostEstimate",
+    "estimate_inference_cost",
+    "estimate_training_cost",
+]
+
+DEFAULT_OUTPUT_TOKENS = 80
+"""Assumed completion tokens per request for a ten-movie list."""
+
+
+@dataclass(frozen=True)
+class TrainingCostEstimate:
+    """Token counts and price of fine-tuning on one training file."""
+
+    path: Path
+    model: str
+    n_epochs: int
+    n_examples: int
+    total_tokens: int
+    min_tokens: int
+    mean_tokens: float
+    max_tokens: int
+    price_per_million: float
+    prices_as_of: str
+
+    @property
+    def billed_tokens(self) -> int:
+        """Tokens OpenAI charges for: ``total_tokens × n_epochs``."""
+        return self.total_tokens * self.n_epochs
+
+    @property
+    def usd(self) -> float:
+        """Estimated training cost in USD."""
+        return self.billed_tokens * self.price_per_million / 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "model": self.model,
+            "n_epochs": self.n_epochs,
+            "n_examples": self.n_examples,
+            "total_tokens": self.total_tokens,
+            "billed_tokens": self.billed_tokens,
+            "tokens_per_example": {
+                "min": self.min_tokens,
+                "mean": self.mean_tokens,
+                "max": self.max_tokens,
+            },
+            "price_per_million": self.price_per_million,
+            "prices_as_of": self.prices_as_of,
+            "usd": self.usd,
+        }
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path.name}: {self.n_examples:,} examples, {self.total_tokens:,} tokens "
+            f"(per example min {self.min_tokens:,} / mean {self.mean_tokens:,.1f} / max "
+            f"{self.max_tokens:,}); {self.n_epochs} epochs → {self.billed_tokens:,} billed "
+            f"tokens × {self.price_per_million:.2f} USD/1M = {self.usd:.2f} USD "
+            f"({self.model}, prices of {self.prices_as_of})"
+        )
+
+
+@dataclass(frozen=True)
+class InferenceCostEstimate:
+    """Token counts and price of sending a set of prompts to a model."""
+
+    model: str
+    n_requests: int
+    input_tokens: int
+    output_tokens: int
+    batch: bool
+    usd: float
+    prices_as_of: str
+
+    def __str__(self) -> str:
+        api = "Batch API" if self.batch else "standard API"
+        return (
+            f"{self.n_requests:,} requests to {self.model} ({api}): {self.input_tokens:,} input "
+            f"+ {self.output_tokens:,} output tokens (estimated) = {self.usd:.2f} USD "
+            f"(prices of {self.prices_as_of})"
+        )
+
+
+def estimate_training_cost(
+    path: str | Path,
+    *,
+    model: str = "gpt-4o-mini-2024-07-18",
+    n_epochs: int = 2,
+    prices: PriceTable | None = None,
+) -> TrainingCostEstimate:
+    """Count the tokens of a chat fine-tuning file and price ``n_epochs`` of training on it.
+
+    The file should pass :func:`llmrec.finetune.validate_chat_jsonl`; a line that is not a
+    JSON object with a ``messages`` list raises :class:`~llmrec.errors.DataFormatError`.
+    """
+    if not 1 <= n_epochs <= 50:
+        raise ConfigError(f"n_epochs must be within [1, 50] (OpenAI's range), got {n_epochs}")
+    table = PRICES if prices is None else prices
+    per_million = training_price(model, table)
+    src = Path(path)
+    if not src.is_file():
+        raise DataFormatError("fine-tuning file not found", path=src)
+    encoding = get_encoding()
+    counts: list[int] = []
+    with open(src, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            counts.append(count_chat_tokens(_messages(line, src, lineno), encoding=encoding))
+    if not counts:
+        raise DataFormatError("fine-tuning file holds no examples", path=src)
+    return TrainingCostEstimate(
+        path=src,
+        model=model,
+        n_epochs=n_epochs,
+        n_examples=len(counts),
+        total_tokens=sum(counts),
+        min_tokens=min(counts),
+        mean_tokens=sum(counts) / len(counts),
+        max_tokens=max(counts),
+        price_per_million=per_million,
+        prices_as_of=table.as_of,
+    )
+
+
+def estimate_inference_cost(
+    prompts: Iterable[Sequence[Mapping[str, Any]]],
+    *,
+    model: str = "gpt-4o-mini-2024-07-18",
+    output_tokens_per_request: int = DEFAULT_OUTPUT_TOKENS,
+    batch: bool = False,
+    prices: PriceTable | None = None,
+) -> InferenceCostEstimate:
+    """Price one request per chat prompt (a list of messages) to ``model``.
+
+    Fine-tuned ids (``ft:gpt-4o-mini-2024-07-18:org::id``) use the fine-tuned price row.
+    """
+    if output_tokens_per_request < 0:
+        raise ConfigError(
+            f"output_tokens_per_request must be >= 0, got {output_tokens_per_request}"
+        )
+    table = PRICES if prices is None else prices
+    encoding = get_encoding()
+    n_requests = 0
+    input_tokens = 0
+    for messages in prompts:
+        n_requests += 1
+        input_tokens += count_chat_tokens(messages, encoding=encoding)
+    output_tokens = n_requests * output_tokens_per_request
+    usd = inference_cost(model, input_tokens, output_tokens, batch=batch, prices=table)
+    return InferenceCostEstimate(
+        model=model,
+        n_requests=n_requests,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        batch=batch,
+        usd=usd,
+        prices_as_of=table.as_of,
+    )
+
+
+def _messages(line: str, src: Path, lineno: int) -> list[Mapping[str, Any]]:
+    try:
+        example = json.loads(line)
+    except json.JSONDecodeError:
+        raise DataFormatError("not valid JSON", path=src, line=lineno, text=line[:80]) from None
+    messages = example.get("messages") if isinstance(example, dict) else None
+    if not isinstance(messages, list):
+        raise DataFormatError(
+            "expected an object with a 'messages' list; run validate_chat_jsonl first",
+            path=src,
+            line=lineno,
+            text=line[:80],
+        )
+    return [m for m in messages if isinstance(m, dict)]

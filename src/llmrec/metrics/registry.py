@@ -1,0 +1,193 @@
+"""Metric names → functions, so ``evaluate`` needs no ``if/elif`` chain and users can add metrics.
+
+A name is ``FAMILY`` or ``FAMILY@K`` (case-insensitive), e.g. ``"precision@3"``, ``"p@3"``,
+``"mrr"``, ``"mrr@10"``, ``"map@5"``, ``"ndcg@10"``, ``"hit@5"``, ``"f1@5"``, ``"recall@5"``.
+Each family has one canonical name, used as the key of the results, plus aliases.
+
+A registered metric has a single-user function ``fn(ranked, relevant, k) -> float`` and,
+optionally, a vectorised ``batch(hit_matrix, k) -> ndarray``. ``evaluate`` uses the batch kernel
+when there is one and otherwise calls ``fn`` once per user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeAlias
+
+from llmrec.errors import ConfigError
+from llmrec.metrics._batch import FloatArray
+from llmrec.metrics._common import check_k
+from llmrec.metrics._hits import HitMatrix
+from llmrec.metrics.ap import APNormalization, ap_kernel, average_precision
+from llmrec.metrics.f1 import f1_at_k, f1_kernel
+from llmrec.metrics.hit import hit_at_k, hit_kernel
+from llmrec.metrics.ndcg import ndcg_at_k, ndcg_kernel
+from llmrec.metrics.precision import precision_at_k, precision_kernel
+from llmrec.metrics.recall import recall_at_k, recall_kernel
+from llmrec.metrics.rr import reciprocal_rank, rr_kernel
+
+__all__ = [
+    "BatchMetricFn",
+    "MetricFn",
+    "MetricSpec",
+    "available_metrics",
+    "register_metric",
+    "resolve_metric",
+]
+
+MetricFn: TypeAlias = Callable[[Sequence[Hashable], Collection[Hashable], Any], float]
+BatchMetricFn: TypeAlias = Callable[[HitMatrix, Any], FloatArray]
+
+
+@dataclass(frozen=True)
+class _Family:
+    name: str
+    fn: MetricFn
+    batch: BatchMetricFn | None
+    needs_k: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A resolved metric name: canonical ``name``, cutoff ``k`` (or ``None``) and its functions."""
+
+    name: str
+    family: str
+    k: int | None
+    fn: MetricFn
+    batch: BatchMetricFn | None
+
+    def single(self, ranked: Sequence[Hashable], relevant: Collection[Hashable]) -> float:
+        """Score one user."""
+        return float(self.fn(ranked, relevant, self.k))
+
+
+_FAMILIES: dict[str, _Family] = {}
+_ALIASES: dict[str, str] = {}
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(?:@\s*(\d+))?\s*$")
+
+
+def register_metric(
+    name: str,
+    fn: MetricFn,
+    *,
+    batch: BatchMetricFn | None = None,
+    needs_k: bool = True,
+    aliases: Iterable[str] = (),
+    description: str = "",
+    overwrite: bool = False,
+) -> None:
+    """Register a metric family under ``name`` (and ``aliases``), e.g. ``"myprec"``.
+
+    ``fn(ranked, relevant, k)`` scores one user (``k`` is ``None`` when the name carries no
+    ``@K``); ``batch(hit_matrix, k)``, when given, scores all users at once from the
+    :class:`~llmrec.metrics._hits.HitMatrix`. ``needs_k=True`` makes ``"name"`` without ``@K``
+    an error. Registering an existing name raises unless ``overwrite=True``.
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or "@" in name:
+        raise ConfigError(f"metric name must be a plain identifier without '@' (got {name!r})")
+    if not callable(fn) or (batch is not None and not callable(batch)):
+        raise ConfigError(f"metric {name!r}: fn and batch must be callables")
+    keys = [name.lower(), *(a.lower() for a in aliases)]
+    for key in keys:
+        if not overwrite and (key in _FAMILIES or key in _ALIASES):
+            raise ConfigError(f"metric name {key!r} is already registered; pass overwrite=True")
+    canonical = keys[0]
+    _FAMILIES[canonical] = _Family(canonical, fn, batch, needs_k, description)
+    _ALIASES.pop(canonical, None)
+    for alias in keys[1:]:
+        _ALIASES[alias] = canonical
+
+
+def available_metrics() -> dict[str, str]:
+    """Canonical family names → one-line descriptions (aliases listed in the description)."""
+    out = {}
+    for name, fam in sorted(_FAMILIES.items()):
+        aliases = sorted(a for a, c in _ALIASES.items() if c == name)
+        suffix = f" (aliases: {', '.join(aliases)})" if aliases else ""
+        at = "@K" if fam.needs_k else "[@K]"
+        out[name] = f"{name}{at}: {fam.description}{suffix}"
+    return out
+
+
+def resolve_metric(name: str) -> MetricSpec:
+    """Parse ``"family@k"`` into a :class:`MetricSpec`; unknown names raise ConfigError."""
+    match = _NAME.match(name) if isinstance(name, str) else None
+    if match is None:
+        raise ConfigError(f"cannot parse metric name {name!r}; expected e.g. 'ndcg@10' or 'mrr'")
+    family = match.group(1).lower()
+    family = _ALIASES.get(family, family)
+    fam = _FAMILIES.get(family)
+    if fam is None:
+        known = ", ".join(sorted(_FAMILIES))
+        raise ConfigError(f"unknown metric {name!r}; known families: {known}")
+    k = None if match.group(2) is None else check_k(int(match.group(2)), f"k in {name!r}")
+    if k is None and fam.needs_k:
+        raise ConfigError(f"metric {name!r} needs a cutoff, e.g. '{family}@10'")
+    canonical = family if k is None else f"{family}@{k}"
+    return MetricSpec(canonical, family, k, fam.fn, fam.batch)
+
+
+def _builtins() -> None:
+    zero: dict[str, Any] = {"empty_relevant": "zero"}
+    register_metric(
+        "precision",
+        partial(precision_at_k, **zero),
+        batch=precision_kernel,
+        aliases=["p", "prec"],
+        description="hits in the top K / K",
+    )
+    register_metric(
+        "recall",
+        partial(recall_at_k, **zero),
+        batch=recall_kernel,
+        aliases=["r", "rec"],
+        description="hits in the top K / |relevant|",
+    )
+    register_metric(
+        "f1",
+        partial(f1_at_k, **zero),
+        batch=f1_kernel,
+        description="per-user harmonic mean of P@K and R@K",
+    )
+    register_metric(
+        "hit",
+        partial(hit_at_k, **zero),
+        batch=hit_kernel,
+        aliases=["hr", "hit_rate", "hitrate"],
+        description="1 if any relevant item is in the top K",
+    )
+    register_metric(
+        "mrr",
+        partial(reciprocal_rank, **zero),
+        batch=rr_kernel,
+        needs_k=False,
+        aliases=["rr", "reciprocal_rank"],
+        description="1 / rank of the first relevant item (within K when given)",
+    )
+    norms: tuple[tuple[APNormalization, list[str], str], ...] = (
+        ("min", ["ap", "map_min"], "AP@K normalised by min(|relevant|, K)"),
+        ("relevant", ["ap_relevant"], "AP@K normalised by |relevant| (trec_eval, ranx)"),
+        ("hits", ["ap_hits"], "AP@K normalised by the number of hits"),
+    )
+    for norm, extra, text in norms:
+        register_metric(
+            "map" if norm == "min" else f"map_{norm}",
+            partial(average_precision, normalization=norm, **zero),
+            batch=partial(ap_kernel, normalization=norm),
+            aliases=extra,
+            description=text,
+        )
+    register_metric(
+        "ndcg",
+        partial(ndcg_at_k, **zero),
+        batch=ndcg_kernel,
+        description="binary-relevance NDCG@K with ideal min(|relevant|, K) hits",
+    )
+
+
+_builtins()
