@@ -383,7 +383,8 @@ def test_ensure_synthetic_default_folder_is_keyed_in_cache() -> None:
 
 
 def test_netflix_loader_reads_the_files(small: Path, tmp_path: Path) -> None:
-    netflix = pytest.importorskip("llmrec.data.netflix")
+    from llmrec.data import netflix
+
     ratings = netflix.load_ratings(small, cache=False)
     rows = read_ratings(small)
     assert len(ratings) == len(rows)

@@ -134,8 +134,10 @@ def configs(draw: st.DrawFn) -> TruthConfig:
 # -- properties ------------------------------------------------------------------------------------
 @given(rows=rating_rows(), cfg=configs(), batch=st.integers(1, 5))
 def test_equals_reference_without_draws(rows: list[Row], cfg: TruthConfig, batch: int) -> None:
-    ds = NeighbourTruth(cfg).build(to_ratings(rows), progress=False, batch_size=batch)
+    tool, ratings = NeighbourTruth(cfg), to_ratings(rows)
+    ds = tool.build(ratings, progress=False, batch_size=batch)
     expected, left = reference(rows, cfg)
+    assert tool.eligible_users(ratings).tolist() == ref_eligible(rows, cfg)
     assert as_tuples(ds) == expected
     assert ds.meta["left_out"] == left
     assert ds.meta["n_targets"] == len(ref_eligible(rows, cfg))
@@ -289,8 +291,10 @@ def test_presets_and_overrides() -> None:
         TruthConfig(unknown=1)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         TruthConfig(min_overlap=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="watch_factor"):
         NeighbourTruth(watch_factor=0.0)
+    with pytest.raises(ConfigError, match="n_user"):
+        NeighbourTruth.profile_data_50(n_user=5)
 
 
 def test_meta_records_config_fingerprint_and_top_movies() -> None:
@@ -301,6 +305,8 @@ def test_meta_records_config_fingerprint_and_top_movies() -> None:
     assert ds.meta["config"]["name"] == "mine" and ds.meta["name"] == "mine"
     assert ds.meta["top_movies"] == [1, 2, 3]
     assert ds.meta["n_eligible"] == 2
+    assert NeighbourTruth(min_five_star=1).eligible_users(ratings).tolist() == [1, 2]
+    assert NeighbourTruth(min_five_star=0).eligible_users(ratings).tolist() == [1, 2, 3]
 
 
 def test_bad_input_is_reported() -> None:
@@ -370,3 +376,12 @@ def test_movies_rated_by_one_user_only(prune: bool) -> None:
     with mock.patch.object(_batch, "_watched_for", always_prune if prune else _batch._watched_for):
         ds = tool.build(to_ratings(rows), progress=False)
     assert as_tuples(ds) == [(1, (1, 2, 4), (3,), 1), (2, (1, 3), (2, 4), 1)]
+
+
+def test_progress_bar_does_not_change_the_output() -> None:
+    rows: list[Row] = [(u, m, 5, 0) for u in range(1, 8) for m in range(1, 6)]
+    tool = NeighbourTruth(n_users=None, min_five_star=1, profile_size=2)
+    quiet = tool.build(to_ratings(rows), progress=False)
+    shown = tool.build(to_ratings(rows), progress=True, batch_size=2)
+    assert shown.examples == quiet.examples and len(quiet) == 7
+    assert quiet[0].gold == (3, 4, 5) and quiet[0].n_neighbours == 6

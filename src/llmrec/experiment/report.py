@@ -94,10 +94,12 @@ def render_markdown(results: dict[str, Any], config: ExperimentConfig) -> str:
     for i, (name, ds) in enumerate(results.get("datasets", {}).items(), start=2):
         parts += [f"## Table {i}: {name}", ""]
         ts = ds.get("truth_stats", {})
+        share = ts.get("popular_share")
+        share_text = "n/a" if share is None else f"{share:.1%}"
         parts += [
             f"{ds.get('n_train', 0):,} train / {ds.get('n_val', 0):,} validation / "
             f"{ds.get('n_test', 0):,} test users. Share of gold items among the 100 most-rated "
-            f"movies: {ts.get('popular_share', float('nan')):.1%}.",
+            f"movies (how much of the truth is popularity): {share_text}.",
             "",
         ]
         columns = _backend_columns(ds)

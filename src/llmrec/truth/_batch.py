@@ -92,15 +92,14 @@ def _profiles(
     return seg_o[top], movies_o[top], seg, movies
 
 
-def _draw(
-    candidates: IntArray, limit: int | None, seed: int, user_id: int
-) -> tuple[IntArray, bool]:
+def _draw(candidates: IntArray, limit: int | None, seed: int, user_id: int) -> IntArray:
+    """``limit`` of the (sorted) candidates drawn without replacement, seeded by the target."""
     if limit is None or candidates.size <= limit:
-        return candidates, False
+        return candidates
     rng = np.random.default_rng([seed, 1, user_id & 0xFFFFFFFF])
     pick = rng.choice(candidates.size, size=limit, replace=False, shuffle=False)
     pick.sort()
-    return candidates[pick], True
+    return candidates[pick]
 
 
 def _neighbours(
@@ -113,7 +112,9 @@ def _neighbours(
         (np.ones(p_movie.size, np.int32), p_movie.astype(np.int32), _ptr(p_len).astype(np.int32)),
         shape=(n, core.n_movies),
     )
-    overlap = profile @ core.fans
+    fan_counts = np.diff(core.fans.indptr)
+    bound = min(n * core.n_users, int(fan_counts[p_movie].sum()))
+    overlap = _count_product(profile, core.fans, bound)
     mark = np.zeros(core.n_users, dtype=np.bool_)
     out: list[IntArray] = []
     for t in range(n):
@@ -127,7 +128,7 @@ def _neighbours(
         found = np.flatnonzero(mark)
         mark[found] = False
         uid = int(core.user_ids[targets[t]])
-        out.append(_draw(found, config.max_neighbours, config.seed, uid)[0])
+        out.append(_draw(found, config.max_neighbours, config.seed, uid))
     return out
 
 

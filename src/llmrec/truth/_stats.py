@@ -8,7 +8,7 @@ share means a popularity recommender already scores well against this truth.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,6 @@ class TruthStats:
     n_gold_movies: int
     popular_share: float | None
     top_k: int = 100
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,12 +13,13 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pydantic
 
 from llmrec._progress import progress_bar
 from llmrec.data.ratings import Ratings
@@ -47,7 +48,7 @@ class NeighbourTruth:
     def __init__(self, config: TruthConfig | None = None, **overrides: Any) -> None:
         base = config if config is not None else TruthConfig()
         if overrides:
-            base = TruthConfig.model_validate({**base.model_dump(), **overrides})
+            base = _validated({**base.model_dump(), **overrides})
         self.config: TruthConfig = base
 
     def __repr__(self) -> str:
@@ -62,7 +63,7 @@ class NeighbourTruth:
             "neighbour_min_rating": 5,
             "watch_factor": 0.5,
         }
-        return cls(TruthConfig.model_validate({**fields, **overrides}))
+        return cls(_validated({**fields, **overrides}))
 
     @classmethod
     def profile_data_60(cls, **overrides: Any) -> NeighbourTruth:
@@ -72,13 +73,16 @@ class NeighbourTruth:
             "neighbour_min_rating": 4,
             "watch_factor": 0.6,
         }
-        return cls(TruthConfig.model_validate({**fields, **overrides}))
+        return cls(_validated({**fields, **overrides}))
 
     # -- targets ----------------------------------------------------------------------------
     def eligible_users(self, ratings: Ratings) -> npt.NDArray[np.int32]:
         """Raw ids (ascending) of users with at least ``min_five_star`` 5-star ratings."""
-        core = build_core(ratings, self.config)
-        return core.user_ids[self._eligible(core)]
+        if self.config.min_five_star == 0:
+            return np.unique(np.asarray(ratings.user_id)).astype(np.int32)
+        five = np.asarray(ratings.user_id)[np.asarray(ratings.rating) == 5]
+        ids, counts = np.unique(five, return_counts=True)
+        return ids[counts >= self.config.min_five_star].astype(np.int32)
 
     def _eligible(self, core: Core) -> npt.NDArray[np.int64]:
         return np.flatnonzero(core.five_star >= self.config.min_five_star).astype(np.int64)
@@ -105,7 +109,8 @@ class NeighbourTruth:
         ``n_jobs`` > 1 runs batches in that many local processes (-1: one per CPU); the
         matrices reach them once, by fork where the platform has it. ``executor`` (any
         ``concurrent.futures.Executor``) takes precedence; it receives the matrices with every
-        batch, so use few, large batches (``batch_size``) on a remote cluster. ``batch_size``
+        batch, so use few, large batches (``batch_size``) on a remote cluster; twice
+        ``max(n_jobs, cpu_count)`` batches are kept in flight. ``batch_size``
         (targets per batch) is chosen from the data's size when not given; it never changes
         the output.
         """
@@ -191,7 +196,7 @@ class NeighbourTruth:
             yield from _ordered(
                 lambda b: executor.submit(run_batch, core, config, b, with_neighbours),
                 batches,
-                window=max(2, 2 * workers),
+                window=2 * max(workers, os.cpu_count() or 1),
                 progress=progress,
                 total=targets.size,
             )
@@ -212,6 +217,13 @@ class NeighbourTruth:
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _validated(fields: dict[str, Any]) -> TruthConfig:
+    try:
+        return TruthConfig.model_validate(fields)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(f"invalid truth configuration: {exc}") from None
+
+
 _WORKER_STATE: dict[str, Any] = {}
 
 
@@ -255,7 +267,7 @@ def _auto_batch_size(core: Core, config: TruthConfig) -> int:
 
 
 def _ordered(
-    submit: Any,
+    submit: Callable[[npt.NDArray[np.int64]], Future[BatchResult]],
     batches: list[npt.NDArray[np.int64]],
     *,
     window: int,

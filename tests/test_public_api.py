@@ -1,0 +1,87 @@
+"""The public namespace is small, sorted, importable and light."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import llmrec
+
+PACKAGES = [
+    "llmrec",
+    "llmrec.data",
+    "llmrec.truth",
+    "llmrec.prompts",
+    "llmrec.finetune",
+    "llmrec.recommenders",
+    "llmrec.metrics",
+    "llmrec.experiment",
+    "llmrec.testing",
+    "llmrec.errors",
+]
+
+
+def test_top_level_exports_are_the_curated_list() -> None:
+    assert llmrec.__all__ == [
+        "Catalog",
+        "Example",
+        "ExperimentConfig",
+        "LLMRecError",
+        "MetricReport",
+        "NeighbourTruth",
+        "ProfileDataset",
+        "PromptTemplate",
+        "Ratings",
+        "Recommendation",
+        "Recommender",
+        "TitleResolver",
+        "TruthConfig",
+        "__version__",
+        "available_recommenders",
+        "compare",
+        "evaluate",
+        "get_recommender",
+    ]
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """Constants, then classes, then functions (the order ruff keeps ``__all__`` in)."""
+    if name.isupper():
+        return (0, name)
+    return (1 if name[:1].isupper() else 2, name)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted_unique_and_importable(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=_isort_key), f"{name}.__all__ is not sorted"
+    assert len(set(exported)) == len(exported)
+    for attr in exported:
+        assert getattr(module, attr) is not None, f"{name}.{attr}"
+
+
+def test_importing_llmrec_loads_no_heavy_optional_module() -> None:
+    code = (
+        "import sys, llmrec, llmrec.recommenders, llmrec.testing;"
+        "print(sorted(m for m in ('openai', 'matplotlib', 'pandas', 'polars', 'tiktoken',"
+        " 'httpx', 'pytest') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_error_derives_from_llmrec_error() -> None:
+    from llmrec import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.LLMRecError)
+
+
+def test_version_matches_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    assert llmrec.__version__ == version("llmrec")
