@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LLMRecError as exc:
         print(f"llmrec: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into a reader that stopped early (`| head`)
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("llmrec: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
         return 130

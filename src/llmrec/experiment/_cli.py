@@ -63,11 +63,14 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
     for name, ds in result.results.get("datasets", {}).items():
         ts = ds.get("truth_stats", {})
         ft = ds.get("finetune", {})
+        share = ts.get("popular_share")
         print(
-            f"{name}: {ts.get('n_examples', ds.get('n_train', 0)):,} users with gold; "
-            f"split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; fine-tuning file "
-            f"{ft.get('train_tokens', 0):,} tokens, {ft.get('training_cost_usd', 0):.2f} USD "
-            f"for {ft.get('n_epochs')} epochs (validated: {ft.get('train_valid')})"
+            f"{name}: {ts.get('n_examples', 0):,} users with gold "
+            f"({'n/a' if share is None else f'{share:.0%}'} of gold items among the 100 "
+            f"most-rated movies); split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; "
+            f"fine-tuning file {ft.get('train_tokens', 0):,} tokens, "
+            f"{ft.get('training_cost_usd', 0):.2f} USD for {ft.get('n_epochs')} epochs "
+            f"(validated: {ft.get('train_valid')})"
         )
     print()
     print(render_text(result.results, config))
@@ -101,6 +104,18 @@ def _reproduce(args: argparse.Namespace) -> int:
     result = run(config, out, progress=not args.quiet, dry_run=args.dry_run)
     if args.dry_run:
         print(f"Dry run: free stages done in {out}; nothing was sent to any API.")
+        for stage in result.ran:
+            print(f"  ran     {stage}")
+        for stage in result.reused:
+            print(f"  reused  {stage}")
+        todo = [
+            f"backend:{name}:{e['label']}"
+            for name, ds in result.results["datasets"].items()
+            for e in ds["backends"]
+            if e.get("planned")
+        ]
+        for stage in todo:
+            print(f"  to run  {stage}")
         _print_plan(result)
         return 0
     _print_summary(result, config, time.perf_counter() - start)

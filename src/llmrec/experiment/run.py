@@ -273,13 +273,16 @@ class _Runner:
         key = stage_key(split_key, spec.name, cfg_key, self.config.k)
         path = f"recs/{name}/{spec.display}.jsonl"
 
+        config_path = f"recs/{name}/{spec.display}.config.json"
+
         def work() -> None:
             rec = get_recommender(spec.name, **cfg)
+            write_json_atomic(self.out / config_path, {**rec.to_config(), "k": self.config.k})
             rec.fit(train_ratings, catalog, parts["train"])
             recs = rec.recommend_many(test.profiles, self.config.k, progress=self.progress)
             _write_recs(self.out / path, test.user_ids, recs)
 
-        self.store.run(f"backend:{name}:{spec.display}", key, [path], work)
+        self.store.run(f"backend:{name}:{spec.display}", key, [path, config_path], work)
         entry["recommendations"] = path
         return entry
 

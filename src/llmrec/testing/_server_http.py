@@ -2,6 +2,11 @@
 
 Built on ``http.server`` (HTTP/1.1 with keep-alive: every response carries ``Content-Length``),
 multipart uploads parsed with ``email.parser.BytesParser``.
+
+The server must add no delay of its own beyond the configured latency, or a client's measured
+throughput would mix the two: a route answers at once with a :class:`Reply` whose ``not_before``
+says when it may leave (arrival + latency), the handler encodes it meanwhile, and the status
+line, headers and body go out in one write (one TCP segment, so the client reads it whole).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,16 +36,22 @@ __all__ = ["Reply", "Server", "parse_multipart"]
 
 @dataclass
 class Reply:
-    """What a route answers: a status and JSON (a dict) or raw bytes."""
+    """What a route answers: a status and JSON (a dict) or raw bytes.
+
+    ``not_before`` is the ``time.monotonic()`` instant before which the reply is not sent (a
+    simulated model latency counted from the request's arrival); ``None`` sends it at once.
+    """
 
     status: int
     payload: dict[str, Any] | bytes
     headers: dict[str, str] | None = None
+    not_before: float | None = None
 
 
 @dataclass
 class Call:
-    """One parsed request as the route functions see it."""
+    """One parsed request as the route functions see it (``received``: ``time.monotonic()``
+    when its request line and headers had been read)."""
 
     method: str
     path: str
@@ -47,6 +59,7 @@ class Call:
     headers: dict[str, str]
     raw: bytes
     json: Any
+    received: float = 0.0
 
 
 Route = Callable[["LocalOpenAIServer", Call, "re.Match[str]"], Reply]
@@ -137,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self, method: str) -> None:
+        received = time.monotonic()
         app = self.server.app
         parts = urlsplit(self.path)
         raw = self._read_body()
@@ -154,30 +168,39 @@ class Handler(BaseHTTPRequestHandler):
             headers=dict(self.headers.items()),
             raw=raw,
             json=parsed,
+            received=received,
         )
         seq = app._record(call)
         reply = app._respond(call)
         if reply is None:  # drop: hang up without answering
             self.close_connection = True
             return
+        packet = self._encode(reply)
+        if reply.not_before is not None:
+            pause = reply.not_before - time.monotonic()
+            if pause > 0:
+                app._stopping.wait(pause)
         app._set_status(seq, reply.status)
-        self._send(reply)
+        try:
+            self.wfile.write(packet)
+        except OSError:  # the client gave up (timeout) or hung up
+            self.close_connection = True
 
-    def _send(self, reply: Reply) -> None:
+    def _encode(self, reply: Reply) -> bytes:
+        """Status line, headers and body of ``reply`` as the bytes of one write."""
         if isinstance(reply.payload, bytes):
             data, ctype = reply.payload, "application/octet-stream"
         else:
             data, ctype = json.dumps(reply.payload).encode(), "application/json"
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
-            self.send_header("openai-organization", "llmrec-local")
-            for key, value in (reply.headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:  # the client gave up (timeout) or hung up
-            self.close_connection = True
+        phrase = self.responses.get(reply.status, ("",))[0]
+        lines = [
+            f"{self.protocol_version} {reply.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {ctype}",
+            f"Content-Length: {len(data)}",
+            f"x-request-id: req_{uuid.uuid4().hex}",
+            "openai-organization: llmrec-local",
+            *(f"{key}: {value}" for key, value in (reply.headers or {}).items()),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict") + data

@@ -34,10 +34,12 @@ def _json_object(call: Call) -> dict[str, object]:
 
 # -- chat ------------------------------------------------------------------------------------
 def chat_completion(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+    """Answer at once; the handler holds the reply until ``latency`` after the arrival, so the
+    time spent building it is hidden inside the latency instead of added to it."""
     body = check_chat_request(call.json)
-    if app.latency > 0:
-        app._stopping.wait(app.latency)
-    return Reply(200, complete(body, app._chat, app._ids, app._token_counter))
+    latency = app.latency
+    reply = complete(body, app._chat, app._ids, app._token_counter)
+    return Reply(200, reply, not_before=call.received + latency if latency > 0 else None)
 
 
 def list_models(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
