@@ -2,7 +2,8 @@
 
 Each of ``--users`` users gets 10 distinct recommendations and 1-10 relevant items from a
 catalog of ``--items`` ids. Both libraries start from numpy arrays: llmrec from ``-1``-padded id
-matrices, ranx from its low-level ``(users × ranks × [id, score])`` arrays passed to
+matrices (and, timed apart, from lists of lists and from dicts user → list / user → set, the
+ragged paths), ranx from its low-level ``(users × ranks × [id, score])`` arrays passed to
 ``ranx.evaluate`` (its fastest entry point; building ``Qrels``/``Run`` objects from dicts is
 timed separately with ``--ranx-objects``). ranx's numba kernels are compiled on a small warm-up
 call first, so compilation is excluded. Values are compared per user wherever the definitions
@@ -15,6 +16,7 @@ match (ranx ``map@k`` divides by |relevant|, so it is compared with llmrec ``map
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import platform
 import resource
@@ -116,17 +118,44 @@ def main(argv: list[str] | None = None) -> int:
     evaluate(ranked, relevant, names, n_bootstrap=0)
     peak_llmrec = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"llmrec hit matrix + {len(names)} kernels : {t_kernels:8.3f} s")
+    print(f"llmrec hit matrix + {len(names)} kernels       : {t_kernels:8.3f} s")
     peak = f"peak {peak_llmrec / 2**20:.0f} MiB traced"
     print(f"llmrec evaluate(), no bootstrap     : {t_eval:8.3f} s  ({peak})")
     t_boot, _ = best_of(1, lambda: evaluate(ranked, relevant, names, n_bootstrap=200, seed=0))
     print(f"llmrec evaluate(), 200 bootstraps   : {t_boot:8.3f} s")
     users = [f"u{i}" for i in range(args.users)]
-    recs = dict(zip(users, ranked.tolist(), strict=True))
-    truth = {u: [d for d in row if d >= 0] for u, row in zip(users, relevant.tolist(), strict=True)}
-    t_map, _ = best_of(1, partial(evaluate, recs, truth, names, n_bootstrap=0))
-    print(f"llmrec evaluate() on dicts of lists : {t_map:8.3f} s  (ids coded from Python lists)")
-    del recs, truth
+    ranked_lists = ranked.tolist()
+    truth_lists = [[d for d in row if d >= 0] for row in relevant.tolist()]
+
+    def ragged_kernels() -> dict[str, np.ndarray]:
+        hm = build_hit_matrix(ranked_lists, truth_lists, K)
+        return {s.name: s.batch(hm, s.k) for s in specs if s.batch is not None}
+
+    t_rk, ragged_values = best_of(args.repeat, ragged_kernels)
+    print(f"llmrec hit matrix + kernels, lists  : {t_rk:8.3f} s  (list of lists, as *_batch)")
+    t_lists, lists_report = best_of(
+        args.repeat, partial(evaluate, ranked_lists, truth_lists, names, n_bootstrap=0)
+    )
+    print(f"llmrec evaluate() on lists of lists : {t_lists:8.3f} s")
+    recs = dict(zip(users, ranked_lists, strict=True))
+    truth = dict(zip(users, map(set, truth_lists), strict=True))
+    t_map, map_report = best_of(args.repeat, partial(evaluate, recs, truth, names, n_bootstrap=0))
+    tracemalloc.start()
+    evaluate(recs, truth, names, n_bootstrap=0)
+    peak_map = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(
+        f"llmrec evaluate() on dicts          : {t_map:8.3f} s  (user -> list, user -> set; "
+        f"peak {peak_map / 2**20:.0f} MiB traced)"
+    )
+    same = all(
+        np.array_equal(ragged_values[n], report.values[n])
+        and np.array_equal(lists_report.values[n], report.values[n])
+        and np.array_equal(map_report.values[n], report.values[n])
+        for n in names
+    )
+    print("ragged and dict inputs give the padded values exactly" if same else "RAGGED DIFFERS")
+    del recs, truth, ragged_values, lists_report, map_report
 
     # --- ranx ---------------------------------------------------------------------------
     try:
@@ -142,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     ranx.evaluate(qrels_arr[:warm], run_arr[:warm], metrics_ranx, return_mean=False)
     print(
-        f"ranx {ranx.__version__ if hasattr(ranx, '__version__') else ''} "
+        f"ranx {importlib.metadata.version('ranx')} "
         f"(numba {numba.__version__}, {numba.get_num_threads()} threads) "
         f"warm-up / compile: {time.perf_counter() - t0:.2f} s (excluded)"
     )
@@ -165,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:<15} vs {PAIRS[name]:<12} max diff {diff:.1e}   "
             f"mean {ours.mean():.6f} / {theirs.mean():.6f}"
         )
+    ok &= same
     print("values agree" if ok else "VALUES DIFFER")
 
     if args.ranx_objects:

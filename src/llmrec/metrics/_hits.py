@@ -11,15 +11,18 @@ Inputs come in two shapes:
   ``(n, R)``, with ``-1`` (any negative value) as padding. Padding holds its slot and is never a
   hit. This is the fast path: fully vectorised, no Python loop over users.
 * **ragged lists**: a sequence of ``n`` ranked sequences and ``n`` relevant collections of any
-  hashable ids. They are coded to integers once (a dict look-up per id, or a vectorised path
-  when every id is an integer) and then take the padded path.
+  hashable ids. They are read once into one flat integer array (in C, through ``array.array``,
+  when every id is an integer; otherwise through one shared dict of codes) and then take the
+  padded path. A million users × 10 ids cost about 0.2 s of reading.
 """
 
 from __future__ import annotations
 
+import array
+from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -88,13 +91,14 @@ def _as_2d_int(name: str, values: npt.NDArray[Any]) -> IntArray:
     return values.astype(np.int64, copy=False)
 
 
-def _flatten_ragged(
-    lists: Sequence[Any], name: str
-) -> tuple[list[Hashable], npt.NDArray[np.int64]]:
-    """Concatenate ragged lists (numpy integer rows drop their padding)."""
+def _rows(lists: Sequence[Any], name: str) -> tuple[Sequence[Any], IntArray]:
+    """Rows as sized collections of ids (numpy integer rows drop their padding), and lengths.
+
+    Rows that are lists, tuples, sets or frozensets are used as given (no per-row Python step);
+    anything else is converted row by row with a check.
+    """
     if set(map(type, lists)) <= {list, tuple, set, frozenset}:  # common case: no per-row step
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        return list(chain.from_iterable(lists)), lengths
+        return lists, np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     rows: list[Any] = []
     for i, row in enumerate(lists):
         if isinstance(row, str | bytes):
@@ -111,45 +115,93 @@ def _flatten_ragged(
                     f"{name}[{i}] is {row!r}, not a sequence of item ids; pass one list per user"
                 ) from None
         rows.append(row)
-    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    return list(chain.from_iterable(rows)), lengths
+    return rows, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
 
 
-def _code(flat: list[Hashable]) -> IntArray:
-    """Map ids to non-negative integer codes (equal ids, equal codes)."""
-    if not flat:
-        return np.zeros(0, dtype=np.int64)
-    if all(type(x) is int for x in flat[:64]):
-        try:
-            arr = np.asarray(flat)
-        except (OverflowError, ValueError):
-            arr = np.zeros(0)
-        if arr.ndim == 1 and arr.dtype.kind in "iu" and arr.size == len(flat):
-            arr = arr.astype(np.int64, copy=False)
-            low = int(arr.min())
-            if low >= 0:
-                return arr
-            return np.unique(arr, return_inverse=True)[1].astype(np.int64)
-    vocab: dict[Hashable, int] = {}
+def _int_ids(rows: Sequence[Any], total: int) -> IntArray | None:
+    """All ids of ``rows``, concatenated, as int64 when every id is an integer, else ``None``.
+
+    ``array.array`` reads the ids in C and accepts only integers (``int``, ``bool`` and objects
+    with ``__index__`` such as numpy integer scalars, all equal to their integer value); a float,
+    a string or any other object raises ``TypeError`` and an out-of-range value
+    ``OverflowError``. Typecode ``"Q"`` is the fast one (no argument parsing for ``int``);
+    negative ids fall back to ``"q"``. Ids of 2**63 or more give ``None``.
+    """
+    flat = chain.from_iterable(rows)
     try:
-        return np.fromiter(
-            (vocab.setdefault(x, len(vocab)) for x in flat), dtype=np.int64, count=len(flat)
+        buf = array.array("Q", flat)
+    except TypeError:
+        return None
+    except OverflowError:
+        try:
+            buf = array.array("q", chain.from_iterable(rows))
+        except (TypeError, OverflowError):
+            return None
+    if len(buf) != total:  # a row's len() disagreed with its iteration
+        return None
+    if buf.typecode == "Q":
+        unsigned = np.frombuffer(buf, dtype=np.uint64)
+        if unsigned.size and int(unsigned.max()) > np.iinfo(np.int64).max:
+            return None
+        return unsigned.view(np.int64)
+    return np.frombuffer(buf, dtype=np.int64)
+
+
+def _non_negative(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray]:
+    """Shift two integer id arrays by one offset so that every id is ``>= 0`` (equality kept)."""
+    if not a.size and not b.size:
+        return a, b
+    low = min(int(x.min()) for x in (a, b) if x.size)
+    if low >= 0:
+        return a, b
+    high = max(int(x.max()) for x in (a, b) if x.size)
+    if high - low <= np.iinfo(np.int64).max:
+        # two's complement wrap-around makes the int64 subtraction exact for this range
+        return a - np.int64(low), b - np.int64(low)
+    codes = np.unique(np.concatenate([a, b]), return_inverse=True)[1].astype(np.int64)
+    return codes[: a.size], codes[a.size :]
+
+
+def _code_objects(
+    rows_a: Sequence[Any], rows_b: Sequence[Any], n_a: int, n_b: int
+) -> tuple[IntArray, IntArray]:
+    """Code arbitrary hashable ids to integers with one shared dict (equal ids, equal codes).
+
+    A ``defaultdict`` whose factory is a counter hands a new id the next code on its first
+    look-up, so coding is one pass in C over the ids.
+    """
+    codes: defaultdict[Hashable, int] = defaultdict(count().__next__)
+    look = codes.__getitem__
+    try:
+        return (
+            np.fromiter(map(look, chain.from_iterable(rows_a)), dtype=np.int64, count=n_a),
+            np.fromiter(map(look, chain.from_iterable(rows_b)), dtype=np.int64, count=n_b),
         )
     except TypeError as exc:
         raise ConfigError(f"item ids must be hashable ({exc})") from None
 
 
-def _pad(codes: IntArray, lengths: IntArray, width: int | None = None) -> IntArray:
+def _code(
+    rows_a: Sequence[Any], len_a: IntArray, rows_b: Sequence[Any], len_b: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Concatenated ids of both row sets as non-negative int64 codes shared by the two."""
+    n_a, n_b = int(len_a.sum()), int(len_b.sum())
+    ids_a = _int_ids(rows_a, n_a)
+    ids_b = _int_ids(rows_b, n_b) if ids_a is not None else None
+    if ids_a is not None and ids_b is not None:
+        return _non_negative(ids_a, ids_b)
+    return _code_objects(rows_a, rows_b, n_a, n_b)
+
+
+def _pad(codes: IntArray, lengths: IntArray) -> IntArray:
     """Turn concatenated rows (``codes`` with row ``lengths``) into a ``-1``-padded matrix."""
     n = lengths.size
-    w = int(lengths.max()) if n and width is None else (width or 0)
+    w = int(lengths.max()) if n else 0
+    if codes.size == n * w:  # every row is full: no padding at all
+        return codes.reshape(n, w)
     out = np.full((n, w), PAD, dtype=np.int64)
-    if codes.size:
-        rows = np.repeat(np.arange(n), lengths)
-        starts = np.cumsum(lengths) - lengths
-        cols = np.arange(codes.size) - np.repeat(starts, lengths)
-        keep = cols < w
-        out[rows[keep], cols[keep]] = codes[keep]
+    # row-major boolean assignment fills each row's leading slots in order
+    out[np.arange(w) < lengths[:, None]] = codes
     return out
 
 
@@ -157,7 +209,8 @@ def to_padded(ranked: BatchInput, relevant: BatchInput) -> tuple[IntArray, IntAr
     """Both inputs as ``-1``-padded int64 matrices with one shared id coding.
 
     Arrays pass through unchanged (they are already integer ids); ragged lists are coded
-    together, so an id means the same item in ``ranked`` and ``relevant``.
+    together, so an id means the same item in ``ranked`` and ``relevant``. Integer ids keep
+    their value (shifted by one offset when some are negative); other ids get dict codes.
     """
     if isinstance(ranked, np.ndarray) and isinstance(relevant, np.ndarray):
         r = _as_2d_int("ranked", ranked)
@@ -167,11 +220,11 @@ def to_padded(ranked: BatchInput, relevant: BatchInput) -> tuple[IntArray, IntAr
             ranked = list(ranked)
         if isinstance(relevant, np.ndarray) and relevant.ndim == 2:
             relevant = list(relevant)
-        flat_r, len_r = _flatten_ragged(ranked, "ranked")
-        flat_t, len_t = _flatten_ragged(relevant, "relevant")
-        codes = _code(flat_r + flat_t)
-        r = _pad(codes[: len(flat_r)], len_r)
-        t = _pad(codes[len(flat_r) :], len_t)
+        rows_r, len_r = _rows(ranked, "ranked")
+        rows_t, len_t = _rows(relevant, "relevant")
+        codes_r, codes_t = _code(rows_r, len_r, rows_t, len_t)
+        r = _pad(codes_r, len_r)
+        t = _pad(codes_t, len_t)
     if r.shape[0] != t.shape[0]:
         raise ConfigError(
             f"ranked and relevant must describe the same users "

@@ -16,6 +16,8 @@ scored 0 (``"zero"``) or raise (``"raise"``).
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import repeat
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -41,10 +43,6 @@ DEFAULT_METRICS: tuple[str, ...] = (
 )
 
 
-def _is_none(value: object) -> bool:
-    return value is None
-
-
 def _align(
     recommendations: Any, truth: Any
 ) -> tuple[list[Hashable], Any, Any, npt.NDArray[np.bool_], int]:
@@ -60,13 +58,18 @@ def _align(
     if rec_map:
         users = list(truth)
         relevant = list(truth.values())
-        ranked = list(map(recommendations.get, users))
-        missing = np.fromiter(map(_is_none, ranked), dtype=bool, count=len(users))
-        n_found = len(users) - int(missing.sum())
-        if n_found < len(users):
+        if list(recommendations) == users:  # same users, same order: no hash look-ups
+            ranked = list(recommendations.values())
+        else:
+            ranked = list(map(recommendations.get, users))
+        # identity tests in C (``==`` could broadcast on array rows)
+        missing = np.fromiter(map(is_, ranked, repeat(None)), dtype=bool, count=len(users))
+        n_matched = len(users)  # recommendation keys that are truth users
+        if missing.any():
             ranked = [() if r is None else r for r in ranked]
-        # every recommendation key found among the truth's users is matched exactly once
-        n_ignored = len(recommendations) - n_found
+            # a truth user mapped to None is matched (and missing), not ignored
+            n_matched -= sum(users[i] not in recommendations for i in np.flatnonzero(missing))
+        n_ignored = len(recommendations) - n_matched
         return users, ranked, relevant, missing, n_ignored
     if isinstance(recommendations, str | bytes) or isinstance(truth, str | bytes):
         raise ConfigError("recommendations and truth must be sequences of lists, not strings")
