@@ -346,10 +346,14 @@ def bench_openai(args: argparse.Namespace) -> None:
     fail_rate = float(getattr(args, "openai_fail_rate", 0.1))
     seed = int(getattr(args, "seed", 0))
     ideal = n * latency / conc
+    # No schedule beats this: some worker sends ceil(n / conc) requests one after another.
+    floor = -(-n // conc) * latency
     print(f"machine: {machine()}")
     print(
         f"openai backend: {n:,} distinct profiles of 10, local server in its own process, "
-        f"{latency * 1000:.0f} ms per answer, max_concurrency={conc}; ideal {ideal:.3f} s"
+        f"{latency * 1000:.0f} ms per answer, max_concurrency={conc}; ideal {ideal:.3f} s "
+        f"(n x latency / concurrency), floor {floor:.3f} s ({floor / ideal:.3f}x ideal: "
+        f"ceil(n / concurrency) answers in a row)"
     )
     rng = np.random.default_rng(seed)
     profiles = [

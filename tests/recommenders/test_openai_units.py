@@ -243,3 +243,86 @@ def test_map_bounded_stops_starting_calls_after_a_failure() -> None:
     with pytest.raises(ValueError, match="three"):
         map_bounded(fn, list(range(200)), max_workers=2)
     assert len(started) < 20
+
+
+@given(st.integers(1, 40), st.integers(1, 8))
+def test_map_bounded_never_runs_more_than_max_workers_at_once(n: int, workers: int) -> None:
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+    callers: set[int] = set()
+
+    def fn(x: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.0005)
+        with lock:
+            running[0] -= 1
+        return -x
+
+    got = map_bounded(
+        fn,
+        list(range(n)),
+        max_workers=workers,
+        on_done=lambda i, r: callers.add(threading.get_ident()),
+    )
+    assert got == [-x for x in range(n)]
+    assert 1 <= peak[0] <= min(workers, n)
+    assert callers == {threading.get_ident()}  # on_done runs in the calling thread
+
+
+def test_map_bounded_lets_running_calls_finish_after_a_failure() -> None:
+    all_started = threading.Barrier(3, timeout=10)
+    finished: list[int] = []
+
+    def fn(x: int) -> int:
+        all_started.wait()
+        if x == 0:
+            raise ValueError("zero")
+        time.sleep(0.05)  # still running when the failure reaches the caller
+        finished.append(x)
+        return x
+
+    with pytest.raises(ValueError, match="zero"):
+        map_bounded(fn, [0, 1, 2, 3, 4], max_workers=3)
+    # the calls running at the failure completed before it was raised; none started after it
+    assert sorted(finished) == [1, 2]
+
+
+def test_call_with_retries_does_not_sleep_for_a_zero_retry_after() -> None:
+    outcomes: list[Any] = [Flaky(), "done"]
+    slept: list[float] = []
+
+    def fn() -> str:
+        item = outcomes.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return str(item)
+
+    result = call_with_retries(
+        fn,
+        classify=lambda e: Transient("flaky", 0.0),
+        policy=RetryPolicy(max_retries=3),
+        rng=random.Random(0),
+        label="t",
+        sleep=slept.append,
+    )
+    assert result == ("done", 2) and slept == []
+
+
+def test_a_stored_answer_is_committed_for_other_connections(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    assert cache.put("k1", endpoint="e", model="m", request={"a": 1}, response={"b": 2})
+    with sqlite3.connect(path) as other:  # a second connection sees it: no open transaction
+        rows = other.execute("SELECT key, request, response, n_writes FROM responses").fetchall()
+    assert rows == [("k1", '{"a":1}', '{"b":2}', 1)]
+    assert not cache.put("k1", endpoint="e", model="m", request={"a": 1}, response={"b": 3})
+    with sqlite3.connect(path) as other:
+        rows = other.execute("SELECT response, n_writes FROM responses").fetchall()
+    assert rows == [('{"b":2}', 2)]
+    assert cache.stats().duplicate_writes == 1
+    cache.close()

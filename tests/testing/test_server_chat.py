@@ -370,3 +370,45 @@ def test_clearing_while_a_request_is_in_flight_keeps_later_records_right(
         no_retry.chat.completions.create(model="m", messages=MESSAGES)
     slow.join()
     assert [r.status for r in server.requests] == [500]
+
+
+def test_latency_runs_from_arrival_and_the_reply_is_built_meanwhile(
+    server: LocalOpenAIServer,
+) -> None:
+    called: list[float] = []
+
+    def chat(body: dict[str, Any]) -> str:
+        called.append(time.monotonic())
+        return "1. Heat (1995)"
+
+    server.set_chat(chat)
+    server.latency = 0.3
+    start = time.monotonic()
+    status, headers, data = raw_request(
+        server, "POST", "/v1/chat/completions", {"model": "m", "messages": MESSAGES}, AUTH
+    )
+    answered = time.monotonic()
+    assert status == 200
+    assert json.loads(data)["choices"][0]["message"]["content"] == "1. Heat (1995)"
+    # the reply waits for the latency, counted from the request's arrival ...
+    assert answered - start >= 0.3
+    # ... and the chat function ran on arrival, not after the wait
+    assert called[0] < answered - 0.25
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(data)
+    assert headers["x-request-id"].startswith("req_") and headers["openai-organization"]
+    assert "date" in headers and "server" in headers
+    assert [r.status for r in server.requests] == [200]
+
+
+def test_a_slowed_request_waits_the_delay_on_top_of_the_latency(
+    server: LocalOpenAIServer,
+) -> None:
+    server.latency = 0.15
+    server.slow_next(1, 0.2)
+    start = time.monotonic()
+    status, _, _ = raw_request(
+        server, "POST", "/v1/chat/completions", {"model": "m", "messages": MESSAGES}, AUTH
+    )
+    assert status == 200
+    assert time.monotonic() - start >= 0.35

@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import email.utils
 import logging
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -116,7 +117,8 @@ def call_with_retries(
                 transient.reason,
                 pause,
             )
-            sleep(pause)
+            if pause > 0:  # "Retry-After: 0" means now: no sleep, no hand-over of the thread
+                sleep(pause)
             attempt += 1
 
 
@@ -132,22 +134,51 @@ def map_bounded(
     ``on_done(index, result)`` runs in the calling thread as each call finishes (progress,
     bookkeeping). On the first exception no further call starts, calls already running finish
     (their side effects, such as cache writes, are kept), and the exception is raised.
+
+    Why not ``ThreadPoolExecutor``: each worker here takes the next index itself and hands its
+    result over through one queue, so a call costs no ``Future``, no per-call condition variable
+    and no ``as_completed`` bookkeeping. With dozens of threads sharing one interpreter lock,
+    that per-call overhead is paid while other requests wait for the lock.
     """
     if not items:
         return []
-    results: list[R | None] = [None] * len(items)
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
-        index_of: dict[Future[R], int] = {}
-        try:
-            for i, item in enumerate(items):
-                index_of[pool.submit(fn, item)] = i
-            for fut in as_completed(index_of):
-                value = fut.result()  # re-raises the call's exception
-                i = index_of[fut]
-                results[i] = value
-                if on_done is not None:
-                    on_done(i, value)
-        finally:
-            for fut in index_of:
-                fut.cancel()
+    n = len(items)
+    results: list[R | None] = [None] * n
+    indices = iter(range(n))
+    take = threading.Lock()
+    stop = threading.Event()
+    finished: queue.SimpleQueue[tuple[int, R | None, BaseException | None]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while not stop.is_set():
+            with take:
+                i = next(indices, None)
+            if i is None:
+                return
+            try:
+                value = fn(items[i])
+            except BaseException as exc:  # handed to the calling thread, which raises it
+                stop.set()
+                finished.put((i, None, exc))
+                return
+            finished.put((i, value, None))
+
+    threads = [
+        threading.Thread(target=work, name=f"llmrec-request-{j}", daemon=True)
+        for j in range(min(max_workers, n))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(n):
+            i, value, error = finished.get()
+            if error is not None:
+                raise error
+            results[i] = value
+            if on_done is not None:
+                on_done(i, cast("R", value))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
     return cast("list[R]", results)

@@ -194,37 +194,33 @@ class ResponseCache:
         increments ``n_writes``, which :meth:`stats` reports as ``duplicate_writes``.
         """
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        row = (
+            key,
+            endpoint,
+            model,
+            canonical_json(dict(request)),
+            canonical_json(dict(response)),
+            int(prompt_tokens),
+            int(completion_tokens),
+            cost_usd,
+            latency_s,
+            int(batch),
+            now,
+        )
         with self._lock:
             conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO responses(key, endpoint, model, request, response, "
-                    "prompt_tokens, completion_tokens, cost_usd, latency_s, batch, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        key,
-                        endpoint,
-                        model,
-                        canonical_json(dict(request)),
-                        canonical_json(dict(response)),
-                        int(prompt_tokens),
-                        int(completion_tokens),
-                        cost_usd,
-                        latency_s,
-                        int(batch),
-                        now,
-                    ),
-                )
-                inserted = cur.rowcount == 1
-                if not inserted:
-                    conn.execute(
-                        "UPDATE responses SET n_writes = n_writes + 1 WHERE key = ?", (key,)
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            # One statement in autocommit mode is one transaction: the answer is committed
+            # when ``execute`` returns, with a single round into sqlite (and a single release
+            # of the interpreter lock) instead of BEGIN / INSERT / COMMIT.
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO responses(key, endpoint, model, request, response, "
+                "prompt_tokens, completion_tokens, cost_usd, latency_s, batch, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            inserted = cur.rowcount == 1
+            if not inserted:
+                conn.execute("UPDATE responses SET n_writes = n_writes + 1 WHERE key = ?", (key,))
         return inserted
 
     def __len__(self) -> int:

@@ -89,7 +89,8 @@ class LocalOpenAIServer:
 
     ``chat`` receives each chat request's JSON body and returns the assistant's text (wrapped in a
     ``chat.completion``) or a whole response dict sent as is; the default echoes the last user
-    message. ``latency`` delays every chat completion; ``fine_tune_step_seconds`` and
+    message. ``latency`` is how long after its arrival each chat completion is answered (the
+    reply is built meanwhile, so the server adds nothing on top); ``fine_tune_step_seconds`` and
     ``batch_step_seconds`` are how long each fine-tuning / batch status lasts. ``token_counter``
     counts tokens for ``usage`` and ``trained_tokens`` (whitespace words by default). With
     ``api_key`` set, only that key is accepted; otherwise any ``Authorization: Bearer`` key is.
@@ -338,6 +339,8 @@ class LocalOpenAIServer:
             return None
         if fault is not None and fault.kind == "slow":
             self._stopping.wait(fault.seconds)
+            # the delay comes on top of the latency, which now counts from here
+            call = replace(call, received=call.received + fault.seconds)
         if fault is not None and fault.kind == "fail":
             return _fault_reply(fault)
         try:
