@@ -381,3 +381,10 @@ def test_large_file_is_mapped_split_and_reported_correctly(tmp_path: Path, backe
     with pytest.raises(DataFormatError) as info:
         _parse.read_records(files, _parse.KIND_RATINGS, backend=backend, chunk_bytes=1 << 18)
     assert (info.value.line, info.value.text) == (len(lines) - 4, "123,4,2005-1")
+
+
+def test_the_c_parser_is_built_and_the_default() -> None:
+    # setup.py builds the extension as optional so users without a compiler can install;
+    # the project's own environment must have it, or the C parser would go untested.
+    assert set(_parse.BACKENDS) == {"c", "numpy"}
+    assert _parse.default_backend() == "c"

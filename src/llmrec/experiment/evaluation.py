@@ -80,7 +80,7 @@ def evaluate_dataset(
         if "recommendations" not in entry:
             continue
         label = entry["label"]
-        rows = [r for r in _read(out / entry["recommendations"])]
+        rows = _read(out / entry["recommendations"])
         recs = {int(r["user_id"]): list(r["movie_ids"]) for r in rows}
         report = evaluate(
             recs, truth, metrics=config.metrics, n_bootstrap=config.n_bootstrap, seed=config.seed
@@ -92,7 +92,7 @@ def evaluate_dataset(
             "catalog_coverage": float(catalog_coverage(lists, n_catalog)),
             "mean_popularity": float(mean_popularity(lists, popularity)),
         }
-        if entry["backend"].startswith("openai"):
+        if any(r.get("raw_text") is not None for r in rows):  # a language model answered
             diagnostics[label] = _llm_diagnostics(rows)
     gold_lists = list(truth.values())
     beyond["gold"] = {

@@ -102,6 +102,18 @@ def render_markdown(results: dict[str, Any], config: ExperimentConfig) -> str:
             f"movies (how much of the truth is popularity): {share_text}.",
             "",
         ]
+        left = ", ".join(
+            f"{n:,} {why.replace('_', ' ')}" for why, n in ts.get("left_out", {}).items()
+        )
+        gold, neighbours = ts.get("gold_size", {}), ts.get("n_neighbours", {})
+        parts += [
+            f"Ground truth: {ts.get('n_examples', 0):,} users with gold of "
+            f"{ts.get('n_targets') or 0:,} targets (left out: {left or 'none'}); gold size "
+            f"median {gold.get('median', 0):g}, mean {gold.get('mean', 0):.2f}; neighbours "
+            f"median {neighbours.get('median', 0):,.0f}; {ts.get('n_gold_movies', 0):,} "
+            "distinct gold movies.",
+            "",
+        ]
         columns = _backend_columns(ds)
         if columns:
             parts += [
@@ -157,6 +169,21 @@ def render_markdown(results: dict[str, Any], config: ExperimentConfig) -> str:
                         "cost USD",
                     ],
                     rows,
+                ),
+                "",
+            ]
+        beyond = ds.get("beyond_accuracy", {})
+        if beyond:
+            parts += [
+                "Beyond accuracy (catalog coverage: share of the movies in the data recommended "
+                "to anyone; popularity: mean number of ratings of a recommended movie):",
+                "",
+                _markdown_table(
+                    ["", "catalog coverage", "mean popularity"],
+                    [
+                        [label, f"{b['catalog_coverage']:.1%}", f"{b['mean_popularity']:,.0f}"]
+                        for label, b in beyond.items()
+                    ],
                 ),
                 "",
             ]

@@ -65,11 +65,6 @@ def _write_recs(path: Path, users: list[int], recs: list[Any]) -> None:
             fh.write(json.dumps({"user_id": user, **rec.to_dict()}, sort_keys=True) + "\n")
 
 
-def _read_recs(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
-
-
 class _Runner:
     def __init__(
         self, config: ExperimentConfig, out_dir: Path, *, progress: bool, dry_run: bool
@@ -227,7 +222,11 @@ class _Runner:
         fine_tuned_model: str | None,
     ) -> dict[str, Any]:
         cfg = dict(spec.config)
-        entry: dict[str, Any] = {"backend": spec.name, "label": spec.display}
+        entry: dict[str, Any] = {
+            "backend": spec.name,
+            "label": spec.display,
+            "llm": _is_llm(spec),
+        }
         test = parts["test"]
         if _is_llm(spec):
             if spec.name == "openai-fine-tuned" and "model" not in cfg:
@@ -361,7 +360,7 @@ def run(
             for spec in config.backends
         ]
         ds_result: dict[str, Any] = {
-            "truth_stats": _jsonable(dataset.stats()),
+            "truth_stats": dataset.stats().to_dict(),
             "n_train": len(parts["train"]),
             "n_val": len(parts["val"]),
             "n_test": len(parts["test"]),
@@ -384,11 +383,3 @@ def run(
         ran=runner.store.ran,
         dry_run=dry_run,
     )
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    return obj
