@@ -161,6 +161,9 @@ def test_dry_run_prices_every_paid_step_and_sends_nothing(
         assert re.search(
             r"[\d,]+ requests, [\d,]+ input \+ [\d,]+ output tokens, \d+\.\d{4} USD", line
         ), line
+    # with a server and fine-tuning enabled, every paid step would run
+    assert all("(will run)" in line for line in steps)
+    assert "to run  backend:profileData50:fine-tuned" in printed
     assert not (out / "results.json").exists()
     assert (out / "finetune" / "profileData50.train.jsonl").exists()
 

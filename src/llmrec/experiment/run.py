@@ -230,6 +230,15 @@ class _Runner:
         test = parts["test"]
         if _is_llm(spec):
             if spec.name == "openai-fine-tuned" and "model" not in cfg:
+                if fine_tuned_model is None and self.dry_run and self.config.finetune.enabled:
+                    # the job would run first and give the model; price it as fine-tuned
+                    available = _api_key_available(self.config, spec)
+                    line = self._plan_llm(name, spec, test, catalog, cfg, will_run=available)
+                    entry["planned" if available else "skipped"] = (
+                        True if available else "no OPENAI_API_KEY and no base_url"
+                    )
+                    entry["estimated_cost_usd"] = line.usd
+                    return entry
                 if fine_tuned_model is None:
                     entry["skipped"] = (
                         "needs a fine-tuned model: enable finetune or set "
