@@ -8,7 +8,7 @@
  *   kind 1, probe       CustomerID                       (probe.txt)
  *   kind 2, qualifying  CustomerID,YYYY-MM-DD            (qualifying.txt)
  *
- * Grammar (identical to the numpy implementation in _parse.py, which tests compare against):
+ * Grammar (identical to the numpy implementation in _parse_numpy.py, which tests compare against):
  * lines end in "\n"; one "\r" right before the line end is dropped; the last line may lack its
  * "\n"; a blank line is an error; ids are 1-10 ASCII digits with value 1..2147483647; a rating
  * is one digit 1..5; a date is exactly YYYY-MM-DD, year 1..9999, a real proleptic-Gregorian

@@ -1,4 +1,4 @@
-"""Parsing the Netflix Prize line format: a numpy kernel, the C kernel, and the parallel driver.
+"""Parsing the Netflix Prize line format: grammar, kernel choice, error messages, parallel driver.
 
 The files are blocks of lines; ``N:`` opens movie N and each following line is one record of it.
 Three record kinds share the layout (the ``KIND_*`` constants)::
@@ -17,7 +17,8 @@ A kernel offers ``count(data, kind, keep) -> (records, newlines)`` (an upper bou
 exact for well-formed input) and ``parse(data, kind, keep, user, movie, rating, date) -> (written,
 code, line, offset)`` which fills caller-allocated arrays and stops at the first bad line. The C
 kernel (``_netflix_parse``, built from ``_netflix_parse.c``) releases the GIL; the numpy kernel
-here is the fallback when the extension is not built, and the cross-check in the tests.
+(:mod:`llmrec.data._parse_numpy`, which also defines the record kinds and result codes both
+kernels share) is the fallback when the extension is not built, and the cross-check in the tests.
 
 :func:`read_records` splits files into chunks that each start at a header line, counts them in a
 thread pool, allocates the output arrays once, and parses every chunk straight into its slice.
@@ -39,6 +40,22 @@ import numpy as np
 import numpy.typing as npt
 
 from llmrec._progress import progress_bar
+from llmrec.data._parse_numpy import (
+    _MAX_ID,
+    CAPACITY,
+    KIND_PROBE,
+    KIND_QUALIFYING,
+    KIND_RATINGS,
+    NO_HEADER,
+    OK,
+    Int8Array,
+    Int32Array,
+    UInt8Array,
+    _check_kind,
+    numpy_count,
+    numpy_parse,
+)
+from llmrec.data._parse_numpy import MALFORMED as MALFORMED  # result code, re-exported
 from llmrec.errors import DataFormatError
 
 __all__ = [
@@ -55,261 +72,20 @@ __all__ = [
     "read_records",
 ]
 
-KIND_RATINGS = 0
-KIND_PROBE = 1
-KIND_QUALIFYING = 2
-_KIND_NAMES = {KIND_RATINGS: "ratings", KIND_PROBE: "probe", KIND_QUALIFYING: "qualifying"}
 _RECORD_FORMS = {
     KIND_RATINGS: "CustomerID,Rating,YYYY-MM-DD",
     KIND_PROBE: "CustomerID",
     KIND_QUALIFYING: "CustomerID,YYYY-MM-DD",
 }
 
-OK = 0
-MALFORMED = 1
-NO_HEADER = 2
-CAPACITY = 3
-
 CHUNK_BYTES = 32 << 20
 """Files larger than this are split (at header lines) so one big file still uses every core."""
 
-_MAX_ID = 2_147_483_647
 _SMALL_FILE = 1 << 20
-_BATCH_LINES = 1 << 20
 _TEXT_LIMIT = 200
 
-Int32Array = npt.NDArray[np.int32]
-Int8Array = npt.NDArray[np.int8]
-Int64Array = npt.NDArray[np.int64]
-UInt8Array = npt.NDArray[np.uint8]
 CountFn = Callable[[Any, int, Any, bool], tuple[int, int]]
 ParseFn = Callable[[Any, int, Any, Any, Any, Any, Any], tuple[int, int, int, int]]
-
-
-# -- numpy kernel ----------------------------------------------------------------------------
-def _gather(buf: UInt8Array, pos: Int64Array, width: int) -> UInt8Array:
-    """Bytes ``buf[pos + j]`` for ``j < width`` as an (n, width) matrix; past the end reads 0.
-
-    Rows are copied from a sliding-window view (one index per row, no index matrix); only the
-    few rows that start within ``width`` bytes of the end are filled one by one.
-    """
-    out = np.zeros((pos.size, width), dtype=np.uint8)
-    if buf.size >= width:
-        inside = pos <= buf.size - width
-        windows = np.lib.stride_tricks.sliding_window_view(buf, width)
-        if inside.all():
-            return windows[pos]
-        out[inside] = windows[pos[inside]]
-        tail = np.flatnonzero(~inside)
-    else:
-        tail = np.arange(pos.size)
-    for i in tail.tolist():
-        piece = buf[int(pos[i]) : int(pos[i]) + width]
-        out[i, : piece.size] = piece
-    return out
-
-
-# 10 ** (nd - 1 - j) for digit j of an nd-digit number, 0 past the last digit.
-_PLACE = np.array(
-    [[10 ** (nd - 1 - j) if j < nd else 0 for j in range(10)] for nd in range(12)], dtype=np.int64
-)
-
-
-def _leading_id(
-    buf: UInt8Array, starts: Int64Array, length: Int64Array
-) -> tuple[Int64Array, Int64Array, npt.NDArray[np.bool_]]:
-    """Leading digits of each line: (digit count capped at 11, value, whether a valid id)."""
-    digits = _gather(buf, starts, 11) - np.uint8(48)  # non-digits wrap to values >= 10
-    isd = (digits < 10) & (np.arange(11)[None, :] < length[:, None])
-    nd = np.where(isd.all(axis=1), 11, isd.argmin(axis=1)).astype(np.int64)
-    value = np.einsum("ij,ij->i", digits[:, :10].astype(np.int64), _PLACE[nd])
-    ok = (nd >= 1) & (nd <= 10) & (value >= 1) & (value <= _MAX_ID)
-    return nd, value, ok
-
-
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-
-
-def _days_from_civil(y: Int64Array, m: Int64Array, d: Int64Array) -> Int64Array:
-    """Days since 1970-01-01 of proleptic-Gregorian dates (H. Hinnant's days_from_civil)."""
-    y = y - (m <= 2)
-    era = np.floor_divide(y, 400)
-    yoe = y - era * 400
-    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days: Int64Array = era * 146097 + doe - 719468
-    return days
-
-
-def _dates(buf: UInt8Array, pos: Int64Array) -> tuple[npt.NDArray[np.bool_], Int64Array]:
-    """Validate ``YYYY-MM-DD`` at each position; return (valid, days since 1970-01-01)."""
-    g = _gather(buf, pos, 10)
-    d = g - np.uint8(48)
-    ok = np.all(d[:, [0, 1, 2, 3, 5, 6, 8, 9]] < 10, axis=1) & (g[:, 4] == 45) & (g[:, 7] == 45)
-    d64 = d.astype(np.int64)
-    year = d64[:, 0] * 1000 + d64[:, 1] * 100 + d64[:, 2] * 10 + d64[:, 3]
-    month = d64[:, 5] * 10 + d64[:, 6]
-    day = d64[:, 8] * 10 + d64[:, 9]
-    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    ok &= day <= _MONTH_DAYS[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
-    return ok, _days_from_civil(year, month, day)
-
-
-def _line_bounds(buf: UInt8Array) -> tuple[Int64Array, Int64Array, int]:
-    """Start and end (before ``\\n``) of every line, and the number of ``\\n`` bytes."""
-    nl = np.flatnonzero(buf == 10).astype(np.int64)
-    starts = np.concatenate([np.zeros(1, np.int64), nl + 1])
-    ends = np.concatenate([nl, np.array([buf.size], np.int64)])
-    if starts[-1] == buf.size:  # the data ends with "\n" (or is empty): no last partial line
-        starts, ends = starts[:-1], ends[:-1]
-    return starts, ends, int(nl.size)
-
-
-def _kept(movie: Int64Array, keep: UInt8Array | None) -> npt.NDArray[np.bool_]:
-    if keep is None:
-        return np.ones(movie.shape, dtype=bool)
-    inside = (movie >= 0) & (movie < keep.size)
-    kept: npt.NDArray[np.bool_] = inside & (keep[np.where(inside, movie, 0)] != 0)
-    return kept
-
-
-def _as_keep(keep: Any) -> UInt8Array | None:
-    return None if keep is None else np.frombuffer(keep, dtype=np.uint8)
-
-
-def numpy_count(data: Any, kind: int, keep: Any, exact: bool) -> tuple[int, int]:
-    """The numpy twin of the C ``count``: (records for well-formed input, ``\\n`` bytes).
-
-    Without ``exact`` or ``keep`` it is lines minus ``:`` bytes (each header has one ``:``);
-    malformed input can make that fall short, and ``parse`` then stops with ``CAPACITY``.
-    """
-    _check_kind(kind)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    keep_arr = _as_keep(keep)
-    if not exact and keep_arr is None:
-        newlines = int(np.count_nonzero(buf == 10))
-        lines = newlines + int(buf.size > 0 and buf[-1] != 10)
-        return max(lines - int(np.count_nonzero(buf == 58)), 0), newlines
-    starts, ends, newlines = _line_bounds(buf)
-    total = 0
-    current = -1  # the movie of the last header seen (-1: none yet)
-    for lo in range(0, starts.size, _BATCH_LINES):
-        s, e = starts[lo : lo + _BATCH_LINES], ends[lo : lo + _BATCH_LINES]
-        nd, value, _ = _leading_id(buf, s, e - s)
-        colon = _gather(buf, s + np.minimum(nd, 10), 1)[:, 0] == 58
-        header = (nd <= 10) & (nd < e - s) & colon
-        movie = _forward_fill(np.where(header, value, -1), header, current)
-        total += int(np.count_nonzero(~header & (movie >= 0) & _kept(movie, keep_arr)))
-        if header.any():
-            current = int(value[np.flatnonzero(header)[-1]])
-    return total, newlines
-
-
-def _forward_fill(values: Int64Array, mark: npt.NDArray[np.bool_], carry: int) -> Int64Array:
-    """For each line, the value of the last marked line at or before it (``carry`` if none)."""
-    idx = np.where(mark, np.arange(values.size), -1)
-    np.maximum.accumulate(idx, out=idx)
-    return np.where(idx >= 0, values[np.maximum(idx, 0)], carry)
-
-
-def numpy_parse(
-    data: Any,
-    kind: int,
-    keep: Any,
-    user: Any,
-    movie: Any,
-    rating: Any,
-    date: Any,
-) -> tuple[int, int, int, int]:
-    """The numpy twin of the C ``parse``; same arguments, results and stopping line."""
-    _check_kind(kind)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    keep_arr = _as_keep(keep)
-    out_user = np.frombuffer(user, dtype=np.int32)
-    out_movie = np.frombuffer(movie, dtype=np.int32)
-    out_rating = None if kind != KIND_RATINGS else np.frombuffer(rating, dtype=np.int8)
-    out_date = None if kind == KIND_PROBE else np.frombuffer(date, dtype=np.int64)
-    capacity = min(a.size for a in (out_user, out_movie, out_rating, out_date) if a is not None)
-    starts, all_ends, _ = _line_bounds(buf)
-    written = 0
-    current = -1
-    for lo in range(0, starts.size, _BATCH_LINES):
-        s, e = starts[lo : lo + _BATCH_LINES], all_ends[lo : lo + _BATCH_LINES]
-        cr = (e > s) & (buf[np.maximum(e - 1, 0)] == 13) if buf.size else e > s
-        e = e - cr
-        n = e - s
-        nd, ident, id_ok = _leading_id(buf, s, n)
-        after = s + np.minimum(nd, 10)
-        sep = _gather(buf, after, 3)
-        header = id_ok & (n == nd + 1) & (sep[:, 0] == 58)
-        if kind == KIND_RATINGS:
-            stars = sep[:, 1].astype(np.int64) - 48
-            date_ok, days = _dates(buf, after + 3)
-            record = id_ok & (n == nd + 13) & (sep[:, 0] == 44) & (sep[:, 2] == 44)
-            record &= (stars >= 1) & (stars <= 5) & date_ok
-        elif kind == KIND_PROBE:
-            stars, days = np.zeros_like(n), np.zeros_like(n)
-            record = id_ok & (n == nd)
-        else:
-            stars = np.zeros_like(n)
-            date_ok, days = _dates(buf, after + 1)
-            record = id_ok & (n == nd + 11) & (sep[:, 0] == 44) & date_ok
-        mov = _forward_fill(ident, header, current)
-        bad_code = np.where(
-            ~(header | record), MALFORMED, np.where(record & (mov < 0), NO_HEADER, 0)
-        )
-        keep_row = record & (mov >= 0) & _kept(mov, keep_arr)
-        stop = int(np.argmax(bad_code != 0)) if bad_code.any() else n.size
-        rows = np.flatnonzero(keep_row[:stop])
-        if written + rows.size > capacity:
-            over = int(rows[capacity - written])
-            _fill(
-                out_user,
-                out_movie,
-                out_rating,
-                out_date,
-                written,
-                rows[: capacity - written],
-                ident,
-                mov,
-                stars,
-                days,
-            )
-            return capacity, CAPACITY, lo + over + 1, int(s[over])
-        _fill(out_user, out_movie, out_rating, out_date, written, rows, ident, mov, stars, days)
-        written += rows.size
-        if stop < n.size:
-            return written, int(bad_code[stop]), lo + stop + 1, int(s[stop])
-        if header.any():
-            current = int(ident[np.flatnonzero(header)[-1]])
-    return written, OK, 0, 0
-
-
-def _fill(
-    out_user: Int32Array,
-    out_movie: Int32Array,
-    out_rating: Int8Array | None,
-    out_date: Int64Array | None,
-    at: int,
-    rows: npt.NDArray[np.intp],
-    ident: Int64Array,
-    mov: Int64Array,
-    stars: Int64Array,
-    days: Int64Array,
-) -> None:
-    end = at + rows.size
-    out_user[at:end] = ident[rows]
-    out_movie[at:end] = mov[rows]
-    if out_rating is not None:
-        out_rating[at:end] = stars[rows]
-    if out_date is not None:
-        out_date[at:end] = days[rows]
-
-
-def _check_kind(kind: int) -> None:
-    if kind not in _KIND_NAMES:
-        raise ValueError(f"kind must be 0, 1 or 2, got {kind}")
 
 
 # -- kernels -----------------------------------------------------------------------------------
