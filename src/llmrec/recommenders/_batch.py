@@ -30,8 +30,9 @@ from llmrec.errors import BackendError, ConfigError, DataFormatError
 from llmrec.recommenders._concurrency import RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
+    from llmrec.recommenders._openai_answers import Answer
     from llmrec.recommenders.base import Recommendation
-    from llmrec.recommenders.openai import Answer, OpenAIRecommender
+    from llmrec.recommenders.openai import OpenAIRecommender
 
 __all__ = ["BatchHandle", "collect_batch", "run_batch", "submit_batch"]
 
@@ -81,7 +82,8 @@ def _api(rec: OpenAIRecommender, label: str, fn: Any) -> Any:
     """One Batch/Files API call with the backend's retry policy."""
     import openai
 
-    from llmrec.recommenders.openai import _classify, _redact
+    from llmrec.recommenders._openai_client import classify as _classify
+    from llmrec.recommenders._openai_config import redact as _redact
 
     cfg = rec.config
     policy = RetryPolicy(cfg.max_retries, cfg.backoff_base, cfg.backoff_max)
@@ -222,7 +224,8 @@ def _store(
     rec: OpenAIRecommender, state: dict[str, Any], rows: list[dict[str, Any]]
 ) -> tuple[dict[str, Answer], dict[str, str]]:
     """Cache every successful line; return the answers and the failures, both by key."""
-    from llmrec.recommenders.openai import Answer, _usage
+    from llmrec.recommenders._openai_answers import Answer
+    from llmrec.recommenders._openai_answers import usage as _usage
 
     wanted = set(state["submitted"])
     answers: dict[str, Answer] = {}

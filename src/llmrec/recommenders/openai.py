@@ -15,42 +15,39 @@ at half the price (see :mod:`llmrec.recommenders._batch`).
 
 The API key is read when the first request is actually needed (from ``api_key``, else
 ``OPENAI_API_KEY``); it is never written to the cache, a config dump, a log line or an error.
+
+This module holds the backend class and the study's two presets; the settings and the API key
+live in :mod:`llmrec.recommenders._openai_config`, the SDK client and which errors are retried
+in :mod:`llmrec.recommenders._openai_client`, and turning an answer into a recommendation in
+:mod:`llmrec.recommenders._openai_answers`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import re
 import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel
 
-from llmrec._paths import cache_dir
 from llmrec._progress import progress_bar
-from llmrec.errors import (
-    APIKeyMissingError,
-    BackendError,
-    CacheMissError,
-    ConfigError,
-    NotFittedError,
-)
-from llmrec.prompts import PromptTemplate
-from llmrec.recommenders._concurrency import (
-    RetryPolicy,
-    Transient,
-    call_with_retries,
-    map_bounded,
-    retry_after_seconds,
-)
-from llmrec.recommenders._llm_cache import CachedResponse, ResponseCache, request_key
+from llmrec.errors import BackendError, CacheMissError, ConfigError, NotFittedError
+from llmrec.recommenders._concurrency import RetryPolicy, call_with_retries, map_bounded
+from llmrec.recommenders._llm_cache import ResponseCache, request_key
+from llmrec.recommenders._openai_answers import Answer as Answer
+from llmrec.recommenders._openai_answers import answer_cost, recommendation_from_answer, usage
+from llmrec.recommenders._openai_client import build_client, classify
+from llmrec.recommenders._openai_config import CHAT_PATH as CHAT_PATH
+from llmrec.recommenders._openai_config import DEFAULT_MODEL as DEFAULT_MODEL
+from llmrec.recommenders._openai_config import KEY_HELP, redact
+from llmrec.recommenders._openai_config import OPENAI_BASE_URL as OPENAI_BASE_URL
+from llmrec.recommenders._openai_config import OpenAIConfig as OpenAIConfig
+from llmrec.recommenders._openai_config import default_cache_path as default_cache_path
 from llmrec.recommenders.base import Profile, Recommendation, Recommender
 
 if TYPE_CHECKING:
@@ -63,173 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIConfig", "OpenAIRecommender", "ResponseCache", "fine_tuned", "zero_shot"]
 
 log = logging.getLogger("llmrec.recommenders.openai")
-
-DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
-"""The study's base model (zero-shot)."""
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-CHAT_PATH = "/chat/completions"
-_KEY_LIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{4,}")
-_KEY_HELP = (
-    "set the OPENAI_API_KEY environment variable or pass api_key=...; "
-    "for a local OpenAI-compatible server (vLLM, Ollama, llama.cpp) any non-empty key works"
-)
-
-
-def default_cache_path() -> Path:
-    """``<user cache folder>/llmrec/llm/responses.sqlite`` (``LLMREC_CACHE_DIR`` overrides)."""
-    return cache_dir("llm", "responses.sqlite")
-
-
-class OpenAIConfig(BaseModel):
-    """Settings of the ``openai`` backend. ``api_key`` is never dumped, shown or cached."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(
-        DEFAULT_MODEL,
-        min_length=1,
-        description="Chat model id; a fine-tuned model is 'ft:gpt-4o-mini-2024-07-18:org::id'.",
-    )
-    base_url: str | None = Field(
-        None,
-        description="OpenAI-compatible API root, e.g. 'http://localhost:8000/v1' for vLLM; "
-        "default: $OPENAI_BASE_URL, else https://api.openai.com/v1.",
-    )
-    api_key: SecretStr | None = Field(
-        None,
-        exclude=True,
-        repr=False,
-        description="API key; default $OPENAI_API_KEY, read when the first request is sent.",
-    )
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    seed: int | None = Field(None, description="Sampling seed sent to the API (best effort).")
-    max_tokens: int | None = Field(
-        400, ge=1, description="Cap on completion tokens per answer (None: server default)."
-    )
-    structured_output: bool = Field(
-        False,
-        description="Send the template's JSON schema as response_format (needs a template "
-        "with output_format='json').",
-    )
-    max_concurrency: int = Field(8, ge=1, le=1024, description="Requests in flight at once.")
-    timeout: float = Field(60.0, gt=0.0, description="Seconds before one request times out.")
-    max_retries: int = Field(
-        6, ge=0, le=100, description="Retries of a request after 429, 5xx, timeout or drop."
-    )
-    backoff_base: float = Field(
-        0.5, ge=0.0, description="First backoff in seconds when the server gives no Retry-After."
-    )
-    backoff_max: float = Field(30.0, ge=0.0, description="Longest backoff in seconds.")
-    cache: Path | None = Field(
-        None,
-        description="Response cache file (sqlite); default <user cache>/llmrec/llm/"
-        "responses.sqlite.",
-    )
-    cache_mode: Literal["read_write", "replay_only", "off"] = Field(
-        "read_write",
-        description="read_write: serve hits, store answers; replay_only: never send a request, "
-        "fail on a miss; off: no cache.",
-    )
-    batch: bool = Field(
-        False, description="recommend_many goes through the Batch API (half price, slow)."
-    )
-    batch_poll_interval: float = Field(
-        30.0, gt=0.0, description="Seconds between status checks of a running batch."
-    )
-    batch_dir: Path | None = Field(
-        None,
-        description="Folder for batch input files and state (default: beside the cache).",
-    )
-    template: PromptTemplate = Field(
-        default_factory=PromptTemplate, description="Prompt template (default: the study's)."
-    )
-    resolver_threshold: float = Field(
-        90.0,
-        ge=0.0,
-        le=100.0,
-        description="Fuzzy-match cut-off (rapidfuzz ratio, 0-100) for resolving written titles.",
-    )
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
-        return value
-
-    def resolved_base_url(self) -> str:
-        """``base_url``, else ``$OPENAI_BASE_URL``, else the OpenAI API root (no trailing /)."""
-        return (self.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
-
-    def resolved_cache_path(self) -> Path:
-        return self.cache if self.cache is not None else default_cache_path()
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One chat-completions answer as received (or read back from the cache)."""
-
-    response: dict[str, Any]
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-    latency_s: float | None
-    attempts: int
-    batch: bool
-    cached: bool
-
-    @classmethod
-    def from_cache(cls, hit: CachedResponse) -> Answer:
-        return cls(
-            hit.response,
-            hit.prompt_tokens,
-            hit.completion_tokens,
-            hit.cost_usd,
-            hit.latency_s,
-            0,
-            hit.batch,
-            True,
-        )
-
-
-def _usage(response: dict[str, Any]) -> tuple[int, int]:
-    usage = response.get("usage") or {}
-    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-
-
-def _message_text(response: dict[str, Any]) -> tuple[str, str | None]:
-    """The first choice's text (a refusal counts as text) and its ``finish_reason``."""
-    choices = response.get("choices") or []
-    if not choices:
-        return "", None
-    choice = choices[0] or {}
-    message = choice.get("message") or {}
-    text = message.get("content") or message.get("refusal") or ""
-    return str(text), choice.get("finish_reason")
-
-
-def _redact(text: str) -> str:
-    """Mask anything shaped like an API key (servers may echo part of a rejected key)."""
-    return _KEY_LIKE.sub("sk-***", text)
-
-
-def _classify(exc: BaseException) -> Transient | None:
-    """Which SDK errors are worth retrying: 408, 409, 429, 5xx, timeouts, dropped connections."""
-    import openai
-
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        if status in (408, 409, 429) or status >= 500:
-            return Transient(f"HTTP {status}", retry_after_seconds(exc.response.headers))
-        return None
-    if isinstance(exc, openai.APITimeoutError):
-        return Transient("timed out", None)
-    if isinstance(exc, openai.APIConnectionError):
-        return Transient("connection failed", None)
-    return None
 
 
 class OpenAIRecommender(Recommender):
@@ -312,24 +142,7 @@ class OpenAIRecommender(Recommender):
         with self._lock:
             if self._client is not None:
                 return self._client
-            import openai
-
-            cfg = self.config
-            key = cfg.api_key.get_secret_value() if cfg.api_key is not None else None
-            key = key or os.environ.get("OPENAI_API_KEY") or None
-            if not key:
-                raise APIKeyMissingError(f"no API key for {self.endpoint}: {_KEY_HELP}")
-            n = cfg.max_concurrency
-            limits = type(openai.DEFAULT_CONNECTION_LIMITS)(
-                max_connections=n, max_keepalive_connections=n
-            )
-            made = openai.OpenAI(
-                api_key=key,
-                base_url=cfg.resolved_base_url(),
-                timeout=cfg.timeout,
-                max_retries=0,
-                http_client=openai.DefaultHttpxClient(limits=limits, timeout=cfg.timeout),
-            )
+            made = build_client(self.config, self.endpoint)
             self._client = made
             # Close the connection pool when the recommender is garbage collected.
             weakref.finalize(self, made.close)
@@ -387,12 +200,7 @@ class OpenAIRecommender(Recommender):
 
     def cost(self, prompt_tokens: int, completion_tokens: int, *, batch: bool) -> float | None:
         """USD for one answer at the price table's rate; ``None`` for models without a price."""
-        from llmrec.finetune.prices import inference_cost
-
-        try:
-            return inference_cost(self.config.model, prompt_tokens, completion_tokens, batch=batch)
-        except ConfigError:
-            return None
+        return answer_cost(self.config.model, prompt_tokens, completion_tokens, batch=batch)
 
     def _send(self, item: tuple[int, str, dict[str, Any]]) -> Answer:
         """Send one request with retries; store the answer in the cache before returning it."""
@@ -411,7 +219,7 @@ class OpenAIRecommender(Recommender):
             if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
                 raise BackendError(
                     f"{self.endpoint} answered {label} without a 'choices' list (not cached): "
-                    f"{_redact(str(data))[:300]}"
+                    f"{redact(str(data))[:300]}"
                 )
             return data
 
@@ -420,24 +228,24 @@ class OpenAIRecommender(Recommender):
         try:
             response, attempts = call_with_retries(
                 call,
-                classify=_classify,
+                classify=classify,
                 policy=policy,
                 rng=random.Random(int(key[:16], 16)),
                 label=label,
             )
         except openai.APIStatusError as exc:
-            hint = f"; {_KEY_HELP}" if exc.status_code == 401 else ""
+            hint = f"; {KEY_HELP}" if exc.status_code == 401 else ""
             raise BackendError(
                 f"{self.endpoint} answered HTTP {exc.status_code} to {label}: "
-                f"{_redact(exc.message)}{hint}"
+                f"{redact(exc.message)}{hint}"
             ) from None
         except openai.APIError as exc:
             raise BackendError(
                 f"{self.endpoint} failed for {label} after {cfg.max_retries + 1} attempts "
-                f"(timeout {cfg.timeout} s): {_redact(exc.message)}"
+                f"(timeout {cfg.timeout} s): {redact(exc.message)}"
             ) from None
         latency = time.perf_counter() - started
-        pt, ct = _usage(response)
+        pt, ct = usage(response)
         cost = self.cost(pt, ct, batch=False)
         cache = self.response_cache
         if cache is not None:
@@ -543,57 +351,8 @@ class OpenAIRecommender(Recommender):
         model's order; score = 1 / (rank in the model's list), so it never increases.
         Unresolved titles (not in the catalog: hallucinations) are listed in ``diagnostics``.
         """
-        text, finish = _message_text(answer.response)
-        parsed = self.config.template.parse(text)
-        resolutions = self.resolver_.resolve_many(list(parsed.items))
-        ids: list[int] = []
-        scores: list[float] = []
-        unresolved: list[str] = []
-        in_profile = repeated = beyond_k = 0
-        seen: set[int] = set()
-        profile_set = set(profile)
-        for rank, (item, res) in enumerate(zip(parsed.items, resolutions, strict=True), 1):
-            if res.movie_id is None:
-                unresolved.append(item.label())
-            elif res.movie_id in profile_set:
-                in_profile += 1
-            elif res.movie_id in seen:
-                repeated += 1
-            elif len(ids) >= k:
-                beyond_k += 1
-            else:
-                seen.add(res.movie_id)
-                ids.append(int(res.movie_id))
-                scores.append(1.0 / rank)
-        diagnostics: dict[str, Any] = {
-            "request_key": key,
-            "format": parsed.format,
-            "valid": bool(parsed.valid),
-            "n_titles": len(parsed.items),
-            "n_unresolved": len(unresolved),
-            "unresolved": unresolved,
-            "n_profile_movies": in_profile,
-            "n_duplicates": int(parsed.duplicates) + repeated,
-            "n_beyond_k": beyond_k,
-            "n_dropped": len(parsed.dropped),
-            "truncated": bool(parsed.truncated) or finish == "length",
-            "finish_reason": finish,
-            "attempts": answer.attempts,
-            "batch": answer.batch,
-        }
-        return Recommendation(
-            movie_ids=tuple(ids),
-            scores=tuple(scores),
-            raw_text=text,
-            diagnostics=diagnostics,
-            usage={
-                "prompt_tokens": answer.prompt_tokens,
-                "completion_tokens": answer.completion_tokens,
-                "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-            },
-            latency_s=answer.latency_s,
-            cost_usd=answer.cost_usd,
-            cached=answer.cached,
+        return recommendation_from_answer(
+            profile, k, key, answer, template=self.config.template, resolver=self.resolver_
         )
 
     # -- Batch API --------------------------------------------------------------------------

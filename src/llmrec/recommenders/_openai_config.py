@@ -1,0 +1,153 @@
+"""Settings of the ``openai`` backend, and where its API key comes from.
+
+:class:`OpenAIConfig` holds every option (model, server, sampling, concurrency, retries, cache,
+Batch API, prompt template, resolver cut-off). The API key is resolved late, by
+:func:`resolve_api_key`, when the first request is actually needed (from ``api_key``, else
+``OPENAI_API_KEY``); it is never dumped with the config, and :func:`redact` masks anything
+key-shaped before server text reaches an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from llmrec._paths import cache_dir
+from llmrec.errors import APIKeyMissingError
+from llmrec.prompts import PromptTemplate
+
+__all__ = [
+    "CHAT_PATH",
+    "DEFAULT_MODEL",
+    "KEY_HELP",
+    "OPENAI_BASE_URL",
+    "OpenAIConfig",
+    "default_cache_path",
+    "redact",
+    "resolve_api_key",
+]
+
+DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+"""The study's base model (zero-shot)."""
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+CHAT_PATH = "/chat/completions"
+_KEY_LIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{4,}")
+KEY_HELP = (
+    "set the OPENAI_API_KEY environment variable or pass api_key=...; "
+    "for a local OpenAI-compatible server (vLLM, Ollama, llama.cpp) any non-empty key works"
+)
+"""How to supply a key; appended to every error caused by a missing or rejected key."""
+
+
+def default_cache_path() -> Path:
+    """``<user cache folder>/llmrec/llm/responses.sqlite`` (``LLMREC_CACHE_DIR`` overrides)."""
+    return cache_dir("llm", "responses.sqlite")
+
+
+class OpenAIConfig(BaseModel):
+    """Settings of the ``openai`` backend. ``api_key`` is never dumped, shown or cached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        min_length=1,
+        description="Chat model id; a fine-tuned model is 'ft:gpt-4o-mini-2024-07-18:org::id'.",
+    )
+    base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible API root, e.g. 'http://localhost:8000/v1' for vLLM; "
+        "default: $OPENAI_BASE_URL, else https://api.openai.com/v1.",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        exclude=True,
+        repr=False,
+        description="API key; default $OPENAI_API_KEY, read when the first request is sent.",
+    )
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    seed: int | None = Field(None, description="Sampling seed sent to the API (best effort).")
+    max_tokens: int | None = Field(
+        400, ge=1, description="Cap on completion tokens per answer (None: server default)."
+    )
+    structured_output: bool = Field(
+        False,
+        description="Send the template's JSON schema as response_format (needs a template "
+        "with output_format='json').",
+    )
+    max_concurrency: int = Field(8, ge=1, le=1024, description="Requests in flight at once.")
+    timeout: float = Field(60.0, gt=0.0, description="Seconds before one request times out.")
+    max_retries: int = Field(
+        6, ge=0, le=100, description="Retries of a request after 429, 5xx, timeout or drop."
+    )
+    backoff_base: float = Field(
+        0.5, ge=0.0, description="First backoff in seconds when the server gives no Retry-After."
+    )
+    backoff_max: float = Field(30.0, ge=0.0, description="Longest backoff in seconds.")
+    cache: Path | None = Field(
+        None,
+        description="Response cache file (sqlite); default <user cache>/llmrec/llm/"
+        "responses.sqlite.",
+    )
+    cache_mode: Literal["read_write", "replay_only", "off"] = Field(
+        "read_write",
+        description="read_write: serve hits, store answers; replay_only: never send a request, "
+        "fail on a miss; off: no cache.",
+    )
+    batch: bool = Field(
+        False, description="recommend_many goes through the Batch API (half price, slow)."
+    )
+    batch_poll_interval: float = Field(
+        30.0, gt=0.0, description="Seconds between status checks of a running batch."
+    )
+    batch_dir: Path | None = Field(
+        None,
+        description="Folder for batch input files and state (default: beside the cache).",
+    )
+    template: PromptTemplate = Field(
+        default_factory=PromptTemplate, description="Prompt template (default: the study's)."
+    )
+    resolver_threshold: float = Field(
+        90.0,
+        ge=0.0,
+        le=100.0,
+        description="Fuzzy-match cut-off (rapidfuzz ratio, 0-100) for resolving written titles.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value
+
+    def resolved_base_url(self) -> str:
+        """``base_url``, else ``$OPENAI_BASE_URL``, else the OpenAI API root (no trailing /)."""
+        return (self.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
+
+    def resolved_cache_path(self) -> Path:
+        return self.cache if self.cache is not None else default_cache_path()
+
+
+def resolve_api_key(config: OpenAIConfig, endpoint: str) -> str:
+    """``config.api_key``, else ``$OPENAI_API_KEY``; an empty key counts as none.
+
+    Raises :class:`~llmrec.errors.APIKeyMissingError` naming ``endpoint`` and how to set a key.
+    """
+    key = config.api_key.get_secret_value() if config.api_key is not None else None
+    key = key or os.environ.get("OPENAI_API_KEY") or None
+    if not key:
+        raise APIKeyMissingError(f"no API key for {endpoint}: {KEY_HELP}")
+    return key
+
+
+def redact(text: str) -> str:
+    """Mask anything shaped like an API key (servers may echo part of a rejected key)."""
+    return _KEY_LIKE.sub("sk-***", text)
