@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmrec.errors import APIKeyMissingError
+from llmrec.finetune import _cli_preferences
 
 if TYPE_CHECKING:
     import openai
@@ -18,6 +19,7 @@ __all__ = ["make_client", "register"]
 
 _MODEL = "gpt-4o-mini-2024-07-18"
 _MANIFEST_NAME = "finetune-manifest.json"
+_MODEL_HELP = f"base model (default {_MODEL}; for preference files gpt-4.1-mini-2025-04-14)"
 
 
 def make_client() -> openai.OpenAI:
@@ -67,20 +69,23 @@ def register(sub: Any) -> None:
         help="answer format the assistant messages use (default: numbered, as in the study)",
     )
     export.set_defaults(func=_export)
+    _cli_preferences.register_export(commands)
 
     validate = commands.add_parser("validate", help="check a file as OpenAI will")
-    validate.add_argument("file", type=Path, help="chat JSONL file")
-    validate.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
+    validate.add_argument("file", type=Path, help="chat or preference (DPO) JSONL file")
+    validate.add_argument("--model", default=None, help=_MODEL_HELP)
     validate.set_defaults(func=_validate)
 
     estimate = commands.add_parser("estimate", help="count tokens and price a training run")
-    estimate.add_argument("file", type=Path, help="chat JSONL training file")
+    estimate.add_argument("file", type=Path, help="chat or preference (DPO) JSONL training file")
     estimate.add_argument("--epochs", type=int, default=2, help="epochs (default 2)")
-    estimate.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
+    estimate.add_argument("--model", default=None, help=_MODEL_HELP)
     estimate.set_defaults(func=_estimate)
 
     start = commands.add_parser("start", help="upload the files and create the job")
-    start.add_argument("train", type=Path, help="chat JSONL training file")
+    start.add_argument(
+        "train", type=Path, help="chat JSONL training file (preference JSONL with --method dpo)"
+    )
     start.add_argument("--validation", type=Path, default=None, help="chat JSONL validation file")
     start.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
     start.add_argument("--epochs", type=int, default=2, help="epochs (default 2)")
@@ -100,6 +105,18 @@ def register(sub: Any) -> None:
         "--max-cost", type=float, default=None, help="refuse to start above this many USD"
     )
     start.add_argument("--wait", action="store_true", help="follow the job to its end")
+    start.add_argument(
+        "--method",
+        choices=("supervised", "dpo"),
+        default="supervised",
+        help="supervised (chat file, default) or dpo (preference file)",
+    )
+    start.add_argument("--beta", type=float, default=None, help="DPO beta (default: auto)")
+    start.add_argument(
+        "--allow-model",
+        action="store_true",
+        help="start a DPO job on a model OpenAI does not list for DPO",
+    )
     _follow_options(start)
     start.set_defaults(func=_start)
 
@@ -152,8 +169,11 @@ def _export(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from llmrec.finetune.validate import validate_chat_jsonl
+    from llmrec.finetune.validate_preferences import file_kind
 
-    report = validate_chat_jsonl(args.file, model=args.model)
+    if file_kind(args.file) == "preference":
+        return _cli_preferences.validate_preferences(args)
+    report = validate_chat_jsonl(args.file, model=args.model or _MODEL)
     print(report)
     print("valid" if report.ok else "invalid: fix the lines above before uploading")
     return 0 if report.ok else 1
@@ -161,8 +181,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _estimate(args: argparse.Namespace) -> int:
     from llmrec.finetune.cost import estimate_training_cost
+    from llmrec.finetune.validate_preferences import file_kind
 
-    print(estimate_training_cost(args.file, model=args.model, n_epochs=args.epochs))
+    if file_kind(args.file) == "preference":
+        return _cli_preferences.estimate_preferences(args)
+    print(estimate_training_cost(args.file, model=args.model or _MODEL, n_epochs=args.epochs))
     return 0
 
 
@@ -179,6 +202,9 @@ def _start(args: argparse.Namespace) -> int:
         suffix=args.suffix,
         seed=args.seed,
         max_cost_usd=args.max_cost,
+        method=args.method,
+        beta=args.beta,
+        allow_unlisted_dpo_model=args.allow_model,
     )
     _print_state(state)
     if args.wait:

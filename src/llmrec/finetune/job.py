@@ -13,6 +13,11 @@ multiplier 1) as a resumable, budgeted run:
    ``FineTuner`` on the same manifest (another process, after a crash) carries on from it: files
    with the same SHA-256 are not uploaded again and a recorded job is followed, not re-created.
 
+With ``method="dpo"`` the same steps take a preference file
+(:func:`~llmrec.finetune.validate_preference_jsonl`,
+:func:`~llmrec.finetune.estimate_preference_cost`) and the job is created with OpenAI's DPO
+method; models outside :data:`~llmrec.finetune.dpo_models.DPO_MODELS` are refused first.
+
 The billed cost of a finished job is ``trained_tokens × training price per 1M / 1e6`` with
 prices from :mod:`llmrec.finetune.prices`. Retries of rate limits and server errors are left to the
 ``openai`` client (its ``max_retries``), configured by whoever creates it.
@@ -21,6 +26,7 @@ prices from :mod:`llmrec.finetune.prices`. Retries of rate limits and server err
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
 
     from llmrec.finetune.cost import TrainingCostEstimate
     from llmrec.finetune.prices import PriceTable
+    from llmrec.finetune.validate import ValidationReport
 
 __all__ = ["FineTuner", "JobState"]
 
@@ -85,6 +92,46 @@ class JobState:
 def _usd(amount: float) -> str:
     """Cents for real amounts; two significant digits below a cent (test runs cost fractions)."""
     return f"{amount:,.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.2g}"
+
+
+_Validate = Callable[[str, str], "ValidationReport"]
+_Price = Callable[[str, str, int, "PriceTable | None"], "TrainingCostEstimate"]
+
+
+def _checks_for(method: str) -> tuple[_Validate, _Price]:
+    """``(validate(path, model), price(path, model, n_epochs, prices))`` for a method's files."""
+    if method == "dpo":
+        from llmrec.finetune.dpo_models import DPO_MODELS
+        from llmrec.finetune.preference_cost import estimate_preference_cost
+        from llmrec.finetune.validate_preferences import (
+            PREFERENCE_TOKEN_LIMITS,
+            validate_preference_jsonl,
+        )
+
+        def validate(path: str, model: str) -> ValidationReport:
+            # an allowed unlisted model is checked against the limit of the documented ones
+            known = model in PREFERENCE_TOKEN_LIMITS
+            limit = None if known else PREFERENCE_TOKEN_LIMITS[DPO_MODELS[0]]
+            return validate_preference_jsonl(path, model=model, max_example_tokens=limit)
+
+        def price(
+            path: str, model: str, n_epochs: int, prices: PriceTable | None
+        ) -> TrainingCostEstimate:
+            return estimate_preference_cost(path, model=model, n_epochs=n_epochs, prices=prices)
+
+        return validate, price
+    from llmrec.finetune.cost import estimate_training_cost
+    from llmrec.finetune.validate import validate_chat_jsonl
+
+    def validate_chat(path: str, model: str) -> ValidationReport:
+        return validate_chat_jsonl(path, model=model)
+
+    def price_chat(
+        path: str, model: str, n_epochs: int, prices: PriceTable | None
+    ) -> TrainingCostEstimate:
+        return estimate_training_cost(path, model=model, n_epochs=n_epochs, prices=prices)
+
+    return validate_chat, price_chat
 
 
 def _file_record(path: str | Path) -> FileRecord:
@@ -139,6 +186,9 @@ class FineTuner:
         seed: int | None = None,
         max_cost_usd: float | None = None,
         estimate: TrainingCostEstimate | None = None,
+        method: str = "supervised",
+        beta: float | None = None,
+        allow_unlisted_dpo_model: bool = False,
     ) -> JobState:
         """Validate, price, upload and create the job; returns its first state.
 
@@ -146,10 +196,16 @@ class FineTuner:
         :class:`~llmrec.errors.BudgetExceededError` when the estimate exceeds ``max_cost_usd``,
         before any request. With an existing manifest for the same files and settings, uploads
         and job creation already recorded there are not repeated.
-        """
-        from llmrec.finetune.cost import estimate_training_cost
-        from llmrec.finetune.validate import validate_chat_jsonl
 
+        ``method="dpo"`` takes preference files (:func:`~llmrec.finetune.export_preference_jsonl`)
+        and sends ``method={"type": "dpo", "dpo": {"hyperparameters": {..., "beta": beta}}}``
+        (``beta=None``: OpenAI's ``auto``). A model OpenAI does not document for DPO
+        (:data:`~llmrec.finetune.dpo_models.DPO_MODELS`) raises
+        :class:`~llmrec.errors.ConfigError` before anything is sent, unless
+        ``allow_unlisted_dpo_model=True``.
+        """
+        if method not in ("supervised", "dpo"):
+            raise ConfigError(f"method must be 'supervised' or 'dpo', got {method!r}")
         try:
             config = FineTuneConfig(
                 model=model,
@@ -158,9 +214,15 @@ class FineTuner:
                 learning_rate_multiplier=learning_rate_multiplier,
                 suffix=suffix,
                 seed=seed,
+                method=method,
+                beta=beta,
             )
         except ValueError as exc:
             raise ConfigError(f"invalid fine-tuning settings: {exc}") from None
+        if method == "dpo":
+            from llmrec.finetune.dpo_models import check_dpo_model
+
+            check_dpo_model(model, allow_unlisted=allow_unlisted_dpo_model)
         if max_cost_usd is not None and max_cost_usd < 0:
             raise ConfigError(f"max_cost_usd must be >= 0, got {max_cost_usd}")
         training = _file_record(training_file)
@@ -170,12 +232,11 @@ class FineTuner:
             self._check_same_run(previous, config, training, validation)
             return self.status()
 
+        validate, price = _checks_for(method)
         for record in (training, validation):
             if record is not None:
-                validate_chat_jsonl(record.path, model=model).raise_if_invalid()
-        cost = estimate or estimate_training_cost(
-            training.path, model=model, n_epochs=n_epochs, prices=self.prices
-        )
+                validate(record.path, model).raise_if_invalid()
+        cost = estimate or price(training.path, model, n_epochs, self.prices)
         if max_cost_usd is not None and cost.usd > max_cost_usd:
             raise BudgetExceededError(
                 f"fine-tuning {Path(training.path).name} on {model} for {n_epochs} epochs is "
@@ -323,10 +384,7 @@ class FineTuner:
         kwargs: dict[str, Any] = {
             "model": config.model,
             "training_file": manifest.training.file_id,
-            "method": {
-                "type": "supervised",
-                "supervised": {"hyperparameters": config.hyperparameters()},
-            },
+            "method": config.method_payload(),
         }
         if manifest.validation is not None:
             kwargs["validation_file"] = manifest.validation.file_id

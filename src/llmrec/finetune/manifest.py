@@ -13,9 +13,9 @@ import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from llmrec._io import write_json_atomic
@@ -51,7 +51,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 class FineTuneConfig(BaseModel):
-    """The settings of a supervised fine-tuning job (the study's: 2 epochs, batch 32, LR × 1)."""
+    """The settings of a fine-tuning job (the study's SFT: 2 epochs, batch 32, LR × 1; or DPO)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,14 +63,34 @@ class FineTuneConfig(BaseModel):
     )
     suffix: str | None = Field(None, max_length=64, description="Text added to the model id.")
     seed: int | None = Field(None, description="Job seed; OpenAI picks one when None.")
+    method: Literal["supervised", "dpo"] = Field(
+        "supervised", description="Fine-tuning method: supervised (chat file) or dpo (pairs)."
+    )
+    beta: float | None = Field(
+        None, gt=0, le=2, description="DPO beta (None: OpenAI's 'auto'); dpo only."
+    )
+
+    @model_validator(mode="after")
+    def _beta_needs_dpo(self) -> FineTuneConfig:
+        if self.beta is not None and self.method != "dpo":
+            raise ValueError(f"beta applies to method 'dpo' only, not {self.method!r}")
+        return self
 
     def hyperparameters(self) -> dict[str, Any]:
-        """The ``method.supervised.hyperparameters`` object of the create-job request."""
-        return {
+        """The ``method.<type>.hyperparameters`` object of the create-job request."""
+        out: dict[str, Any] = {
             "n_epochs": self.n_epochs,
             "batch_size": self.batch_size,
             "learning_rate_multiplier": self.learning_rate_multiplier,
         }
+        if self.method == "dpo" and self.beta is not None:
+            out["beta"] = self.beta
+        return out
+
+    def method_payload(self) -> dict[str, Any]:
+        """The ``method`` object of the create-job request, e.g.
+        ``{"type": "dpo", "dpo": {"hyperparameters": {...}}}``."""
+        return {"type": self.method, self.method: {"hyperparameters": self.hyperparameters()}}
 
 
 class FileRecord(BaseModel):

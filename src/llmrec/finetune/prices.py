@@ -57,9 +57,17 @@ PRICES = PriceTable(
     models={
         "gpt-4o-mini-2024-07-18": ModelPrice(input=0.15, output=0.60, training=3.00),
         "ft:gpt-4o-mini-2024-07-18": ModelPrice(input=0.30, output=1.20),
+        # the models OpenAI fine-tunes with DPO (llmrec.finetune.dpo_models)
+        "gpt-4.1-2025-04-14": ModelPrice(input=2.00, output=8.00, training=25.00),
+        "ft:gpt-4.1-2025-04-14": ModelPrice(input=3.00, output=12.00),
+        "gpt-4.1-mini-2025-04-14": ModelPrice(input=0.40, output=1.60, training=5.00),
+        "ft:gpt-4.1-mini-2025-04-14": ModelPrice(input=0.80, output=3.20),
+        "gpt-4.1-nano-2025-04-14": ModelPrice(input=0.10, output=0.40, training=1.50),
+        "ft:gpt-4.1-nano-2025-04-14": ModelPrice(input=0.20, output=0.80),
     },
 )
-"""The default table: GPT-4o-mini as used by the study, base and fine-tuned."""
+"""The default table: GPT-4o-mini as used by the study, base and fine-tuned, and the gpt-4.1
+family that OpenAI fine-tunes with DPO."""
 
 _ALIASES: Mapping[str, str] = {"gpt-4o-mini": "gpt-4o-mini-2024-07-18"}
 

@@ -4,8 +4,9 @@ A job walks ``validating_files → queued → running → succeeded`` with each 
 ``step_seconds`` (the clock is ``time.monotonic``; a job advances whenever the server looks at it).
 While running it writes one checkpoint per epoch, evenly spread over the running step. It ends in
 ``failed`` when its training file breaks the format checks OpenAI applies (JSON object per line
-with a ``messages`` list, an assistant message, at least 10 examples), or when a test asked for a
-failure; ``cancel`` ends it in ``cancelled``.
+with a ``messages`` list, an assistant message, at least 10 examples; for a DPO job the preference
+format of :mod:`llmrec.testing._server_preferences`), or when a test asked for a failure;
+``cancel`` ends it in ``cancelled``.
 
 Trained tokens are ``n_epochs`` times the token count of every message's content in the training
 file (the server's token counter; whitespace words unless another counter is given). The training
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmrec.testing._server_preferences import check_preference_file, dpo_beta
 from llmrec.testing._server_state import (
     APIError,
     FileStore,
@@ -53,15 +55,28 @@ class _Job:
     trained_tokens: int | None = None
 
 
+def _method_type(body: dict[str, Any]) -> str:
+    method = body.get("method")
+    if method is None:
+        return "supervised"
+    if not isinstance(method, dict) or method.get("type") not in ("supervised", "dpo"):
+        raise APIError(
+            400,
+            "the local server simulates only method types 'supervised' and 'dpo'",
+            param="method",
+        )
+    kind = str(method["type"])
+    if not isinstance(method.get(kind) or {}, dict):
+        raise APIError(400, f"method.{kind} must be an object", param=f"method.{kind}")
+    return kind
+
+
 def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     method = body.get("method")
     given: Any = body.get("hyperparameters") or {}
     if method is not None:
-        if not isinstance(method, dict) or method.get("type") != "supervised":
-            raise APIError(
-                400, "the local server simulates only method type 'supervised'", param="method"
-            )
-        given = (method.get("supervised") or {}).get("hyperparameters") or {}
+        kind = _method_type(body)
+        given = (method.get(kind) or {}).get("hyperparameters") or {}
     if not isinstance(given, dict):
         raise APIError(400, "hyperparameters must be an object", param="hyperparameters")
     out: dict[str, Any] = {}
@@ -124,7 +139,13 @@ class JobStore:
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise APIError(400, "suffix must be a string of up to 64 characters", param="suffix")
+        kind = _method_type(body)
         hyper = _hyperparameters(body)
+        method_hyper = dict(hyper)
+        if kind == "dpo":
+            method_hyper["beta"] = dpo_beta(
+                body["method"].get("dpo", {}).get("hyperparameters") or {}
+            )
         job_id = self._ids.new("ftjob-")
         seed = body.get("seed")
         now = int(time.time())
@@ -147,11 +168,12 @@ class JobStore:
             "estimated_finish": now + math.ceil(3 * self.step),
             "integrations": [],
             "metadata": body.get("metadata"),
-            "method": {"type": "supervised", "supervised": {"hyperparameters": dict(hyper)}},
+            "method": {"type": kind, kind: {"hyperparameters": method_hyper}},
             "user_provided_suffix": suffix,
         }
         job = _Job(api=api, started=time.monotonic(), step=self.step)
-        n, tokens, error = _check_training_file(self._files.get(training).content, self._counter)
+        check = check_preference_file if kind == "dpo" else _check_training_file
+        n, tokens, error = check(self._files.get(training).content, self._counter)
         job.n_examples, job.file_tokens, job.file_error = n, tokens, error
         job.model_name = self.next_model or f"ft:{model}:llmrec-local:{suffix or ''}:{job_id[-8:]}"
         job.trained_tokens = self.next_tokens
