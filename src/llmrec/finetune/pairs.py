@@ -280,6 +280,8 @@ class _AnswerRejecter:
         text = answer if isinstance(answer, str) or answer is None else answer.raw_text
         if not text or not text.strip():
             return _Drop("no_answer")
+        if text.strip() == template.target(example.gold, self._catalog).strip():
+            return _Drop("identical")
         ids, unresolved = self._read(answer, text, template)
         if tuple(ids) == tuple(example.gold):
             return _Drop("same_as_gold")
@@ -292,13 +294,19 @@ class _AnswerRejecter:
     ) -> tuple[list[int], list[str]]:
         """The answer's movie ids and its unresolvable titles.
 
-        A :class:`Recommendation` brings both (``movie_ids`` and ``diagnostics["unresolved"]``);
-        raw text is parsed with the template and resolved against the catalog.
+        An answer object brings its ``movie_ids`` and, when its diagnostics list them, its
+        ``unresolved`` titles; anything missing is read from the text: parsed with the template
+        and resolved against the catalog (:class:`~llmrec.data.TitleResolver` defaults).
         """
-        if answer is not None and not isinstance(answer, str):
-            listed = answer.diagnostics.get("unresolved")
-            if isinstance(listed, list):
-                return list(answer.movie_ids), [str(t) for t in listed]
+        parsed_ids, unresolved = self._parse(text, template)
+        if answer is None or isinstance(answer, str):
+            return parsed_ids, unresolved
+        listed = answer.diagnostics.get("unresolved")
+        if isinstance(listed, list):
+            unresolved = [str(t) for t in listed]
+        return list(answer.movie_ids), unresolved
+
+    def _parse(self, text: str, template: PromptTemplate) -> tuple[list[int], list[str]]:
         if self._resolver is None:
             from llmrec.data.resolver import TitleResolver
 
