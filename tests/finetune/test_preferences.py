@@ -80,6 +80,20 @@ def test_popularity_rejects_are_the_most_rated_unrated_non_gold_movies() -> None
         assert pair.prompt == PromptTemplate().messages(example.profile, CATALOG)
 
 
+def test_popularity_with_large_movie_ids_counts_the_same() -> None:
+    """Movie ids too large for a bincount take the sorting path; the ranking is the same."""
+    shift = 100_000_000
+    big = Catalog.from_mapping({m + shift: (f"Film {m}", 2000) for m in range(1, 6)})
+    dataset = ProfileDataset([Example(1, (1 + shift,), (2 + shift,), 0)])
+    movies = [1, 2, 3, 4, 4, 4, 5, 5, 3, 3, 3]
+    users = [1, 1, 7, 7, 8, 9, 7, 8, 8, 9, 6]
+    ratings = Ratings(users, [m + shift for m in movies], np.full(11, 4), np.zeros(11))
+    pairs, _ = build_preference_pairs(
+        dataset, PromptTemplate(), big, rejected="popularity", ratings=ratings
+    )
+    assert pairs[0].rejected == "1. Film 3 (2000)"  # 3 has four ratings, 4 three, 5 two
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["popularity", "random"]), st.integers(0, 99))
 def test_rejects_never_name_a_rated_movie_and_never_equal_the_chosen(

@@ -214,6 +214,25 @@ def _rated_by(ratings: Ratings, user_ids: Sequence[int]) -> dict[int, set[int]]:
     return {int(u): set(movies[s:e].tolist()) for u, s, e in zip(wanted, starts, ends, strict=True)}
 
 
+def _rating_counts(
+    movie_id: npt.NDArray[np.int32], ids: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """How many ratings each of ``ids`` has (0 for a movie nobody rated)."""
+    count = np.zeros(ids.size, dtype=np.int64)
+    if movie_id.size and 0 <= int(movie_id.min()) and int(movie_id.max()) < 1 << 24:
+        # small non-negative ids (Netflix: 1-17,770): one bincount pass, no sort
+        per_id = np.bincount(movie_id)
+        inside = ids < per_id.size
+        count[inside] = per_id[ids[inside]]
+        return count
+    rated_ids, counts = np.unique(movie_id, return_counts=True)
+    at = np.searchsorted(rated_ids, ids)
+    hit = at < rated_ids.size
+    hit[hit] = rated_ids[at[hit]] == ids[hit]
+    count[hit] = counts[at[hit]]
+    return count
+
+
 def _excluded(example: Example, rated: Mapping[int, set[int]]) -> set[int]:
     return rated.get(example.user_id, set()) | set(example.profile) | set(example.gold)
 
@@ -222,12 +241,7 @@ class _PopularityRejecter:
     def __init__(self, ratings: Ratings, catalog: Catalog, rated: Mapping[int, set[int]]) -> None:
         self.catalog = catalog
         ids = np.sort(np.asarray(catalog.movie_ids, dtype=np.int64))
-        rated_ids, counts = np.unique(ratings.movie_id, return_counts=True)
-        at = np.searchsorted(rated_ids, ids)
-        hit = at < rated_ids.size
-        hit[hit] = rated_ids[at[hit]] == ids[hit]
-        count = np.zeros(ids.size, dtype=np.int64)
-        count[hit] = counts[at[hit]]
+        count = _rating_counts(ratings.movie_id, ids)
         # most-rated first, ties by smaller id (lexsort: the last key is the primary one)
         self._ranked: list[int] = ids[np.lexsort((ids, -count))].tolist()
         self._rated = rated
@@ -253,7 +267,11 @@ class _RandomRejecter:
 
     def rejected(self, example: Example, template: PromptTemplate) -> str | _Drop:
         skip = np.fromiter(_excluded(example, self._rated), dtype=np.int64)
-        candidates = self._ids[~np.isin(self._ids, skip)]
+        at = np.minimum(np.searchsorted(self._ids, skip), max(self._ids.size - 1, 0))
+        keep = np.ones(self._ids.size, dtype=bool)
+        if self._ids.size:
+            keep[at[self._ids[at] == skip]] = False
+        candidates = self._ids[keep]
         if candidates.size == 0:
             return _no_candidates()
         rng = np.random.default_rng([self._seed, int(example.user_id)])
