@@ -219,7 +219,7 @@ def _rating_counts(
 ) -> npt.NDArray[np.int64]:
     """How many ratings each of ``ids`` has (0 for a movie nobody rated)."""
     count = np.zeros(ids.size, dtype=np.int64)
-    if movie_id.size and 0 <= int(movie_id.min()) and int(movie_id.max()) < 1 << 24:
+    if movie_id.size and int(movie_id.min()) >= 0 and int(movie_id.max()) < 1 << 24:
         # small non-negative ids (Netflix: 1-17,770): one bincount pass, no sort
         per_id = np.bincount(movie_id)
         inside = ids < per_id.size
