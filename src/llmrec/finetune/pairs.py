@@ -145,34 +145,15 @@ def build_preference_pairs(
     ``model`` and ``hallucinated``. An empty profile or gold list, or a movie missing from
     ``catalog``, raises :class:`~llmrec.errors.DataFormatError` naming the user.
     """
-    if rejected not in REJECTED_SOURCES:
-        raise ConfigError(f"unknown rejected source {rejected!r}; choose one of {REJECTED_SOURCES}")
-    if rejected in ("popularity", "random") and ratings is None:
-        raise ConfigError(f"rejected={rejected!r} needs ratings= (to know what each user rated)")
-    if rejected in ("model", "hallucinated") and answers is None:
-        raise ConfigError(
-            f"rejected={rejected!r} needs answers= (user id → the backend's earlier answer; "
-            "llmrec.finetune.load_answers reads an experiment's recommendations file)"
-        )
     summary = PairSummary(source=rejected)
     examples = list(dataset)
+    source = _source(rejected, catalog, examples, ratings=ratings, seed=seed, answers=answers)
     for example in examples:
         if not example.profile or not example.gold:
             what = "profile" if not example.profile else "gold list"
             raise DataFormatError(
                 f"user {example.user_id} has an empty {what}; filter such users before exporting"
             )
-    if rejected in ("popularity", "random"):
-        assert ratings is not None  # checked above; for mypy
-        rated = _rated_by(ratings, [e.user_id for e in examples])
-        source: _Rejecter = (
-            _PopularityRejecter(ratings, catalog, rated)
-            if rejected == "popularity"
-            else _RandomRejecter(catalog, rated, seed)
-        )
-    else:
-        assert answers is not None
-        source = _AnswerRejecter(answers, catalog, hallucinated=rejected == "hallucinated")
     pairs: list[PreferencePair] = []
     for example in examples:
         summary.n_examples += 1
@@ -193,6 +174,35 @@ def build_preference_pairs(
 
 
 # -- sources ---------------------------------------------------------------------------------
+def _source(
+    rejected: str,
+    catalog: Catalog,
+    examples: Sequence[Example],
+    *,
+    ratings: Ratings | None,
+    seed: int,
+    answers: Mapping[int, str | AnswerLike] | None,
+) -> _Rejecter:
+    """The rejecter named ``rejected``; ``ConfigError`` when it is unknown or lacks its input."""
+    if rejected not in REJECTED_SOURCES:
+        raise ConfigError(f"unknown rejected source {rejected!r}; choose one of {REJECTED_SOURCES}")
+    if rejected in ("popularity", "random"):
+        if ratings is None:
+            raise ConfigError(
+                f"rejected={rejected!r} needs ratings= (to know what each user rated)"
+            )
+        rated = _rated_by(ratings, [e.user_id for e in examples])
+        if rejected == "popularity":
+            return _PopularityRejecter(ratings, catalog, rated)
+        return _RandomRejecter(catalog, rated, seed)
+    if answers is None:
+        raise ConfigError(
+            f"rejected={rejected!r} needs answers= (user id → the backend's earlier answer; "
+            "llmrec.finetune.load_answers reads an experiment's recommendations file)"
+        )
+    return _AnswerRejecter(answers, catalog, hallucinated=rejected == "hallucinated")
+
+
 @dataclass(frozen=True)
 class _Drop:
     reason: str
