@@ -26,7 +26,6 @@ prices from :mod:`llmrec.finetune.prices`. Retries of rate limits and server err
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 
     from llmrec.finetune.cost import TrainingCostEstimate
     from llmrec.finetune.prices import PriceTable
-    from llmrec.finetune.validate import ValidationReport
 
 __all__ = ["FineTuner", "JobState"]
 
@@ -92,46 +90,6 @@ class JobState:
 def _usd(amount: float) -> str:
     """Cents for real amounts; two significant digits below a cent (test runs cost fractions)."""
     return f"{amount:,.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.2g}"
-
-
-_Validate = Callable[[str, str], "ValidationReport"]
-_Price = Callable[[str, str, int, "PriceTable | None"], "TrainingCostEstimate"]
-
-
-def _checks_for(method: str) -> tuple[_Validate, _Price]:
-    """``(validate(path, model), price(path, model, n_epochs, prices))`` for a method's files."""
-    if method == "dpo":
-        from llmrec.finetune.dpo_models import DPO_MODELS
-        from llmrec.finetune.preference_cost import estimate_preference_cost
-        from llmrec.finetune.validate_preferences import (
-            PREFERENCE_TOKEN_LIMITS,
-            validate_preference_jsonl,
-        )
-
-        def validate(path: str, model: str) -> ValidationReport:
-            # an allowed unlisted model is checked against the limit of the documented ones
-            known = model in PREFERENCE_TOKEN_LIMITS
-            limit = None if known else PREFERENCE_TOKEN_LIMITS[DPO_MODELS[0]]
-            return validate_preference_jsonl(path, model=model, max_example_tokens=limit)
-
-        def price(
-            path: str, model: str, n_epochs: int, prices: PriceTable | None
-        ) -> TrainingCostEstimate:
-            return estimate_preference_cost(path, model=model, n_epochs=n_epochs, prices=prices)
-
-        return validate, price
-    from llmrec.finetune.cost import estimate_training_cost
-    from llmrec.finetune.validate import validate_chat_jsonl
-
-    def validate_chat(path: str, model: str) -> ValidationReport:
-        return validate_chat_jsonl(path, model=model)
-
-    def price_chat(
-        path: str, model: str, n_epochs: int, prices: PriceTable | None
-    ) -> TrainingCostEstimate:
-        return estimate_training_cost(path, model=model, n_epochs=n_epochs, prices=prices)
-
-    return validate_chat, price_chat
 
 
 def _file_record(path: str | Path) -> FileRecord:
@@ -232,7 +190,9 @@ class FineTuner:
             self._check_same_run(previous, config, training, validation)
             return self.status()
 
-        validate, price = _checks_for(method)
+        from llmrec.finetune._method_checks import checks_for
+
+        validate, price = checks_for(method)
         for record in (training, validation):
             if record is not None:
                 validate(record.path, model).raise_if_invalid()
