@@ -14,20 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeAlias
 
 from llmrec.errors import ConfigError
 from llmrec.metrics._batch import FloatArray
 from llmrec.metrics._common import check_k
 from llmrec.metrics._hits import HitMatrix
-from llmrec.metrics.ap import APNormalization, ap_kernel, average_precision
-from llmrec.metrics.f1 import f1_at_k, f1_kernel
-from llmrec.metrics.hit import hit_at_k, hit_kernel
-from llmrec.metrics.ndcg import ndcg_at_k, ndcg_kernel
-from llmrec.metrics.precision import precision_at_k, precision_kernel
-from llmrec.metrics.recall import recall_at_k, recall_kernel
-from llmrec.metrics.rr import reciprocal_rank, rr_kernel
 
 __all__ = [
     "BatchMetricFn",
@@ -130,64 +122,3 @@ def resolve_metric(name: str) -> MetricSpec:
         raise ConfigError(f"metric {name!r} needs a cutoff, e.g. '{family}@10'")
     canonical = family if k is None else f"{family}@{k}"
     return MetricSpec(canonical, family, k, fam.fn, fam.batch)
-
-
-def _builtins() -> None:
-    zero: dict[str, Any] = {"empty_relevant": "zero"}
-    register_metric(
-        "precision",
-        partial(precision_at_k, **zero),
-        batch=precision_kernel,
-        aliases=["p", "prec"],
-        description="hits in the top K / K",
-    )
-    register_metric(
-        "recall",
-        partial(recall_at_k, **zero),
-        batch=recall_kernel,
-        aliases=["r", "rec"],
-        description="hits in the top K / |relevant|",
-    )
-    register_metric(
-        "f1",
-        partial(f1_at_k, **zero),
-        batch=f1_kernel,
-        description="per-user harmonic mean of P@K and R@K",
-    )
-    register_metric(
-        "hit",
-        partial(hit_at_k, **zero),
-        batch=hit_kernel,
-        aliases=["hr", "hit_rate", "hitrate"],
-        description="1 if any relevant item is in the top K",
-    )
-    register_metric(
-        "mrr",
-        partial(reciprocal_rank, **zero),
-        batch=rr_kernel,
-        needs_k=False,
-        aliases=["rr", "reciprocal_rank"],
-        description="1 / rank of the first relevant item (within K when given)",
-    )
-    norms: tuple[tuple[APNormalization, list[str], str], ...] = (
-        ("min", ["ap", "map_min"], "AP@K normalised by min(|relevant|, K)"),
-        ("relevant", ["ap_relevant"], "AP@K normalised by |relevant| (trec_eval, ranx)"),
-        ("hits", ["ap_hits"], "AP@K normalised by the number of hits"),
-    )
-    for norm, extra, text in norms:
-        register_metric(
-            "map" if norm == "min" else f"map_{norm}",
-            partial(average_precision, normalization=norm, **zero),
-            batch=partial(ap_kernel, normalization=norm),
-            aliases=extra,
-            description=text,
-        )
-    register_metric(
-        "ndcg",
-        partial(ndcg_at_k, **zero),
-        batch=ndcg_kernel,
-        description="binary-relevance NDCG@K with ideal min(|relevant|, K) hits",
-    )
-
-
-_builtins()
