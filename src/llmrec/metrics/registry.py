@@ -7,6 +7,9 @@ Each family has one canonical name, used as the key of the results, plus aliases
 A registered metric has a single-user function ``fn(ranked, relevant, k) -> float`` and,
 optionally, a vectorised ``batch(hit_matrix, k) -> ndarray``. ``evaluate`` uses the batch kernel
 when there is one and otherwise calls ``fn`` once per user.
+
+Every family ``F`` also resolves as ``F_tail`` (``"precision_tail@5"``, ``"p_tail@5"``,
+``"mrr_tail"``): the same metric on the long tail (see :mod:`llmrec.metrics.tail`).
 """
 
 from __future__ import annotations
@@ -45,13 +48,18 @@ class _Family:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A resolved metric name: canonical ``name``, cutoff ``k`` (or ``None``) and its functions."""
+    """A resolved metric name: canonical ``name``, cutoff ``k`` (or ``None``) and its functions.
+
+    ``family`` is the registered family (``"precision"`` for ``"precision_tail@5"`` too).
+    """
 
     name: str
     family: str
     k: int | None
     fn: MetricFn
     batch: BatchMetricFn | None
+    tail: bool = False
+    """``True`` for ``FAMILY_tail`` names: scored on the relevant ids outside the head."""
 
     def single(self, ranked: Sequence[Hashable], relevant: Collection[Hashable]) -> float:
         """Score one user."""
@@ -60,6 +68,7 @@ class MetricSpec:
 
 _FAMILIES: dict[str, _Family] = {}
 _ALIASES: dict[str, str] = {}
+_TAIL = "_tail"
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(?:@\s*(\d+))?\s*$")
 
 
@@ -113,12 +122,21 @@ def resolve_metric(name: str) -> MetricSpec:
         raise ConfigError(f"cannot parse metric name {name!r}; expected e.g. 'ndcg@10' or 'mrr'")
     family = match.group(1).lower()
     family = _ALIASES.get(family, family)
+    tail = False
+    if family not in _FAMILIES and family.endswith(_TAIL) and len(family) > len(_TAIL):
+        base = family[: -len(_TAIL)]
+        base = _ALIASES.get(base, base)
+        if base in _FAMILIES:
+            family, tail = base, True
     fam = _FAMILIES.get(family)
     if fam is None:
         known = ", ".join(sorted(_FAMILIES))
-        raise ConfigError(f"unknown metric {name!r}; known families: {known}")
+        raise ConfigError(
+            f"unknown metric {name!r}; known families: {known} (each also as FAMILY_tail)"
+        )
     k = None if match.group(2) is None else check_k(int(match.group(2)), f"k in {name!r}")
+    label = f"{family}{_TAIL}" if tail else family
     if k is None and fam.needs_k:
-        raise ConfigError(f"metric {name!r} needs a cutoff, e.g. '{family}@10'")
-    canonical = family if k is None else f"{family}@{k}"
-    return MetricSpec(canonical, family, k, fam.fn, fam.batch)
+        raise ConfigError(f"metric {name!r} needs a cutoff, e.g. '{label}@10'")
+    canonical = label if k is None else f"{label}@{k}"
+    return MetricSpec(canonical, family, k, fam.fn, fam.batch, tail)
