@@ -36,6 +36,7 @@ def bootstrap_ci(
     if n == 0 or n_bootstrap == 0:
         nan = np.full(m, np.nan)
         return nan, nan.copy()
+    columns = np.ascontiguousarray(values.T)  # one contiguous row of values per metric
     rng = np.random.default_rng(seed)
     means = np.empty((n_bootstrap, m), dtype=np.float64)
     step = max(1, _CELLS // n)
@@ -45,11 +46,13 @@ def bootstrap_ci(
         idx = rng.integers(0, n, size=(b, n), dtype=np.int64)
         # how often each user was drawn in each resample (exact integers)
         idx += (np.arange(b, dtype=np.int64) * n)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n)
+        counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+        del idx
+        weighted = np.empty_like(counts)
         for j in range(m):
             # one resample's sum is one row: numpy's pairwise summation over a contiguous row
             # of fixed length n, in a fixed order (no BLAS product, whose order the kernel picks)
-            weighted = counts * values[:, j]
+            np.multiply(counts, columns[j], out=weighted)
             means[start:stop, j] = np.add.reduce(weighted, axis=1) / n
     alpha = (1.0 - confidence) / 2.0
     lo = np.quantile(means, alpha, axis=0)
