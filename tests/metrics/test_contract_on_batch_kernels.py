@@ -76,6 +76,7 @@ class TestF1Kernel(MetricContract):
 class TestHitKernel(MetricContract):
     metric = "hit@k"
     function = staticmethod(hit)
+    empty_relevant = "zero"
 
 
 class TestMRRKernel(MetricContract):
