@@ -9,7 +9,7 @@ import pytest
 
 import llmrec.metrics
 
-MODULES = ["precision", "recall", "f1", "hit", "rr", "ap", "ndcg", "evaluate"]
+MODULES = ["precision", "recall", "f1", "hit", "rr", "ap", "ndcg", "evaluate", "tail"]
 
 
 @pytest.mark.parametrize("name", MODULES)

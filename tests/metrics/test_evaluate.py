@@ -99,14 +99,45 @@ def test_bootstrap_is_seeded_and_brackets_the_mean() -> None:
 
 
 def test_bootstrap_chunking_does_not_change_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each resampled sum is one fixed-order row reduction (integer counts × values, no BLAS
+    product), so the interval is the same bits for every chunk size and memory layout."""
     from llmrec.metrics import _bootstrap
 
     values = np.random.default_rng(0).random((50, 2))
     before = _bootstrap.bootstrap_ci(values, 100, 0.9, 5)
-    monkeypatch.setattr(_bootstrap, "_CELLS", 1)
-    after = _bootstrap.bootstrap_ci(values, 100, 0.9, 5)
-    np.testing.assert_array_equal(before[0], after[0])
-    np.testing.assert_array_equal(before[1], after[1])
+    for cells in (1, 7, 50 * 3, 50 * 64):
+        monkeypatch.setattr(_bootstrap, "_CELLS", cells)
+        after = _bootstrap.bootstrap_ci(values, 100, 0.9, 5)
+        np.testing.assert_array_equal(before[0], after[0])
+        np.testing.assert_array_equal(before[1], after[1])
+    fortran = _bootstrap.bootstrap_ci(np.asfortranarray(values), 100, 0.9, 5)
+    np.testing.assert_array_equal(before[0], fortran[0])
+
+
+def test_bootstrap_means_are_the_resampled_means() -> None:
+    """The resampled means agree with an exactly rounded sum (math.fsum) of the drawn users."""
+    import math
+
+    from llmrec.metrics import _bootstrap
+
+    values = np.random.default_rng(1).random((40, 1))
+    n_boot, seed = 30, 3
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, 40, size=(n_boot, 40), dtype=np.int64)
+    means = np.array([math.fsum(values[row, 0]) / 40 for row in idx])
+    lo, hi = _bootstrap.bootstrap_ci(values, n_boot, 0.9, seed)
+    want_lo, want_hi = np.quantile(means, 0.05), np.quantile(means, 0.95)
+    assert abs(lo[0] - want_lo) < 1e-12 and abs(hi[0] - want_hi) < 1e-12
+
+
+def test_report_repr_is_short_whatever_the_number_of_users() -> None:
+    users = {f"user-{i}": [i, i + 1, i + 2] for i in range(500)}
+    truth = {f"user-{i}": {i + 1} for i in range(500)}
+    report = evaluate(users, truth, ["precision@3", "mrr"], n_bootstrap=0)
+    text = repr(report)
+    assert text.startswith("MetricReport(n_evaluated=500, n_skipped=0, means={")
+    assert "'precision@3': 0.3333" in text and "array" not in text
+    assert len(text) < 200
 
 
 def test_bad_evaluate_arguments() -> None:

@@ -9,6 +9,8 @@ Every definition, with its formula and the tools it matches, is in ``docs/metric
 * :func:`evaluate` → :class:`MetricReport` (means, bootstrap intervals, counts), with metric
   names from a registry (:func:`register_metric`, :func:`available_metrics`);
 * :func:`compare` → :class:`Comparison` (paired t, Wilcoxon, randomisation, effect sizes);
+* long tail: every metric as ``FAMILY_tail@K`` with ``evaluate(..., head=...)``;
+  :func:`head_share`, :func:`head_items` (see :mod:`llmrec.metrics.tail`);
 * beyond accuracy: coverage, popularity, novelty, hallucination / invalid-output / duplicate rates.
 """
 
@@ -35,8 +37,10 @@ from llmrec.metrics.registry import MetricSpec, available_metrics, register_metr
 from llmrec.metrics.report import MetricReport
 from llmrec.metrics.rr import reciprocal_rank, reciprocal_rank_batch
 from llmrec.metrics.significance import Comparison, MetricComparison, compare
+from llmrec.metrics.tail import DEFAULT_HEAD_SIZE, head_items, head_share
 
 __all__ = [
+    "DEFAULT_HEAD_SIZE",
     "DEFAULT_METRICS",
     "PAD",
     "Comparison",
@@ -55,6 +59,8 @@ __all__ = [
     "f1_at_k",
     "f1_at_k_batch",
     "hallucination_rate",
+    "head_items",
+    "head_share",
     "hit_at_k",
     "hit_at_k_batch",
     "invalid_output_rate",

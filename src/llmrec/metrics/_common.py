@@ -27,6 +27,7 @@ __all__ = [
     "Relevant",
     "check_empty_relevant",
     "check_k",
+    "check_optional_k",
     "empty_value",
     "hit_list",
 ]
@@ -36,22 +37,26 @@ Relevant: TypeAlias = Collection[Hashable] | npt.NDArray[np.integer[Any]]
 EmptyRelevant: TypeAlias = Literal["skip", "zero", "raise"]
 
 _EMPTY_CHOICES = ("skip", "zero", "raise")
+_EMPTY_NAMES: dict[str, EmptyRelevant] = {"skip": "skip", "zero": "zero", "raise": "raise"}
 
 
-def check_k(k: object, name: str = "k", *, allow_none: bool = False) -> int | None:
-    """Return ``k`` if it is a positive int (or ``None`` when allowed), else raise ConfigError."""
-    if k is None and allow_none:
-        return None
+def check_k(k: object, name: str = "k") -> int:
+    """Return ``k`` as an ``int`` if it is a positive integer, else raise ConfigError."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or int(k) < 1:
         raise ConfigError(f"{name} must be a positive integer (got {k!r})")
     return int(k)
 
 
+def check_optional_k(k: object, name: str = "k") -> int | None:
+    """Return ``None`` for ``None`` (no cut-off), else ``k`` checked by :func:`check_k`."""
+    return None if k is None else check_k(k, name)
+
+
 def check_empty_relevant(value: object) -> EmptyRelevant:
     """Validate the ``empty_relevant`` policy name."""
-    if value not in _EMPTY_CHOICES:
-        raise ConfigError(f"empty_relevant must be one of {_EMPTY_CHOICES} (got {value!r})")
-    return value  # type: ignore[return-value]
+    if isinstance(value, str) and value in _EMPTY_NAMES:
+        return _EMPTY_NAMES[value]
+    raise ConfigError(f"empty_relevant must be one of {_EMPTY_CHOICES} (got {value!r})")
 
 
 def empty_value(policy: EmptyRelevant) -> float:

@@ -15,26 +15,29 @@ normalisation ``N`` is the caller's choice, because the established tools disagr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from typing import Literal, TypeAlias
 
 import numpy as np
 
 from llmrec.errors import ConfigError
-from llmrec.metrics._batch import FloatArray, apply_empty, as_float
+from llmrec.metrics._batch import FloatArray, as_float
 from llmrec.metrics._common import (
     EmptyRelevant,
     Ranked,
     Relevant,
     check_empty_relevant,
     check_k,
-    empty_value,
-    hit_list,
 )
-from llmrec.metrics._hits import BatchInput, HitMatrix, build_hit_matrix
+from llmrec.metrics._define import MetricDefinition, define_metric
+from llmrec.metrics._hits import BatchInput, HitMatrix
 
 __all__ = [
+    "AP",
     "APNormalization",
     "ap_kernel",
+    "ap_reference",
     "average_precision",
     "average_precision_batch",
     "check_normalization",
@@ -42,49 +45,30 @@ __all__ = [
 
 APNormalization: TypeAlias = Literal["min", "relevant", "hits"]
 _CHOICES = ("min", "relevant", "hits")
+_NAMES: dict[str, APNormalization] = {"min": "min", "relevant": "relevant", "hits": "hits"}
 
 
 def check_normalization(value: object) -> APNormalization:
     """Validate an AP normalisation name."""
-    if value not in _CHOICES:
-        raise ConfigError(f"normalization must be one of {_CHOICES} (got {value!r})")
-    return value  # type: ignore[return-value]
+    if isinstance(value, str) and value in _NAMES:
+        return _NAMES[value]
+    raise ConfigError(f"normalization must be one of {_CHOICES} (got {value!r})")
 
 
-def average_precision(
-    ranked: Ranked,
-    relevant: Relevant,
-    k: int,
-    *,
-    normalization: APNormalization = "min",
-    empty_relevant: EmptyRelevant = "skip",
+def ap_reference(
+    flags: Sequence[bool], n_relevant: int, k: int, normalization: APNormalization = "min"
 ) -> float:
-    """AP@K = Σ over hit ranks j ≤ K of P@j, divided by the chosen normalisation.
-
-    Source: Buckley & Voorhees, "Evaluating evaluation measure stability", SIGIR 2000 (AP);
-    the ``"min"`` normalisation follows RecBole and Spark MLlib.
-
-    >>> average_precision(["a", "x", "b"], {"a", "b"}, 3)  # (1/1 + 2/3) / 2
-    0.8333333333333333
-    >>> average_precision(["a", "x", "b"], {"a", "b", "c"}, 3, normalization="relevant")
-    0.5555555555555555
-    """
-    k = check_k(k)  # type: ignore[assignment]
-    check_empty_relevant(empty_relevant)
-    norm_name = check_normalization(normalization)
-    flags, n_rel = hit_list(ranked, relevant, k)
-    if n_rel == 0:
-        return empty_value(empty_relevant)
+    """AP@K of one user from the hit flags of the top ``k`` ranks."""
     total = 0.0
     hits = 0
     for j, hit in enumerate(flags, start=1):
         if hit:
             hits += 1
             total += hits / j
-    if norm_name == "min":
-        norm = min(n_rel, k)
-    elif norm_name == "relevant":
-        norm = n_rel
+    if normalization == "min":
+        norm = min(n_relevant, k)
+    elif normalization == "relevant":
+        norm = n_relevant
     else:
         norm = hits
     return 0.0 if norm == 0 else total / norm
@@ -108,6 +92,49 @@ def ap_kernel(hm: HitMatrix, k: int | None, normalization: APNormalization = "mi
     return as_float(np.divide(total, norm, out=np.zeros_like(total), where=norm > 0))
 
 
+def _define(norm: APNormalization, aliases: list[str], text: str) -> MetricDefinition:
+    return define_metric(
+        "map" if norm == "min" else f"map_{norm}",
+        partial(ap_reference, normalization=norm),
+        partial(ap_kernel, normalization=norm),
+        aliases=aliases,
+        description=text,
+    )
+
+
+AP: dict[APNormalization, MetricDefinition] = {
+    "min": _define("min", ["ap", "map_min"], "AP@K normalised by min(|relevant|, K)"),
+    "relevant": _define(
+        "relevant", ["ap_relevant"], "AP@K normalised by |relevant| (trec_eval, ranx)"
+    ),
+    "hits": _define("hits", ["ap_hits"], "AP@K normalised by the number of hits"),
+}
+"""The three registered AP definitions (``map@K``, ``map_relevant@K``, ``map_hits@K``)."""
+
+
+def average_precision(
+    ranked: Ranked,
+    relevant: Relevant,
+    k: int,
+    *,
+    normalization: APNormalization = "min",
+    empty_relevant: EmptyRelevant = "skip",
+) -> float:
+    """AP@K = Σ over hit ranks j ≤ K of P@j, divided by the chosen normalisation.
+
+    Source: Buckley & Voorhees, "Evaluating evaluation measure stability", SIGIR 2000 (AP);
+    the ``"min"`` normalisation follows RecBole and Spark MLlib.
+
+    >>> average_precision(["a", "x", "b"], {"a", "b"}, 3)  # (1/1 + 2/3) / 2
+    0.8333333333333333
+    >>> average_precision(["a", "x", "b"], {"a", "b", "c"}, 3, normalization="relevant")
+    0.5555555555555555
+    """
+    kk = check_k(k)
+    check_empty_relevant(empty_relevant)
+    return AP[check_normalization(normalization)].score(ranked, relevant, kk, empty_relevant)
+
+
 def average_precision_batch(
     ranked: BatchInput,
     relevant: BatchInput,
@@ -120,5 +147,4 @@ def average_precision_batch(
     kk = check_k(k)
     norm = check_normalization(normalization)
     check_empty_relevant(empty_relevant)
-    hm = build_hit_matrix(ranked, relevant, kk)
-    return apply_empty(ap_kernel(hm, kk, norm), hm.n_relevant, empty_relevant)
+    return AP[norm].score_batch(ranked, relevant, kk, empty_relevant)

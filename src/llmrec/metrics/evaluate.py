@@ -29,6 +29,7 @@ from llmrec.metrics._common import EmptyRelevant, check_empty_relevant
 from llmrec.metrics._hits import build_hit_matrix, count_duplicates, to_padded
 from llmrec.metrics.registry import MetricSpec, resolve_metric
 from llmrec.metrics.report import MetricReport
+from llmrec.metrics.tail import DEFAULT_HEAD_SIZE, head_items, head_share, tail_relevant
 
 __all__ = ["DEFAULT_METRICS", "evaluate"]
 
@@ -100,6 +101,13 @@ def _original(lists: Any, i: int) -> list[Hashable]:
     return list(row)
 
 
+def _head_share(ranked: Any, kept: npt.NDArray[np.intp], heads: frozenset[Hashable]) -> float:
+    """Share of the evaluated users' recommended entries that are head movies."""
+    if isinstance(ranked, np.ndarray) and ranked.ndim == 2:
+        return head_share(ranked[kept], heads)
+    return head_share([ranked[i] for i in kept.tolist()], heads)
+
+
 def evaluate(
     recommendations: Any,
     truth: Any,
@@ -109,6 +117,8 @@ def evaluate(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    head: Any = None,
+    n_head: int = DEFAULT_HEAD_SIZE,
 ) -> MetricReport:
     """Score every user on every metric and summarise (see the module docstring for inputs).
 
@@ -116,6 +126,12 @@ def evaluate(
     ``"map_relevant@5"``, ...; see :func:`~llmrec.metrics.available_metrics`). Means are means of
     per-user values over the evaluated users; ``ci`` holds seeded percentile-bootstrap intervals
     (``n_bootstrap=0`` skips them; the cost grows as ``n_bootstrap × users``).
+
+    Tail metrics (``"precision_tail@5"``, any ``FAMILY_tail``) need ``head``: a collection of
+    head movie ids, or a popularity table (mapping id → ratings, or an array of counts indexed
+    by id) whose ``n_head`` most-rated movies form the head (see :mod:`llmrec.metrics.tail`).
+    With ``head`` given, the report also holds ``head_share``, the share of recommended movies
+    in the head.
 
     >>> report = evaluate({"u": ["a", "b"]}, {"u": {"b"}}, ["precision@2", "mrr"], n_bootstrap=0)
     >>> report.means
@@ -132,8 +148,16 @@ def evaluate(
         raise ConfigError(f"metric names repeat after resolving aliases: {names}")
 
     users, ranked, relevant, missing, n_ignored = _align(recommendations, truth)
+    if head is None and any(s.tail for s in specs):
+        tails = [s.name for s in specs if s.tail]
+        raise ConfigError(
+            f"tail metrics {tails} need the head: pass head=set_of_movie_ids or a popularity "
+            "table (mapping id → number of ratings, or an array of counts indexed by id)"
+        )
+    heads = None if head is None else head_items(head, n_head)
     ranked_pad, relevant_pad = to_padded(ranked, relevant)
-    hm = build_hit_matrix(ranked_pad, relevant_pad, _width(specs))
+    width = _width(specs)
+    hm = build_hit_matrix(ranked_pad, relevant_pad, width)
     empty = hm.n_relevant == 0
     if policy == "raise" and empty.any():
         first = int(np.flatnonzero(empty)[0])
@@ -145,19 +169,29 @@ def evaluate(
     kept = np.flatnonzero(keep)
     everyone = kept.size == len(users)
 
+    tail_truth: Any = None
+    hm_tail = None
+    if heads is not None and any(s.tail for s in specs):
+        tail_truth = tail_relevant(relevant, heads)
+        hm_tail = build_hit_matrix(ranked, tail_truth, width)
+
     values: dict[str, npt.NDArray[np.float64]] = {}
     for spec in specs:
+        if spec.tail and hm_tail is not None:
+            grid, truth_lists = hm_tail, tail_truth
+        else:
+            grid, truth_lists = hm, relevant
+        no_gold = grid.n_relevant == 0
         if spec.batch is not None:
-            full = np.asarray(spec.batch(hm, spec.k), dtype=np.float64)
+            full = np.asarray(spec.batch(grid, spec.k), dtype=np.float64)
         else:
             full = np.zeros(len(users), dtype=np.float64)
             for i in kept.tolist():
-                if not empty[i]:
-                    full[i] = spec.single(_original(ranked, i), _original(relevant, i))
-        if everyone:
-            values[spec.name] = np.where(empty, 0.0, full) if empty.any() else full
-        else:
-            values[spec.name] = full[kept]
+                if not no_gold[i]:
+                    full[i] = spec.single(_original(ranked, i), _original(truth_lists, i))
+        if no_gold.any():
+            full = np.where(no_gold, 0.0, full)
+        values[spec.name] = full if everyone else full[kept]
 
     if n_bootstrap and kept.size:
         stacked = np.column_stack([values[n] for n in names])
@@ -165,6 +199,11 @@ def evaluate(
     else:
         lo, hi = bootstrap_ci(np.zeros((0, len(names))), n_bootstrap, confidence, seed)
     dup, total = count_duplicates(ranked_pad if everyone else ranked_pad[kept])
+    options: dict[str, Any] = {"metrics": list(metrics), "empty_truth": policy}
+    if heads is not None:
+        options["head_size"] = len(heads)
+        if hm_tail is not None:
+            options["n_tail_empty"] = int((hm_tail.n_relevant[kept] == 0).sum())
     n_total = int(total.sum())
     return MetricReport(
         users=users if everyone else [users[i] for i in kept.tolist()],
@@ -179,5 +218,6 @@ def evaluate(
         confidence=confidence,
         n_bootstrap=n_bootstrap,
         seed=seed,
-        options={"metrics": list(metrics), "empty_truth": policy},
+        options=options,
+        head_share=None if heads is None else _head_share(ranked, kept, heads),
     )

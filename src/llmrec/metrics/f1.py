@@ -10,40 +10,21 @@ consistent with the former.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from llmrec.metrics._batch import FloatArray, as_float, run_batch
-from llmrec.metrics._common import (
-    EmptyRelevant,
-    Ranked,
-    Relevant,
-    check_empty_relevant,
-    check_k,
-    empty_value,
-    hit_list,
-)
-from llmrec.metrics._hits import BatchInput, HitMatrix
+from llmrec.metrics._batch import FloatArray, as_float
+from llmrec.metrics._define import define_metric
+from llmrec.metrics._hits import HitMatrix
 
-__all__ = ["f1_at_k", "f1_at_k_batch", "f1_kernel"]
+__all__ = ["F1", "f1_at_k", "f1_at_k_batch", "f1_kernel"]
 
 
-def f1_at_k(
-    ranked: Ranked, relevant: Relevant, k: int, *, empty_relevant: EmptyRelevant = "skip"
-) -> float:
-    """F1@K = 2·P@K·R@K / (P@K + R@K), 0 when P@K = R@K = 0.
-
-    Source: van Rijsbergen, *Information Retrieval* (1979), ch. 7 (the F measure, β = 1).
-
-    >>> f1_at_k(["a", "b"], {"a", "z"}, 2)
-    0.5
-    """
-    k = check_k(k)  # type: ignore[assignment]
-    check_empty_relevant(empty_relevant)
-    flags, n_rel = hit_list(ranked, relevant, k)
-    if n_rel == 0:
-        return empty_value(empty_relevant)
+def f1_reference(flags: Sequence[bool], n_relevant: int, k: int) -> float:
+    """F1@K of one user from the hit flags of the top ``k`` ranks."""
     p = sum(flags) / k
-    r = sum(flags) / n_rel
+    r = sum(flags) / n_relevant
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
@@ -57,12 +38,26 @@ def f1_kernel(hm: HitMatrix, k: int | None) -> FloatArray:
     return as_float(np.divide(2 * p * r, s, out=np.zeros_like(s), where=s > 0))
 
 
-def f1_at_k_batch(
-    ranked: BatchInput,
-    relevant: BatchInput,
-    k: int,
-    *,
-    empty_relevant: EmptyRelevant = "skip",
-) -> FloatArray:
-    """Per-user F1@K for many users at once (see :func:`f1_at_k`)."""
-    return run_batch(f1_kernel, ranked, relevant, check_k(k), empty_relevant)
+F1 = define_metric(
+    "f1", f1_reference, f1_kernel, description="per-user harmonic mean of P@K and R@K"
+)
+
+f1_at_k = F1.scalar_function(
+    "f1_at_k",
+    """F1@K = 2·P@K·R@K / (P@K + R@K), 0 when P@K = R@K = 0.
+
+    Source: van Rijsbergen, *Information Retrieval* (1979), ch. 7 (the F measure, β = 1).
+
+    >>> f1_at_k(["a", "b"], {"a", "z"}, 2)
+    0.5
+    """,
+    __name__,
+)
+
+f1_at_k_batch = F1.batch_function(
+    "f1_at_k_batch",
+    """Per-user F1@K for many users at once (see :func:`f1_at_k`).""",
+    __name__,
+)
+
+__test__ = {"f1_at_k": f1_at_k.__doc__}

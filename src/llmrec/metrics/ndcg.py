@@ -13,23 +13,16 @@ Burges gain :math:`2^{rel} - 1` (RecBole, Microsoft Recommenders) coincide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 
-from llmrec.metrics._batch import FloatArray, as_float, run_batch
-from llmrec.metrics._common import (
-    EmptyRelevant,
-    Ranked,
-    Relevant,
-    check_empty_relevant,
-    check_k,
-    empty_value,
-    hit_list,
-)
-from llmrec.metrics._hits import BatchInput, HitMatrix
+from llmrec.metrics._batch import FloatArray, as_float
+from llmrec.metrics._define import define_metric
+from llmrec.metrics._hits import HitMatrix
 
-__all__ = ["ndcg_at_k", "ndcg_at_k_batch", "ndcg_kernel"]
+__all__ = ["NDCG", "ndcg_at_k", "ndcg_at_k_batch", "ndcg_kernel"]
 
 
 @lru_cache(maxsize=64)
@@ -39,9 +32,42 @@ def _discounts(width: int) -> FloatArray:
     return d
 
 
-def ndcg_at_k(
-    ranked: Ranked, relevant: Relevant, k: int, *, empty_relevant: EmptyRelevant = "skip"
-) -> float:
+def ndcg_reference(flags: Sequence[bool], n_relevant: int, k: int) -> float:
+    """NDCG@K of one user from the hit flags of the top ``k`` ranks."""
+    dcg = sum(1.0 / np.log2(j + 1) for j, hit in enumerate(flags, start=1) if hit)
+    idcg = sum(1.0 / np.log2(j + 1) for j in range(1, min(n_relevant, k) + 1))
+    return float(dcg / idcg)
+
+
+def ndcg_kernel(hm: HitMatrix, k: int | None) -> FloatArray:
+    """Vectorised NDCG@K over a hit matrix (users without relevant ids get 0 here).
+
+    DCG is summed rank by rank, in a fixed order and without a BLAS product, so the result
+    does not depend on the BLAS kernel or on how users are batched.
+    """
+    top = hm.top(k)
+    kk = top.shape[1] if k is None else k
+    n = top.shape[0]
+    if top.shape[1] == 0 or kk == 0:
+        return np.zeros(n, dtype=np.float64)
+    disc = _discounts(kk)
+    dcg = np.zeros(n, dtype=np.float64)
+    for j in range(top.shape[1]):
+        dcg += np.where(top[:, j], disc[j], 0.0)
+    ideal = np.concatenate([[0.0], np.cumsum(disc)])
+    idcg = ideal[np.minimum(hm.n_relevant, kk)]
+    return as_float(np.divide(dcg, idcg, out=np.zeros(n, dtype=np.float64), where=idcg > 0))
+
+
+NDCG = define_metric(
+    "ndcg",
+    ndcg_reference,
+    ndcg_kernel,
+    description="binary-relevance NDCG@K with ideal min(|relevant|, K) hits",
+)
+
+ndcg_at_k = NDCG.scalar_function(
+    "ndcg_at_k",
     """NDCG@K = DCG@K / IDCG@K with gains 1/log2(rank + 1) and an ideal list of
     min(|relevant|, K) hits.
 
@@ -50,37 +76,14 @@ def ndcg_at_k(
 
     >>> round(ndcg_at_k(["x", "a"], {"a"}, 2), 6)  # (1/log2 3) / 1
     0.63093
-    """
-    k = check_k(k)  # type: ignore[assignment]
-    check_empty_relevant(empty_relevant)
-    flags, n_rel = hit_list(ranked, relevant, k)
-    if n_rel == 0:
-        return empty_value(empty_relevant)
-    dcg = sum(1.0 / np.log2(j + 1) for j, hit in enumerate(flags, start=1) if hit)
-    idcg = sum(1.0 / np.log2(j + 1) for j in range(1, min(n_rel, k) + 1))
-    return float(dcg / idcg)
+    """,
+    __name__,
+)
 
+ndcg_at_k_batch = NDCG.batch_function(
+    "ndcg_at_k_batch",
+    """NDCG@K for many users at once (see :func:`ndcg_at_k`).""",
+    __name__,
+)
 
-def ndcg_kernel(hm: HitMatrix, k: int | None) -> FloatArray:
-    """Vectorised NDCG@K over a hit matrix (users without relevant ids get 0 here)."""
-    top = hm.top(k)
-    kk = top.shape[1] if k is None else k
-    n = top.shape[0]
-    if top.shape[1] == 0 or kk == 0:
-        return np.zeros(n, dtype=np.float64)
-    disc = _discounts(kk)
-    dcg = top.astype(np.float64) @ disc[: top.shape[1]]
-    ideal = np.concatenate([[0.0], np.cumsum(disc)])
-    idcg = ideal[np.minimum(hm.n_relevant, kk)]
-    return as_float(np.divide(dcg, idcg, out=np.zeros(n, dtype=np.float64), where=idcg > 0))
-
-
-def ndcg_at_k_batch(
-    ranked: BatchInput,
-    relevant: BatchInput,
-    k: int,
-    *,
-    empty_relevant: EmptyRelevant = "skip",
-) -> FloatArray:
-    """NDCG@K for many users at once (see :func:`ndcg_at_k`)."""
-    return run_batch(ndcg_kernel, ranked, relevant, check_k(k), empty_relevant)
+__test__ = {"ndcg_at_k": ndcg_at_k.__doc__}

@@ -8,40 +8,20 @@ As in trec_eval ``recall_k``, ranx ``recall@k`` and RecBole ``Recall``. When
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from llmrec.metrics._batch import FloatArray, as_float, run_batch
-from llmrec.metrics._common import (
-    EmptyRelevant,
-    Ranked,
-    Relevant,
-    check_empty_relevant,
-    check_k,
-    empty_value,
-    hit_list,
-)
-from llmrec.metrics._hits import BatchInput, HitMatrix
+from llmrec.metrics._batch import FloatArray, as_float
+from llmrec.metrics._define import define_metric
+from llmrec.metrics._hits import HitMatrix
 
-__all__ = ["recall_at_k", "recall_at_k_batch", "recall_kernel"]
+__all__ = ["RECALL", "recall_at_k", "recall_at_k_batch", "recall_kernel"]
 
 
-def recall_at_k(
-    ranked: Ranked, relevant: Relevant, k: int, *, empty_relevant: EmptyRelevant = "skip"
-) -> float:
-    """R@K = hits in the top ``k`` / |relevant|.
-
-    Repeats count once; an empty ranked list scores 0; an empty relevant set follows
-    ``empty_relevant``. Source: Manning et al., *Introduction to Information Retrieval*, §8.3.
-
-    >>> recall_at_k(["a", "b", "c"], {"a", "c", "z", "y"}, 3)
-    0.5
-    """
-    k = check_k(k)  # type: ignore[assignment]
-    check_empty_relevant(empty_relevant)
-    flags, n_rel = hit_list(ranked, relevant, k)
-    if n_rel == 0:
-        return empty_value(empty_relevant)
-    return sum(flags) / n_rel
+def recall_reference(flags: Sequence[bool], n_relevant: int, k: int) -> float:
+    """R@K of one user from the hit flags of the top ``k`` ranks."""
+    return sum(flags) / n_relevant
 
 
 def recall_kernel(hm: HitMatrix, k: int | None) -> FloatArray:
@@ -52,12 +32,31 @@ def recall_kernel(hm: HitMatrix, k: int | None) -> FloatArray:
     )
 
 
-def recall_at_k_batch(
-    ranked: BatchInput,
-    relevant: BatchInput,
-    k: int,
-    *,
-    empty_relevant: EmptyRelevant = "skip",
-) -> FloatArray:
-    """R@K for many users at once: one float per user (see :func:`recall_at_k`)."""
-    return run_batch(recall_kernel, ranked, relevant, check_k(k), empty_relevant)
+RECALL = define_metric(
+    "recall",
+    recall_reference,
+    recall_kernel,
+    aliases=["r", "rec"],
+    description="hits in the top K / |relevant|",
+)
+
+recall_at_k = RECALL.scalar_function(
+    "recall_at_k",
+    """R@K = hits in the top ``k`` / |relevant|.
+
+    Repeats count once; an empty ranked list scores 0; an empty relevant set follows
+    ``empty_relevant``. Source: Manning et al., *Introduction to Information Retrieval*, §8.3.
+
+    >>> recall_at_k(["a", "b", "c"], {"a", "c", "z", "y"}, 3)
+    0.5
+    """,
+    __name__,
+)
+
+recall_at_k_batch = RECALL.batch_function(
+    "recall_at_k_batch",
+    """R@K for many users at once: one float per user (see :func:`recall_at_k`).""",
+    __name__,
+)
+
+__test__ = {"recall_at_k": recall_at_k.__doc__}

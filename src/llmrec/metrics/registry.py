@@ -7,6 +7,9 @@ Each family has one canonical name, used as the key of the results, plus aliases
 A registered metric has a single-user function ``fn(ranked, relevant, k) -> float`` and,
 optionally, a vectorised ``batch(hit_matrix, k) -> ndarray``. ``evaluate`` uses the batch kernel
 when there is one and otherwise calls ``fn`` once per user.
+
+Every family ``F`` also resolves as ``F_tail`` (``"precision_tail@5"``, ``"p_tail@5"``,
+``"mrr_tail"``): the same metric on the long tail (see :mod:`llmrec.metrics.tail`).
 """
 
 from __future__ import annotations
@@ -14,20 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeAlias
 
 from llmrec.errors import ConfigError
 from llmrec.metrics._batch import FloatArray
 from llmrec.metrics._common import check_k
 from llmrec.metrics._hits import HitMatrix
-from llmrec.metrics.ap import APNormalization, ap_kernel, average_precision
-from llmrec.metrics.f1 import f1_at_k, f1_kernel
-from llmrec.metrics.hit import hit_at_k, hit_kernel
-from llmrec.metrics.ndcg import ndcg_at_k, ndcg_kernel
-from llmrec.metrics.precision import precision_at_k, precision_kernel
-from llmrec.metrics.recall import recall_at_k, recall_kernel
-from llmrec.metrics.rr import reciprocal_rank, rr_kernel
 
 __all__ = [
     "BatchMetricFn",
@@ -53,13 +48,18 @@ class _Family:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A resolved metric name: canonical ``name``, cutoff ``k`` (or ``None``) and its functions."""
+    """A resolved metric name: canonical ``name``, cutoff ``k`` (or ``None``) and its functions.
+
+    ``family`` is the registered family (``"precision"`` for ``"precision_tail@5"`` too).
+    """
 
     name: str
     family: str
     k: int | None
     fn: MetricFn
     batch: BatchMetricFn | None
+    tail: bool = False
+    """``True`` for ``FAMILY_tail`` names: scored on the relevant ids outside the head."""
 
     def single(self, ranked: Sequence[Hashable], relevant: Collection[Hashable]) -> float:
         """Score one user."""
@@ -68,6 +68,7 @@ class MetricSpec:
 
 _FAMILIES: dict[str, _Family] = {}
 _ALIASES: dict[str, str] = {}
+_TAIL = "_tail"
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(?:@\s*(\d+))?\s*$")
 
 
@@ -121,73 +122,21 @@ def resolve_metric(name: str) -> MetricSpec:
         raise ConfigError(f"cannot parse metric name {name!r}; expected e.g. 'ndcg@10' or 'mrr'")
     family = match.group(1).lower()
     family = _ALIASES.get(family, family)
+    tail = False
+    if family not in _FAMILIES and family.endswith(_TAIL) and len(family) > len(_TAIL):
+        base = family[: -len(_TAIL)]
+        base = _ALIASES.get(base, base)
+        if base in _FAMILIES:
+            family, tail = base, True
     fam = _FAMILIES.get(family)
     if fam is None:
         known = ", ".join(sorted(_FAMILIES))
-        raise ConfigError(f"unknown metric {name!r}; known families: {known}")
-    k = None if match.group(2) is None else check_k(int(match.group(2)), f"k in {name!r}")
-    if k is None and fam.needs_k:
-        raise ConfigError(f"metric {name!r} needs a cutoff, e.g. '{family}@10'")
-    canonical = family if k is None else f"{family}@{k}"
-    return MetricSpec(canonical, family, k, fam.fn, fam.batch)
-
-
-def _builtins() -> None:
-    zero: dict[str, Any] = {"empty_relevant": "zero"}
-    register_metric(
-        "precision",
-        partial(precision_at_k, **zero),
-        batch=precision_kernel,
-        aliases=["p", "prec"],
-        description="hits in the top K / K",
-    )
-    register_metric(
-        "recall",
-        partial(recall_at_k, **zero),
-        batch=recall_kernel,
-        aliases=["r", "rec"],
-        description="hits in the top K / |relevant|",
-    )
-    register_metric(
-        "f1",
-        partial(f1_at_k, **zero),
-        batch=f1_kernel,
-        description="per-user harmonic mean of P@K and R@K",
-    )
-    register_metric(
-        "hit",
-        partial(hit_at_k, **zero),
-        batch=hit_kernel,
-        aliases=["hr", "hit_rate", "hitrate"],
-        description="1 if any relevant item is in the top K",
-    )
-    register_metric(
-        "mrr",
-        partial(reciprocal_rank, **zero),
-        batch=rr_kernel,
-        needs_k=False,
-        aliases=["rr", "reciprocal_rank"],
-        description="1 / rank of the first relevant item (within K when given)",
-    )
-    norms: tuple[tuple[APNormalization, list[str], str], ...] = (
-        ("min", ["ap", "map_min"], "AP@K normalised by min(|relevant|, K)"),
-        ("relevant", ["ap_relevant"], "AP@K normalised by |relevant| (trec_eval, ranx)"),
-        ("hits", ["ap_hits"], "AP@K normalised by the number of hits"),
-    )
-    for norm, extra, text in norms:
-        register_metric(
-            "map" if norm == "min" else f"map_{norm}",
-            partial(average_precision, normalization=norm, **zero),
-            batch=partial(ap_kernel, normalization=norm),
-            aliases=extra,
-            description=text,
+        raise ConfigError(
+            f"unknown metric {name!r}; known families: {known} (each also as FAMILY_tail)"
         )
-    register_metric(
-        "ndcg",
-        partial(ndcg_at_k, **zero),
-        batch=ndcg_kernel,
-        description="binary-relevance NDCG@K with ideal min(|relevant|, K) hits",
-    )
-
-
-_builtins()
+    k = None if match.group(2) is None else check_k(int(match.group(2)), f"k in {name!r}")
+    label = f"{family}{_TAIL}" if tail else family
+    if k is None and fam.needs_k:
+        raise ConfigError(f"metric {name!r} needs a cutoff, e.g. '{label}@10'")
+    canonical = label if k is None else f"{label}@{k}"
+    return MetricSpec(canonical, family, k, fam.fn, fam.batch, tail)

@@ -20,7 +20,7 @@ from llmrec.metrics._table import html_table, text_table
 __all__ = ["MetricReport"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MetricReport:
     """Results of one evaluation.
 
@@ -30,7 +30,8 @@ class MetricReport:
     empty truth set (``empty_truth="skip"``), ``n_missing`` evaluated users with no
     recommendation list (scored as an empty list, so 0), ``n_ignored`` recommendation lists of
     users absent from the truth. ``duplicate_rate`` = repeated entries / all entries of the
-    evaluated users' lists.
+    evaluated users' lists. ``head_share`` (when ``evaluate`` was given a head) = recommended
+    entries in the head / all entries. ``repr`` is one short line; ``str`` is the table.
     """
 
     users: list[Hashable]
@@ -46,6 +47,14 @@ class MetricReport:
     n_bootstrap: int = 1000
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    head_share: float | None = None
+
+    def __repr__(self) -> str:
+        means = ", ".join(f"{name!r}: {value:.4g}" for name, value in self.means.items())
+        return (
+            f"MetricReport(n_evaluated={self.n_evaluated}, n_skipped={self.n_skipped}, "
+            f"means={{{means}}})"
+        )
 
     @property
     def metrics(self) -> list[str]:
@@ -75,6 +84,8 @@ class MetricReport:
             f"no recommendations: {self.n_missing:,}; ignored (not in truth): {self.n_ignored:,}\n"
             f"duplicate rate: {self.duplicate_rate:.4f}"
         )
+        if self.head_share is not None:
+            text += f"; share of recommendations in the head: {self.head_share:.4f}"
         if self.n_bootstrap:
             text += f"; bootstrap: {self.n_bootstrap:,} resamples, seed {self.seed}"
         return text
@@ -107,6 +118,8 @@ class MetricReport:
             "seed": self.seed,
             "options": dict(self.options),
         }
+        if self.head_share is not None:
+            out["head_share"] = None if np.isnan(self.head_share) else self.head_share
         if per_user:
             out["users"] = [u.item() if isinstance(u, np.generic) else u for u in self.users]
             out["values"] = {name: v.tolist() for name, v in self.values.items()}
