@@ -26,11 +26,9 @@ thread pool, allocates the output arrays once, and parses every chunk straight i
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import mmap
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +79,6 @@ _RECORD_FORMS = {
 CHUNK_BYTES = 32 << 20
 """Files larger than this are split (at header lines) so one big file still uses every core."""
 
-_SMALL_FILE = 1 << 20
 _TEXT_LIMIT = 200
 
 CountFn = Callable[[Any, int, Any, bool], tuple[int, int]]
@@ -183,37 +180,70 @@ class _Outcome:
     text: bytes
 
 
-@contextlib.contextmanager
-def _mapped(path: Path) -> Iterator[memoryview]:
-    """The bytes of ``path``: memory-mapped (read-only), or read whole if the file is small."""
+BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark; skipped at the start of a file (the rest is ASCII anyway)."""
+
+_WINDOW = 1 << 16
+
+
+class _Changed(Exception):
+    """A file held fewer bytes than planned: it was truncated or replaced while being read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _read_range(path: Path, start: int, end: int) -> bytearray:
+    """Bytes ``start:end`` of ``path`` with plain reads (no memory map, so a file truncated
+    meanwhile gives a short read, never a SIGBUS); :class:`_Changed` if the file is shorter."""
+    size = end - start
+    buf = bytearray(size)
+    with open(path, "rb") as fh, memoryview(buf) as view:
+        fh.seek(start)
+        got = 0
+        while got < size:
+            n = fh.readinto(view[got:])
+            if not n:
+                raise _Changed(path)
+            got += n
+    return buf
+
+
+def _bom_length(path: Path) -> int:
     with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size < _SMALL_FILE:  # a plain read is cheaper than a map
-            yield memoryview(fh.read())
-            return
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            with memoryview(mm) as view:
-                yield view
-        finally:
-            mm.close()
+        return len(BOM) if fh.read(len(BOM)) == BOM else 0
 
 
 def _plan(path: Path, chunk_bytes: int) -> list[_Chunk]:
-    """Split ``path`` into pieces of about ``chunk_bytes`` that each begin at a header line."""
+    """Split ``path`` into pieces of about ``chunk_bytes`` that each begin at a header line.
+
+    A leading UTF-8 byte order mark is left out of the first piece.
+    """
     size = path.stat().st_size
-    if size <= chunk_bytes:
-        return [_Chunk(path, 0, size)]
-    cuts = [0]
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        target = chunk_bytes
+    first = _bom_length(path)
+    if size - first <= chunk_bytes:
+        return [_Chunk(path, first, size)]
+    cuts = [first]
+    with open(path, "rb") as fh:
+        target = first + chunk_bytes
         while target < size:
-            colon = mm.find(b":", target)
+            # The header line holding the next ':' at or after ``target`` starts a new piece; a
+            # line start more than a window back is not looked for (the next ':' is used).
+            lo = max(cuts[-1], target - _WINDOW)
+            fh.seek(lo)
+            window = fh.read(2 * _WINDOW)
+            colon = window.find(b":", target - lo)
             if colon < 0:
-                break
-            start = mm.rfind(b"\n", 0, colon) + 1
+                if lo + len(window) >= size or not window:
+                    break
+                target = lo + len(window)
+                continue
+            newline = window.rfind(b"\n", 0, colon)
+            start = lo + newline + 1 if newline >= 0 else -1  # -1: line start not in window
             if start > cuts[-1]:
                 cuts.append(start)
-            target = max(colon + 1, cuts[-1] + chunk_bytes)
+            target = max(lo + colon + 1, cuts[-1] + chunk_bytes)
     cuts.append(size)
     return [_Chunk(path, a, b) for a, b in itertools.pairwise(cuts)]
 
@@ -238,10 +268,17 @@ def read_records(
     _check_kind(kind)
     chunks = [c for f in files for c in _plan(Path(f), chunk_bytes)]
     n_workers = max(1, min(workers or _cpus(), len(chunks)))
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        run = _Run(chunks, kind, keep, count_fn, parse_fn, pool, progress)
-        if not run.attempt(exact=False):  # a malformed file beat the fast count: recount
-            run.attempt(exact=True)
+    try:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            run = _Run(chunks, kind, keep, count_fn, parse_fn, pool, progress)
+            if not run.attempt(exact=False):  # a malformed file beat the fast count: recount
+                run.attempt(exact=True)
+    except _Changed as exc:
+        raise DataFormatError(
+            "the file became shorter while it was being read (truncated or replaced); "
+            "load it again once it is complete",
+            path=exc.path,
+        ) from None
     return run.result()
 
 
@@ -275,8 +312,7 @@ class _Run:
         self.date: npt.NDArray[np.datetime64] | None = None
 
     def _count_one(self, c: _Chunk, exact: bool) -> tuple[int, int]:
-        with _mapped(c.path) as view, view[c.start : c.end] as part:
-            return self.count_fn(part, self.kind, self.keep, exact)
+        return self.count_fn(_read_range(c.path, c.start, c.end), self.kind, self.keep, exact)
 
     def attempt(self, *, exact: bool) -> bool:
         """Count and parse every chunk; False if the count fell short (retry with ``exact``)."""
@@ -293,19 +329,19 @@ class _Run:
 
     def _parse_one(self, i: int) -> _Outcome:
         c, lo, hi = self.chunks[i], int(self.offsets[i]), int(self.offsets[i + 1])
-        with _mapped(c.path) as view, view[c.start : c.end] as part:
-            written, code, line, offset = self.parse_fn(
-                part,
-                self.kind,
-                self.keep,
-                self.user[lo:hi],
-                self.movie[lo:hi],
-                None if self.rating is None else self.rating[lo:hi],
-                None if self.date is None else self.date.view(np.int64)[lo:hi],
-            )
-            text = b""
-            if code != OK:
-                text = part[offset : offset + _TEXT_LIMIT + 2].tobytes().split(b"\n", 1)[0]
+        part = _read_range(c.path, c.start, c.end)
+        written, code, line, offset = self.parse_fn(
+            part,
+            self.kind,
+            self.keep,
+            self.user[lo:hi],
+            self.movie[lo:hi],
+            None if self.rating is None else self.rating[lo:hi],
+            None if self.date is None else self.date.view(np.int64)[lo:hi],
+        )
+        text = b""
+        if code != OK:
+            text = bytes(part[offset : offset + _TEXT_LIMIT + 2]).split(b"\n", 1)[0]
         return _Outcome(written, code, line, text)
 
     def result(self) -> Records:
