@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from llmrec.data import _parse, load_ratings
+from llmrec.data import _parse, _parse_numpy, load_ratings
 from llmrec.errors import DataFormatError
 
 BACKENDS = sorted(_parse.BACKENDS)
@@ -141,3 +143,26 @@ def test_rating_files_with_no_ratings_at_all_are_an_error(tmp_path: Path) -> Non
     # a movie filter that selects nothing is the caller's choice, not a broken file
     (tmp_path / "combined_data_1.txt").write_bytes(b"1:\n7,3,2005-01-02\n")
     assert len(load_ratings(tmp_path, movies=[5], cache=False)) == 0
+
+
+# -- the cache's column checksum: C and numpy kernels agree --------------------------------------
+@given(data=st.binary(max_size=300), block=st.integers(1, 8))
+def test_checksum_kernels_agree(data: bytes, block: int) -> None:
+    expected = _parse_numpy.numpy_checksum(data)
+    assert _parse_numpy.numpy_checksum(data, block=block) == expected
+    for fn in _parse.CHECKSUMS.values():
+        assert fn(data) == expected
+
+
+@given(data=st.binary(min_size=1, max_size=200), where=st.integers(0), bit=st.integers(0, 7))
+def test_checksum_changes_with_any_flipped_bit(data: bytes, where: int, bit: int) -> None:
+    flipped = bytearray(data)
+    flipped[where % len(data)] ^= 1 << bit
+    assert _parse.checksum(bytes(flipped)) != _parse.checksum(data)
+
+
+def test_checksum_sees_moved_words_and_length() -> None:
+    a, b = bytes(range(8)), bytes(range(8, 16))
+    assert _parse.checksum(a + b) != _parse.checksum(b + a)
+    assert _parse.checksum(a) != _parse.checksum(a + b"\0")
+    assert set(_parse.CHECKSUMS) == set(_parse.BACKENDS)

@@ -4,7 +4,7 @@ A cache entry is keyed by the identity of its sources (each file's resolved path
 ``mtime_ns``, inode and ``ctime_ns``, plus the ``movies`` filter and the parser version), so
 editing, replacing or touching a source file selects a new entry; restoring size and mtime after
 an edit still changes the ctime. The identity is stored inside the entry (``source.json``) with a
-CRC-32 checksum of every 64 MiB block of every column, and both are compared on each read: an
+64-bit checksum of every column, and both are compared on each read: an
 entry that does not match, or that cannot be read for any reason, is treated as absent and
 rebuilt, never trusted.
 
@@ -26,7 +26,6 @@ import os
 import secrets
 import shutil
 import time
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 from llmrec import _paths
 from llmrec._io import fsync_dir, write_json_atomic
+from llmrec.data._parse import checksum
 from llmrec.data.ratings import Ratings
 
 try:
@@ -63,7 +63,6 @@ Verify = Literal["full", "none"]
 _SOURCE = "source.json"
 _LOCK = ".lock"
 _COLUMNS = ("user_id", "movie_id", "rating", "date")
-_BLOCK = 64 << 20
 _STALE_SECONDS = 60.0
 _log = logging.getLogger("llmrec.data.netflix")
 
@@ -97,21 +96,17 @@ def cache_entry(identity: dict[str, Any], cache_dir: str | Path | None = None) -
 
 
 # -- checksums -----------------------------------------------------------------------------------
-def _block_crcs(arr: np.ndarray[Any, Any]) -> list[int]:
-    data = memoryview(np.ascontiguousarray(arr).view(np.uint8).reshape(-1))
-    return [zlib.crc32(data[i : i + _BLOCK]) for i in range(0, len(data), _BLOCK)] or [0]
+def column_checksums(ratings: Ratings) -> dict[str, str]:
+    """A 64-bit checksum of each column's bytes (:func:`llmrec.data._parse.checksum`).
 
-
-def column_checksums(ratings: Ratings) -> dict[str, list[int]]:
-    """CRC-32 of every 64 MiB block of each column (zlib releases the GIL: blocks run in parallel).
-
-    A bit flip anywhere, or a column swapped in from another table of the same length, changes
-    at least one block's checksum.
+    A flipped bit anywhere, or a column swapped in from another table of the same length,
+    changes the column's checksum. The C kernel runs at several GB/s and releases the GIL, so
+    the columns are summed in parallel.
     """
-    jobs = [(name, getattr(ratings, name)) for name in _COLUMNS]
+    arrays = [np.ascontiguousarray(getattr(ratings, name)).view(np.uint8) for name in _COLUMNS]
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        crcs = list(pool.map(lambda job: _block_crcs(job[1]), jobs))
-    return {name: crc for (name, _), crc in zip(jobs, crcs, strict=True)}
+        sums = list(pool.map(checksum, arrays))
+    return {name: f"{value:016x}" for name, value in zip(_COLUMNS, sums, strict=True)}
 
 
 # -- reading -------------------------------------------------------------------------------------

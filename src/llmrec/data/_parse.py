@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from llmrec.data._parse_numpy import (
     Int32Array,
     UInt8Array,
     _check_kind,
+    numpy_checksum,
     numpy_count,
     numpy_parse,
 )
@@ -58,11 +60,13 @@ from llmrec.errors import DataFormatError
 
 __all__ = [
     "BACKENDS",
+    "CHECKSUMS",
     "CHUNK_BYTES",
     "KIND_PROBE",
     "KIND_QUALIFYING",
     "KIND_RATINGS",
     "Records",
+    "checksum",
     "default_backend",
     "describe",
     "numpy_count",
@@ -103,6 +107,25 @@ BACKENDS: dict[str, tuple[CountFn, ParseFn]] = _load_backends()
 def default_backend() -> str:
     """``"c"`` when the extension is built, else ``"numpy"``."""
     return "c" if "c" in BACKENDS else "numpy"
+
+
+def _load_checksums() -> dict[str, Callable[[Any], int]]:
+    found: dict[str, Callable[[Any], int]] = {"numpy": numpy_checksum}
+    try:
+        from llmrec.data import _netflix_parse
+    except ImportError:
+        return found
+    found["c"] = _netflix_parse.checksum
+    return found
+
+
+CHECKSUMS: dict[str, Callable[[Any], int]] = _load_checksums()
+"""The 64-bit column checksum by kernel (equal results; see ``numpy_checksum``)."""
+
+
+def checksum(data: Any) -> int:
+    """64-bit checksum of the bytes of ``data`` with the default kernel (GIL released in C)."""
+    return CHECKSUMS[default_backend()](data)
 
 
 # -- error messages ----------------------------------------------------------------------------
@@ -194,12 +217,21 @@ class _Changed(Exception):
         self.path = path
 
 
-def _read_range(path: Path, start: int, end: int) -> bytearray:
-    """Bytes ``start:end`` of ``path`` with plain reads (no memory map, so a file truncated
-    meanwhile gives a short read, never a SIGBUS); :class:`_Changed` if the file is shorter."""
+_buffers = threading.local()
+
+
+def _read_range(path: Path, start: int, end: int) -> memoryview:
+    """Bytes ``start:end`` of ``path``, read with plain reads into this thread's buffer.
+
+    No memory map: a file truncated meanwhile gives a short read (:class:`_Changed`), never a
+    SIGBUS. The buffer is reused by the thread's next chunk, so callers copy what they keep.
+    """
     size = end - start
-    buf = bytearray(size)
-    with open(path, "rb") as fh, memoryview(buf) as view:
+    buf: npt.NDArray[np.uint8] | None = getattr(_buffers, "buf", None)
+    if buf is None or buf.size < size:
+        buf = _buffers.buf = np.empty(max(size, 1), dtype=np.uint8)  # not zero-filled
+    view = memoryview(buf)[:size]
+    with open(path, "rb") as fh:
         fh.seek(start)
         got = 0
         while got < size:
@@ -207,7 +239,7 @@ def _read_range(path: Path, start: int, end: int) -> bytearray:
             if not n:
                 raise _Changed(path)
             got += n
-    return buf
+    return view
 
 
 def _bom_length(path: Path) -> int:

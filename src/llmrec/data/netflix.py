@@ -113,9 +113,9 @@ def load_ratings(
     the parsed columns are stored under ``cache_dir`` (default: llmrec's cache folder,
     ``ratings/``), keyed by each file's path, size, modification and change times and inode
     and by ``movies``; a later load of unchanged files memory-maps them instead of parsing. A
-    stale or damaged entry is rebuilt. ``verify="full"`` (the default) checks a CRC-32 of every
-    column block on each cached load, so flipped bits or swapped columns are caught (about
-    1 s per 100 million ratings on two cores); ``verify="none"`` checks sizes and dtypes only.
+    stale or damaged entry is rebuilt. ``verify="full"`` (the default) checks a 64-bit checksum of
+    every column on each cached load, so flipped bits or swapped columns are caught (a few
+    tenths of a second per 100 million ratings); ``verify="none"`` checks sizes and dtypes only.
     A cache folder that cannot be written (read-only, disk full) gives a warning, not an error.
 
     Raises :class:`DataFormatError` naming the file, the 1-based line and its text at the first
