@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from llmrec.data import Ratings, load_ratings, netflix
-from llmrec.data import _cache
+from llmrec.data import Ratings, _cache, load_ratings, netflix
 
 
 def _write_source(path: Path, movies: int = 60, per_movie: int = 800, seed: int = 0) -> None:
@@ -28,7 +27,9 @@ def _write_source(path: Path, movies: int = 60, per_movie: int = 800, seed: int 
         stars = rng.integers(1, 6, per_movie)
         days = rng.integers(1, 28, per_movie)
         parts.append(f"{movie}:\n")
-        parts.extend(f"{u},{s},2005-03-{d:02d}\n" for u, s, d in zip(users, stars, days, strict=True))
+        parts.extend(
+            f"{u},{s},2005-03-{d:02d}\n" for u, s, d in zip(users, stars, days, strict=True)
+        )
     path.write_text("".join(parts))
 
 

@@ -23,7 +23,9 @@ def _big_file(path: Path, movies: int = 300, per_movie: int = 700) -> bytes:
     lines = []
     for movie in range(1, movies + 1):
         lines.append(f"{movie}:")
-        lines.extend(f"{1000 + u},{1 + u % 5},2005-0{1 + u % 9}-1{u % 10}" for u in range(per_movie))
+        lines.extend(
+            f"{1000 + u},{1 + u % 5},2005-0{1 + u % 9}-1{u % 10}" for u in range(per_movie)
+        )
     data = ("\n".join(lines) + "\n").encode()
     path.write_bytes(data)
     return data

@@ -102,18 +102,18 @@ def test_missing_movielens_folder_is_an_llmrec_error_naming_it(tmp_path: Path) -
 
 def test_missing_movielens_file_is_an_llmrec_error(tmp_path: Path) -> None:
     (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n")
-    with pytest.raises(DataNotFoundError, match="u.item"):
+    with pytest.raises(DataNotFoundError, match=r"u\.item"):
         load_movielens(tmp_path)
 
 
 def test_missing_netflix_files_are_llmrec_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataNotFoundError, match="no such Netflix Prize file or folder"):
+    with pytest.raises(DataNotFoundError, match=r"no such Netflix Prize file or folder"):
         load_ratings(tmp_path / "netflix")
-    with pytest.raises(DataNotFoundError, match="movie_titles.csv"):
+    with pytest.raises(DataNotFoundError, match=r"movie_titles\.csv"):
         load_titles(tmp_path)
-    with pytest.raises(DataNotFoundError, match="titles.csv"):
+    with pytest.raises(DataNotFoundError, match=r"titles\.csv"):
         load_titles(tmp_path / "titles.csv")
-    with pytest.raises(DataNotFoundError, match="probe.txt"):
+    with pytest.raises(DataNotFoundError, match=r"probe\.txt"):
         load_probe(tmp_path)
 
 
@@ -124,7 +124,7 @@ def test_missing_netflix_folder_is_reported_as_a_missing_folder(tmp_path: Path) 
     assert "no such Netflix Prize file or folder" in str(info.value)
     assert "titles" not in str(info.value)
     (tmp_path / "combined_data_1.txt").write_text(RATINGS)
-    with pytest.raises(DataNotFoundError, match="no movie_titles.csv beside the ratings"):
+    with pytest.raises(DataNotFoundError, match=r"no movie_titles\.csv beside the ratings"):
         load_netflix(tmp_path)
     (tmp_path / "movie_titles.csv").write_bytes(b"1,2003,Dinosaur Planet\n2,NULL,Isle\n")
     ratings, catalog = load_netflix(tmp_path, cache=False)

@@ -230,7 +230,7 @@ def _read_range(path: Path, start: int, end: int) -> memoryview:
     buf: npt.NDArray[np.uint8] | None = getattr(_buffers, "buf", None)
     if buf is None or buf.size < size:
         buf = _buffers.buf = np.empty(max(size, 1), dtype=np.uint8)  # not zero-filled
-    view = memoryview(buf)[:size]
+    view = buf.data[:size]
     with open(path, "rb") as fh:
         fh.seek(start)
         got = 0

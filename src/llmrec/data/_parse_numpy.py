@@ -291,9 +291,10 @@ def numpy_checksum(data: Any, *, block: int = 1 << 20) -> int:
     """64-bit checksum of the bytes of ``data``; the same function as the C kernel's ``checksum``.
 
     The bytes are read as little-endian 64-bit words ``w_1 .. w_m`` (the last zero-padded);
-    ``h = sum(mix(w_i + i * K)) mod 2**64`` xor the byte length, with ``mix(x) = (x ^ x >> 29) * M``
-    (both steps invertible, so ``mix`` is a bijection), so changing any one word always changes ``h`` and moved words count. It detects
-    damage (flipped bits, swapped or truncated columns), not deliberate tampering.
+    ``h = sum(mix(w_i + i * K)) mod 2**64`` xor the byte length, with
+    ``mix(x) = (x ^ x >> 29) * M``. Both steps are invertible, so ``mix`` is a bijection:
+    changing any one word always changes ``h``, and the position term makes moved words count.
+    It detects damage (flipped bits, swapped or truncated columns), not deliberate tampering.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     n = int(buf.size)
