@@ -230,7 +230,7 @@ def write_cache(entry: Path, ratings: Ratings, identity: dict[str, Any]) -> None
     parent.mkdir(parents=True, exist_ok=True)
     tmp = parent / f".{entry.name}.{secrets.token_hex(6)}.tmp"
     tmp.mkdir()
-    fd = os.open(tmp, os.O_RDONLY)
+    fd = os.open(tmp, os.O_RDONLY) if fcntl is not None else None
     try:
         with _locked(tmp, fd):  # tells pruners that this folder is alive
             ratings.save(tmp)
@@ -242,7 +242,8 @@ def write_cache(entry: Path, ratings: Ratings, identity: dict[str, Any]) -> None
                 _publish(tmp, entry, identity)
                 _prune(parent, entry, identity)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
         shutil.rmtree(tmp, ignore_errors=True)  # gone already when it was renamed into place
 
 
