@@ -1,10 +1,19 @@
-"""Where llmrec keeps its caches: ``$LLMREC_CACHE_DIR``, else the user's cache folder."""
+"""Paths: where llmrec keeps its caches, and how a user's path is read (``~`` expanded)."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+
+
+def expand_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`Path` with a leading ``~`` or ``~user`` expanded.
+
+    Every loader passes user-given paths through this, so ``load_ratings("~/data/netflix")``
+    works as written in the docs. Environment variables are not expanded.
+    """
+    return Path(path).expanduser()
 
 
 def cache_dir(*parts: str) -> Path:
@@ -15,7 +24,7 @@ def cache_dir(*parts: str) -> Path:
     """
     override = os.environ.get("LLMREC_CACHE_DIR")
     if override:
-        base = Path(override)
+        base = expand_path(override)
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches" / "llmrec"
     elif os.name == "nt":

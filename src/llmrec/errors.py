@@ -5,6 +5,7 @@ them all, and each message names what was wrong (file, line, field, value) and w
 
     LLMRecError
     ├── DataFormatError        a data file is malformed (names the file, line and text)
+    ├── DataNotFoundError      a data file or folder does not exist (also a FileNotFoundError)
     ├── ConfigError            a configuration value or combination is invalid
     ├── NotFittedError         a model was used before ``fit``
     ├── ValidationError        a fine-tuning file fails OpenAI's checks
@@ -26,6 +27,7 @@ __all__ = [
     "CacheMissError",
     "ConfigError",
     "DataFormatError",
+    "DataNotFoundError",
     "LLMRecError",
     "NotFittedError",
     "UnknownBackendError",
@@ -63,6 +65,13 @@ class DataFormatError(LLMRecError):
             where += ": "
         shown = f" (got {text!r})" if text is not None else ""
         super().__init__(f"{where}{message}{shown}")
+
+
+class DataNotFoundError(LLMRecError, FileNotFoundError):
+    """A data file or folder named by the user does not exist.
+
+    Also a :class:`FileNotFoundError`, so code written against the built-in error keeps working.
+    """
 
 
 class ConfigError(LLMRecError):

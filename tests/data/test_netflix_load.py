@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmrec.data import Catalog, Movie, Ratings
+from llmrec.data import Catalog, Movie, Ratings, netflix
 from llmrec.data._cache import CACHE_VERSION
 from llmrec.data.netflix import (
     ProbeSet,
@@ -126,20 +126,31 @@ def replace_keeping_stat(path: Path, data: bytes) -> None:
 
 
 def test_second_load_reads_the_cache_not_the_files(
-    kaggle: Path, cache: Path, caplog: pytest.LogCaptureFixture
+    kaggle: Path, cache: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = load_ratings(kaggle, cache_dir=cache)
     assert len(entries(cache)) == 1
-    # Garble the sources without changing size or mtime: only a cache hit returns the data.
-    for f in rating_files(kaggle):
-        replace_keeping_stat(f, b"x" * f.stat().st_size)
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the files were parsed again")
+
+    monkeypatch.setattr(netflix, "read_records", no_parsing)
     with caplog.at_level(logging.INFO, logger="llmrec.data.netflix"):
         again = load_ratings(kaggle, cache_dir=cache)
     assert again == first
     assert "cache hit" in caplog.text
     assert isinstance(again.user_id, np.memmap) or isinstance(again.user_id.base, np.memmap)
-    with pytest.raises(DataFormatError):  # and without the cache the garbled files fail
-        load_ratings(kaggle, cache=False)
+
+
+def test_source_edited_with_size_and_mtime_restored_is_parsed_again(
+    kaggle: Path, cache: Path
+) -> None:
+    """Issue 11 item 7: the ctime (and inode) in the key catch an edit that hides its tracks."""
+    load_ratings(kaggle, cache_dir=cache)
+    for f in rating_files(kaggle):
+        replace_keeping_stat(f, b"x" * f.stat().st_size)
+    with pytest.raises(DataFormatError):  # the garbled files are read, not the stale cache
+        load_ratings(kaggle, cache_dir=cache)
 
 
 def test_changed_source_invalidates_the_cache(kaggle: Path, cache: Path) -> None:
@@ -211,7 +222,7 @@ def test_cache_off_writes_nothing_and_default_cache_dir_is_used(kaggle: Path) ->
 def test_no_temporary_folders_left_behind(kaggle: Path, cache: Path) -> None:
     load_ratings(kaggle, cache_dir=cache)
     load_ratings(kaggle, movies=[1], cache_dir=cache)
-    assert [p.name for p in cache.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".")] == [".lock"]
 
 
 # -- titles --------------------------------------------------------------------------------------
@@ -250,6 +261,7 @@ def test_titles_quirks(tmp_path: Path) -> None:
             ),
         ),
         unique_by=lambda t: t[0],
+        min_size=1,
         max_size=20,
     )
 )
@@ -259,7 +271,10 @@ def test_generated_titles_round_trip(
     path = tmp_path_factory.mktemp("titles") / "movie_titles.csv"
     lines = [f"{i},{'NULL' if y is None else y},{t}\n" for i, y, t in titles]
     path.write_bytes("".join(lines).encode("iso-8859-1"))
-    assert load_titles(path) == Catalog(Movie(i, t, y) for i, y, t in titles)
+    want = Catalog(Movie(i, t, y) for i, y, t in titles)
+    assert load_titles(path, encoding="iso-8859-1") == want
+    path.write_bytes("".join(lines).encode("utf-8"))
+    assert load_titles(path) == want  # UTF-8 is always recognised
 
 
 @pytest.mark.parametrize(
@@ -311,7 +326,7 @@ def test_titles_in_another_encoding(tmp_path: Path) -> None:
     path = tmp_path / "movie_titles.csv"
     path.write_bytes("6,1997,Café\n".encode())
     assert load_titles(path, encoding="utf-8").title(6) == "Café"
-    assert load_titles(path).title(6) == "CafÃ©"  # the default is the real file's ISO-8859-1
+    assert load_titles(path, encoding="iso-8859-1").title(6) == "CafÃ©"  # as told
     path.write_bytes(b"1,2003,Dinosaur Planet\n6,1997,Caf\xe9\n")
     with pytest.raises(DataFormatError, match="not utf-8") as info:
         load_titles(path, encoding="utf-8")

@@ -47,7 +47,9 @@ def _is_movielens(path: Path) -> bool:
 
 def stats_command(args: argparse.Namespace) -> int:
     """Print ``Ratings.stats()`` for ``args.path`` and the catalog size if titles exist."""
-    path: Path = args.path
+    from llmrec._paths import expand_path
+
+    path = expand_path(args.path)
     if not path.exists():
         print(f"llmrec: error: no such file or folder: {path}", file=sys.stderr)
         return 1

@@ -455,9 +455,68 @@ static PyObject *py_parse(PyObject *self, PyObject *args)
     return Py_BuildValue("ninn", r.written, r.code, r.line, r.offset);
 }
 
+/* The column checksum of the binary rating cache (same function as numpy_checksum in
+ * _parse_numpy.py): the bytes as little-endian 64-bit words w_1..w_m (the last one zero-padded),
+ * h = sum over i of mix(w_i + i * K) modulo 2^64, then h xor the byte length. mix is a bijective
+ * 64-bit finaliser, so a change in one word always changes the sum, and the position term makes
+ * moved words count; mix(x) = (x xor x >> 29) * M, both steps invertible. Not cryptographic: it catches damage, not tampering. */
+#define CK_STEP 0x9E3779B97F4A7C15ULL
+#define CK_MUL 0xD6E8FEB86659FD93ULL
+
+static inline uint64_t ck_mix(uint64_t x) { return (x ^ (x >> 29)) * CK_MUL; }
+
+static inline uint64_t ck_load(const unsigned char *p, Py_ssize_t n)
+{
+    uint64_t w = 0;
+    Py_ssize_t j;
+    for (j = 0; j < n; j++) {
+        w |= (uint64_t)p[j] << (8 * j);
+    }
+    return w;
+}
+
+static uint64_t checksum(const unsigned char *p, Py_ssize_t n)
+{
+    const Py_ssize_t words = n / 8;
+    uint64_t h = 0, pos = 0, w;
+    Py_ssize_t i;
+    for (i = 0; i < words; i++) {
+        pos += CK_STEP;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(&w, p + 8 * i, 8);
+#else
+        w = ck_load(p + 8 * i, 8);
+#endif
+        h += ck_mix(w + pos);
+    }
+    if (n % 8) {
+        pos += CK_STEP;
+        h += ck_mix(ck_load(p + 8 * words, n % 8) + pos);
+    }
+    return h ^ (uint64_t)n;
+}
+
+PyDoc_STRVAR(checksum_doc, "checksum(data) -> int\n\n"
+                           "64-bit checksum of the bytes of data (see _parse_numpy.numpy_checksum).");
+
+static PyObject *py_checksum(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    uint64_t h;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*:checksum", &data)) {
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS h = checksum((const unsigned char *)data.buf, data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromUnsignedLongLong((unsigned long long)h);
+}
+
 static PyMethodDef methods[] = {
     {"count", py_count, METH_VARARGS, count_doc},
     {"parse", py_parse, METH_VARARGS, parse_doc},
+    {"checksum", py_checksum, METH_VARARGS, checksum_doc},
     {NULL, NULL, 0, NULL},
 };
 

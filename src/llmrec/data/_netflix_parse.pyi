@@ -19,3 +19,6 @@ def parse(
     /,
 ) -> tuple[int, int, int, int]:
     """Fill the outputs; returns (written, code, 1-based line, byte offset of that line)."""
+
+def checksum(data: Buffer, /) -> int:
+    """64-bit checksum of the bytes of ``data`` (the same function as ``numpy_checksum``)."""

@@ -26,11 +26,10 @@ thread pool, allocates the output arrays once, and parses every chunk straight i
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import mmap
 import os
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from llmrec.data._parse_numpy import (
     Int32Array,
     UInt8Array,
     _check_kind,
+    numpy_checksum,
     numpy_count,
     numpy_parse,
 )
@@ -60,11 +60,13 @@ from llmrec.errors import DataFormatError
 
 __all__ = [
     "BACKENDS",
+    "CHECKSUMS",
     "CHUNK_BYTES",
     "KIND_PROBE",
     "KIND_QUALIFYING",
     "KIND_RATINGS",
     "Records",
+    "checksum",
     "default_backend",
     "describe",
     "numpy_count",
@@ -81,7 +83,6 @@ _RECORD_FORMS = {
 CHUNK_BYTES = 32 << 20
 """Files larger than this are split (at header lines) so one big file still uses every core."""
 
-_SMALL_FILE = 1 << 20
 _TEXT_LIMIT = 200
 
 CountFn = Callable[[Any, int, Any, bool], tuple[int, int]]
@@ -106,6 +107,25 @@ BACKENDS: dict[str, tuple[CountFn, ParseFn]] = _load_backends()
 def default_backend() -> str:
     """``"c"`` when the extension is built, else ``"numpy"``."""
     return "c" if "c" in BACKENDS else "numpy"
+
+
+def _load_checksums() -> dict[str, Callable[[Any], int]]:
+    found: dict[str, Callable[[Any], int]] = {"numpy": numpy_checksum}
+    try:
+        from llmrec.data import _netflix_parse
+    except ImportError:
+        return found
+    found["c"] = _netflix_parse.checksum
+    return found
+
+
+CHECKSUMS: dict[str, Callable[[Any], int]] = _load_checksums()
+"""The 64-bit column checksum by kernel (equal results; see ``numpy_checksum``)."""
+
+
+def checksum(data: Any) -> int:
+    """64-bit checksum of the bytes of ``data`` with the default kernel (GIL released in C)."""
+    return CHECKSUMS[default_backend()](data)
 
 
 # -- error messages ----------------------------------------------------------------------------
@@ -183,37 +203,79 @@ class _Outcome:
     text: bytes
 
 
-@contextlib.contextmanager
-def _mapped(path: Path) -> Iterator[memoryview]:
-    """The bytes of ``path``: memory-mapped (read-only), or read whole if the file is small."""
+BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark; skipped at the start of a file (the rest is ASCII anyway)."""
+
+_WINDOW = 1 << 16
+
+
+class _Changed(Exception):
+    """A file held fewer bytes than planned: it was truncated or replaced while being read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+_buffers = threading.local()
+
+
+def _read_range(path: Path, start: int, end: int) -> memoryview:
+    """Bytes ``start:end`` of ``path``, read with plain reads into this thread's buffer.
+
+    No memory map: a file truncated meanwhile gives a short read (:class:`_Changed`), never a
+    SIGBUS. The buffer is reused by the thread's next chunk, so callers copy what they keep.
+    """
+    size = end - start
+    buf: npt.NDArray[np.uint8] | None = getattr(_buffers, "buf", None)
+    if buf is None or buf.size < size:
+        buf = _buffers.buf = np.empty(max(size, 1), dtype=np.uint8)  # not zero-filled
+    view = buf.data[:size]
     with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size < _SMALL_FILE:  # a plain read is cheaper than a map
-            yield memoryview(fh.read())
-            return
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            with memoryview(mm) as view:
-                yield view
-        finally:
-            mm.close()
+        fh.seek(start)
+        got = 0
+        while got < size:
+            n = fh.readinto(view[got:])
+            if not n:
+                raise _Changed(path)
+            got += n
+    return view
+
+
+def _bom_length(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return len(BOM) if fh.read(len(BOM)) == BOM else 0
 
 
 def _plan(path: Path, chunk_bytes: int) -> list[_Chunk]:
-    """Split ``path`` into pieces of about ``chunk_bytes`` that each begin at a header line."""
+    """Split ``path`` into pieces of about ``chunk_bytes`` that each begin at a header line.
+
+    A leading UTF-8 byte order mark is left out of the first piece.
+    """
     size = path.stat().st_size
-    if size <= chunk_bytes:
-        return [_Chunk(path, 0, size)]
-    cuts = [0]
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        target = chunk_bytes
+    first = _bom_length(path)
+    if size - first <= chunk_bytes:
+        return [_Chunk(path, first, size)]
+    cuts = [first]
+    with open(path, "rb") as fh:
+        target = first + chunk_bytes
         while target < size:
-            colon = mm.find(b":", target)
+            # The header line holding the next ':' at or after ``target`` starts a new piece; a
+            # line start more than a window back is not looked for (the next ':' is used).
+            lo = max(cuts[-1], target - _WINDOW)
+            fh.seek(lo)
+            window = fh.read(2 * _WINDOW)
+            colon = window.find(b":", target - lo)
             if colon < 0:
-                break
-            start = mm.rfind(b"\n", 0, colon) + 1
+                if lo + len(window) >= size or not window:
+                    break
+                target = lo + len(window)
+                continue
+            newline = window.rfind(b"\n", 0, colon)
+            start = lo + newline + 1 if newline >= 0 else -1  # -1: line start not in window
             if start > cuts[-1]:
                 cuts.append(start)
-            target = max(colon + 1, cuts[-1] + chunk_bytes)
+            target = max(lo + colon + 1, cuts[-1] + chunk_bytes)
     cuts.append(size)
     return [_Chunk(path, a, b) for a, b in itertools.pairwise(cuts)]
 
@@ -238,10 +300,17 @@ def read_records(
     _check_kind(kind)
     chunks = [c for f in files for c in _plan(Path(f), chunk_bytes)]
     n_workers = max(1, min(workers or _cpus(), len(chunks)))
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        run = _Run(chunks, kind, keep, count_fn, parse_fn, pool, progress)
-        if not run.attempt(exact=False):  # a malformed file beat the fast count: recount
-            run.attempt(exact=True)
+    try:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            run = _Run(chunks, kind, keep, count_fn, parse_fn, pool, progress)
+            if not run.attempt(exact=False):  # a malformed file beat the fast count: recount
+                run.attempt(exact=True)
+    except _Changed as exc:
+        raise DataFormatError(
+            "the file became shorter while it was being read (truncated or replaced); "
+            "load it again once it is complete",
+            path=exc.path,
+        ) from None
     return run.result()
 
 
@@ -275,8 +344,7 @@ class _Run:
         self.date: npt.NDArray[np.datetime64] | None = None
 
     def _count_one(self, c: _Chunk, exact: bool) -> tuple[int, int]:
-        with _mapped(c.path) as view, view[c.start : c.end] as part:
-            return self.count_fn(part, self.kind, self.keep, exact)
+        return self.count_fn(_read_range(c.path, c.start, c.end), self.kind, self.keep, exact)
 
     def attempt(self, *, exact: bool) -> bool:
         """Count and parse every chunk; False if the count fell short (retry with ``exact``)."""
@@ -293,19 +361,19 @@ class _Run:
 
     def _parse_one(self, i: int) -> _Outcome:
         c, lo, hi = self.chunks[i], int(self.offsets[i]), int(self.offsets[i + 1])
-        with _mapped(c.path) as view, view[c.start : c.end] as part:
-            written, code, line, offset = self.parse_fn(
-                part,
-                self.kind,
-                self.keep,
-                self.user[lo:hi],
-                self.movie[lo:hi],
-                None if self.rating is None else self.rating[lo:hi],
-                None if self.date is None else self.date.view(np.int64)[lo:hi],
-            )
-            text = b""
-            if code != OK:
-                text = part[offset : offset + _TEXT_LIMIT + 2].tobytes().split(b"\n", 1)[0]
+        part = _read_range(c.path, c.start, c.end)
+        written, code, line, offset = self.parse_fn(
+            part,
+            self.kind,
+            self.keep,
+            self.user[lo:hi],
+            self.movie[lo:hi],
+            None if self.rating is None else self.rating[lo:hi],
+            None if self.date is None else self.date.view(np.int64)[lo:hi],
+        )
+        text = b""
+        if code != OK:
+            text = bytes(part[offset : offset + _TEXT_LIMIT + 2]).split(b"\n", 1)[0]
         return _Outcome(written, code, line, text)
 
     def result(self) -> Records:

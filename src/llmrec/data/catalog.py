@@ -36,9 +36,12 @@ class Catalog:
 
     Titles may repeat under different ids (the Netflix file has two "Twister" and two
     "The Patriot"), so :meth:`ids_for` returns every id with that title, in id order.
+    ``encoding`` records the text encoding a loader read the titles with.
     """
 
-    def __init__(self, movies: Iterable[Movie]) -> None:
+    def __init__(self, movies: Iterable[Movie], *, encoding: str | None = None) -> None:
+        self.encoding = encoding
+        """The text encoding the titles were read with (``None`` if not read from a file)."""
         self._movies: dict[int, Movie] = {}
         for m in movies:
             if m.movie_id in self._movies:

@@ -42,9 +42,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from llmrec._paths import expand_path
 from llmrec.data.catalog import Catalog, Movie
 from llmrec.data.ratings import Ratings
-from llmrec.errors import DataFormatError
+from llmrec.errors import DataFormatError, DataNotFoundError
 
 __all__ = [
     "HalfStars",
@@ -306,9 +307,9 @@ def _read_ratings(path: Path, *, sep: bytes, header: str | None, half_stars: Hal
 
 
 def _need(folder: PathArg, name: str) -> Path:
-    path = Path(folder) / name
+    path = expand_path(folder) / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found (expected the MovieLens file {name!r})")
+        raise DataNotFoundError(f"{path} not found (expected the MovieLens file {name!r})")
     return path
 
 
@@ -367,9 +368,9 @@ def load_movielens(path: PathArg) -> tuple[Ratings, Catalog]:
     ``u.data`` means ml-100k, ``ratings.dat`` ml-1m, ``ratings.csv`` ml-latest / ml-25m. A folder
     holding exactly one MovieLens folder (the unpacked zip's parent) works too.
     """
-    root = Path(path)
+    root = expand_path(path)
     if not root.is_dir():
-        raise FileNotFoundError(f"no such folder: {root}")
+        raise DataNotFoundError(f"no such MovieLens folder: {root}")
     loader = _loader(root)
     if loader is not None:
         return loader(root)

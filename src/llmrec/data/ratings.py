@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from llmrec._io import write_json_atomic
+from llmrec._io import fsync_dir, write_json_atomic
 from llmrec.errors import DataFormatError
 
 __all__ = ["Ratings", "RatingsStats"]
@@ -199,8 +200,9 @@ class Ratings:
     def save(self, folder: str | Path) -> Path:
         """Write the columns as ``.npy`` files plus ``meta.json`` into ``folder``.
 
-        Each column is written to a temporary name and renamed; ``meta.json`` (written last)
-        records the length and fingerprint, so a partial or damaged folder is detected on load.
+        Each column is written to a temporary name, flushed to disk and renamed; ``meta.json``
+        (written last) records the length and fingerprint, so a partial or damaged folder is
+        detected on load. The folder itself is flushed too, so the names survive a power cut.
         """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -208,11 +210,14 @@ class Ratings:
             tmp = out / f".{name}.npy.tmp"
             with open(tmp, "wb") as fh:
                 np.save(fh, np.ascontiguousarray(getattr(self, name)), allow_pickle=False)
+                fh.flush()
+                os.fsync(fh.fileno())
             tmp.replace(out / f"{name}.npy")
         write_json_atomic(
             out / "meta.json",
             {"format": _FORMAT, "n_ratings": len(self), "fingerprint": self.fingerprint()},
         )
+        fsync_dir(out)
         return out
 
     @classmethod
@@ -239,7 +244,7 @@ class Ratings:
             path = src / f"{name}.npy"
             try:
                 arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:  # EOFError: a zero-length file
                 raise DataFormatError(f"cannot read column {name!r}: {exc}", path=path) from None
             if arr.dtype != dtype or arr.ndim != 1 or arr.shape[0] != meta.get("n_ratings"):
                 raise DataFormatError(

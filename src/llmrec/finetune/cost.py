@@ -135,8 +135,17 @@ def estimate_training_cost(
         raise DataFormatError("fine-tuning file not found", path=src)
     encoding = get_encoding()
     counts: list[int] = []
-    with open(src, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
+    with open(src, "rb") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(
+                    f"not UTF-8 ({exc.reason}); JSONL files must be UTF-8",
+                    path=src,
+                    line=lineno,
+                    text=raw[:80].decode("latin-1"),
+                ) from None
             if not line.strip():
                 continue
             counts.append(count_chat_tokens(_messages(line, src, lineno), encoding=encoding))

@@ -70,15 +70,19 @@ def count_message_tokens(messages: Sequence[object], counter: TokenCounter) -> i
 
 
 class IdMaker:
-    """Deterministic ids: ``prefix`` + 24 hex digits of SHA-256 over a per-kind counter."""
+    """Deterministic ids: ``prefix`` + 24 hex digits of SHA-256 over a per-kind counter.
+
+    Each prefix (kind of id) counts on its own, so the n-th file of a session has the same id
+    however many chat completions or batches came before it.
+    """
 
     def __init__(self) -> None:
-        self._counter = itertools.count(1)
+        self._counters: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
         with self._lock:
-            n = next(self._counter)
+            n = next(self._counters.setdefault(prefix, itertools.count(1)))
         return prefix + hashlib.sha256(f"{prefix}{n}".encode()).hexdigest()[:24]
 
 
