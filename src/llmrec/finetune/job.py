@@ -14,7 +14,7 @@ multiplier 1) as a resumable, budgeted run:
    with the same SHA-256 are not uploaded again and a recorded job is followed, not re-created.
 
 The billed cost of a finished job is ``trained_tokens × training price per 1M / 1e6`` with
-prices from :mod:`llmrec.finetune.prices`. Retries of rate limits and server errors are left to the
+prices from :mod:`llmrec.openai_api.prices`. Retries of rate limits and server errors are left to the
 ``openai`` client (its ``max_retries``), configured by whoever creates it.
 """
 
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, BudgetExceededError, ConfigError
+from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.finetune.manifest import (
     CheckpointRecord,
     EventRecord,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     import openai
 
     from llmrec.finetune.cost import TrainingCostEstimate
-    from llmrec.finetune.prices import PriceTable
+    from llmrec.openai_api.prices import PriceTable
 
 __all__ = ["FineTuner", "JobState"]
 
@@ -131,7 +132,7 @@ class FineTuner:
         training_file: str | Path,
         *,
         validation_file: str | Path | None = None,
-        model: str = "gpt-4o-mini-2024-07-18",
+        model: str = DEFAULT_MODEL,
         n_epochs: int = 2,
         batch_size: int = 32,
         learning_rate_multiplier: float = 1.0,
@@ -403,7 +404,7 @@ class FineTuner:
         return bool(fresh)
 
     def _billed(self, manifest: RunManifest) -> float | None:
-        from llmrec.finetune.prices import training_price
+        from llmrec.openai_api.prices import training_price
 
         if manifest.trained_tokens is None:
             return None
