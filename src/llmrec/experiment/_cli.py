@@ -44,11 +44,15 @@ def register(sub: Any) -> None:
 def _print_plan(result: Any) -> None:
     print("Paid steps (estimated before anything is sent):")
     total = 0.0
+    unknown = 0
     for line in result.plan:
         print(f"  - {line}")
-        if line.will_run:
+        if line.will_run and line.usd is None:
+            unknown += 1
+        elif line.will_run:
             total += line.usd
-    print(f"  total that this run would spend: {total:.4f} USD")
+    more = f" plus {unknown} step(s) of unknown cost" if unknown else ""
+    print(f"  total that this run would spend: {total:.4f} USD{more}")
 
 
 def _print_summary(result: Any, config: Any, seconds: float) -> None:

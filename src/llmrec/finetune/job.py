@@ -83,6 +83,13 @@ class JobState:
         return "; ".join(parts)
 
 
+def planned_model_id(base: str) -> str:
+    """What a model fine-tuned from ``base`` is planned and priced as before the job names it."""
+    from llmrec.openai_api.models import fine_tuned_family
+
+    return fine_tuned_family(base)
+
+
 def _usd(amount: float) -> str:
     """Cents for real amounts; two significant digits below a cent (test runs cost fractions)."""
     return f"{amount:,.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.2g}"
