@@ -77,7 +77,7 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
             f"(validated: {ft.get('train_valid')})"
         )
     print()
-    print(render_text(result.results, config))
+    print(render_text(result.document, config))
     if result.reused:
         print(f"Reused {len(result.reused)} finished stages from {result.out_dir}.")
     print(f"Report: {result.report_path}")
@@ -113,10 +113,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         for stage in result.reused:
             print(f"  reused  {stage}")
         todo = [
-            f"backend:{name}:{e['label']}"
-            for name, ds in result.results["datasets"].items()
-            for e in ds["backends"]
-            if e.get("planned")
+            f"backend:{name}:{e.label}"
+            for name, ds in result.document.datasets.items()
+            for e in ds.backends
+            if e.planned
         ]
         for stage in todo:
             print(f"  to run  {stage}")

@@ -22,6 +22,7 @@ from llmrec.errors import BudgetExceededError
 from llmrec.experiment.config import BackendSpec, ExperimentConfig
 from llmrec.experiment.costs import CostLine
 from llmrec.experiment.data_source import load_source
+from llmrec.experiment.results import BackendEntry, DatasetResult, PlanLine, Results, StageLog
 from llmrec.experiment.stages import StageStore, stage_key
 from llmrec.truth import NeighbourTruth, ProfileDataset
 
@@ -34,6 +35,8 @@ class ExperimentResult:
 
     out_dir: Path
     results: dict[str, Any]
+    """The ``results.json`` document as a dict (``document`` is the typed form)."""
+    document: Results = field(default_factory=lambda: Results(config={}))
     plan: list[CostLine] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
@@ -63,7 +66,7 @@ class _Runner:
         self.progress = progress
         self.dry_run = dry_run
         self.store = StageStore(out_dir)
-        self.results: dict[str, Any] = {"config": json.loads(config.to_json()), "datasets": {}}
+        self.results = Results(config=json.loads(config.to_json()), datasets={})
         self.plan: list[CostLine] = []
 
     # -- stages -----------------------------------------------------------------------------
@@ -72,7 +75,7 @@ class _Runner:
         self.data_key = stage_key(self.config.data.model_dump(mode="json"), ratings.fingerprint())
         stats = ratings.stats().to_dict()
         stats["n_titles"] = len(catalog)
-        self.results["data"] = stats
+        self.results.data = stats
         return ratings, catalog
 
     def truth(self, name: str, ratings: Ratings) -> tuple[str, ProfileDataset]:
@@ -209,7 +212,7 @@ class _Runner:
         train_ratings: Ratings,
         catalog: Catalog,
         fine_tuned_model: str | None,
-    ) -> dict[str, Any]:
+    ) -> BackendEntry:
         """Run one backend on the test split (or plan it); language-model backends are priced,
         checked for credentials and budgeted through the capability protocol only."""
         from llmrec.recommenders import get_recommender
@@ -217,29 +220,29 @@ class _Runner:
         from llmrec.recommenders.registry import get_recommender_factory
 
         cfg = dict(spec.config)
-        entry: dict[str, Any] = {"backend": spec.name, "label": spec.display, "llm": False}
+        entry = BackendEntry(backend=spec.name, label=spec.display, llm=False)
         test = parts["test"]
         why_not: str | None = None
         if uses_fine_tuned_model(get_recommender_factory(spec.name)) and "model" not in cfg:
             cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
         rec = get_recommender(spec.name, **cfg)
         if isinstance(rec, LanguageModelBackend):
-            entry["llm"] = True
+            entry.llm = True
             rec = rec.with_run_settings(self._run_settings())
             credentials = rec.credentials()
             if why_not is None and not credentials.present:
                 why_not = f"no {' or '.join(credentials.names)} (and no base_url)"
             line = self._plan_llm(name, spec, rec, test, catalog, will_run=why_not is None)
             if why_not is not None:
-                entry["skipped"] = why_not
-                entry["estimated_cost_usd"] = line.usd
+                entry.skipped = why_not
+                entry.estimated_cost_usd = line.usd
                 return entry
             if self.dry_run:
-                entry["planned"] = True
+                entry.planned = True
                 return entry
             self._check_budget(f"{spec.display} on {name}", line)
         elif self.dry_run:
-            entry["planned"] = True
+            entry.planned = True
             return entry
         key = stage_key(split_key, spec.name, rec.to_config()["config"], self.config.k)
         path = f"recs/{name}/{spec.display}.jsonl"
@@ -252,7 +255,7 @@ class _Runner:
             _write_recs(self.out / path, test.user_ids, recs)
 
         self.store.run(f"backend:{name}:{spec.display}", key, [path, config_path], work)
-        entry["recommendations"] = path
+        entry.recommendations = path
         return entry
 
     def _fine_tuned_model(self, fine_tuned_model: str | None) -> tuple[str, str | None]:
@@ -357,7 +360,7 @@ def run(
             runner.backend(name, spec, split_key, parts, train_ratings, catalog, ft_model)
             for spec in config.backends
         ]
-        ds_result: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "truth_stats": dataset.stats().to_dict(),
             "n_train": len(parts["train"]),
             "n_val": len(parts["val"]),
@@ -367,15 +370,16 @@ def run(
             "backends": entries,
         }
         if not dry_run:
-            ds_result.update(evaluate_dataset(name, config, out, parts["test"], entries, ratings))
-        runner.results["datasets"][name] = ds_result
-    runner.results["plan"] = [line.to_dict() for line in runner.plan]
-    runner.results["stages"] = {"reused": runner.store.reused, "ran": runner.store.ran}
+            fields.update(evaluate_dataset(name, config, out, parts["test"], entries, ratings))
+        runner.results.datasets[name] = DatasetResult(**fields)
+    runner.results.plan = [PlanLine(**line.to_dict()) for line in runner.plan]
+    runner.results.stages = StageLog(reused=runner.store.reused, ran=runner.store.ran)
     if not dry_run:
         write_outputs(out, runner.results, config)
     return ExperimentResult(
         out_dir=out,
-        results=runner.results,
+        results=runner.results.to_json_dict(),
+        document=runner.results,
         plan=runner.plan,
         reused=runner.store.reused,
         ran=runner.store.ran,
