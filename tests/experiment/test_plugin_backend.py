@@ -73,7 +73,9 @@ def test_dry_run_prices_the_plugin(
     printed = capsys.readouterr().out
     steps = [line for line in printed.splitlines() if line.startswith("  - plugin ")]
     assert len(steps) == 1 and steps[0].startswith("  - plugin on profileData50")
-    assert re.search(r"[\d,]+ requests, [\d,]+ input \+ [\d,]+ output tokens, \d+\.\d{4} USD", steps[0])
+    assert re.search(
+        r"[\d,]+ requests, [\d,]+ input \+ [\d,]+ output tokens, \d+\.\d{4} USD", steps[0]
+    )
     assert "(will run)" in steps[0]
     result = run(ExperimentConfig.model_validate(_config()), tmp_path / "p", dry_run=True)
     (line,) = [line for line in result.plan if line.kind == "inference"]

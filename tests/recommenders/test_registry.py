@@ -14,11 +14,11 @@ from llmrec.recommenders import (
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,
+    _entry_points,
     available_recommenders,
     get_recommender,
     registry,
 )
-from llmrec.recommenders import _entry_points
 
 
 def test_builtins_and_the_installed_plugin_are_listed() -> None:

@@ -32,10 +32,7 @@ class CostLine:
         state = "will run" if self.will_run else "skipped"
         usd = "unknown USD" if self.usd is None else f"{self.usd:.4f} USD"
         if self.kind == "training":
-            return (
-                f"{self.step}: {self.input_tokens:,} billed training tokens, "
-                f"{usd} ({state})"
-            )
+            return f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
         return (
             f"{self.step}: {self.requests:,} requests, {self.input_tokens:,} input + "
             f"{self.output_tokens:,} output tokens, {usd} ({state})"

@@ -48,7 +48,9 @@ def _llm_diagnostics(rows: list[dict[str, Any]]) -> LLMDiagnostics:
     return LLMDiagnostics(
         responses=len(rows),
         titles=n_titles,
-        hallucination_rate=hallucination_rate([int(d.get("n_unresolved", 0)) for d in diags], titles),
+        hallucination_rate=hallucination_rate(
+            [int(d.get("n_unresolved", 0)) for d in diags], titles
+        ),
         invalid_output_rate=invalid_output_rate(bool(d.get("valid", True)) for d in diags),
         duplicate_rate=duplicates / n_titles if n_titles else 0.0,
         prompt_tokens=prompt_tokens,

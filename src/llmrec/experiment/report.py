@@ -204,7 +204,9 @@ def _finetune_section(ds: DatasetResult) -> list[str]:
     ]
 
 
-def _dataset_section(number: int, name: str, ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+def _dataset_section(
+    number: int, name: str, ds: DatasetResult, config: ExperimentConfig
+) -> list[str]:
     return [
         f"## Table {number}: {name}",
         "",

@@ -17,9 +17,9 @@ from llmrec.finetune.cost import (
 from llmrec.finetune.export import export_chat_jsonl
 from llmrec.finetune.job import FineTuner, JobState
 from llmrec.finetune.manifest import FineTuneConfig, RunManifest
+from llmrec.finetune.validate import Finding, ValidationReport, validate_chat_jsonl
 from llmrec.openai_api.prices import PRICES, ModelPrice, PriceTable, price_for
 from llmrec.openai_api.tokens import count_chat_tokens, count_tokens
-from llmrec.finetune.validate import Finding, ValidationReport, validate_chat_jsonl
 
 __all__ = [
     "PRICES",

@@ -175,7 +175,9 @@ def estimate_inference_cost(
     the study's format. Raises :class:`~llmrec.errors.ConfigError` for a model without a price.
     """
     per_request = (
-        expected_output_tokens(10) if output_tokens_per_request is None else output_tokens_per_request
+        expected_output_tokens(10)
+        if output_tokens_per_request is None
+        else output_tokens_per_request
     )
     table = PRICES if prices is None else prices
     est = estimate_chat_cost(

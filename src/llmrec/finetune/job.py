@@ -14,8 +14,8 @@ multiplier 1) as a resumable, budgeted run:
    with the same SHA-256 are not uploaded again and a recorded job is followed, not re-created.
 
 The billed cost of a finished job is ``trained_tokens × training price per 1M / 1e6`` with
-prices from :mod:`llmrec.openai_api.prices`. Retries of rate limits and server errors are left to the
-``openai`` client (its ``max_retries``), configured by whoever creates it.
+prices from :mod:`llmrec.openai_api.prices`. Retries of rate limits and server errors are left
+to the ``openai`` client (its ``max_retries``), configured by whoever creates it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, BudgetExceededError, ConfigError
-from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.finetune.manifest import (
     CheckpointRecord,
     EventRecord,
@@ -37,6 +36,7 @@ from llmrec.finetune.manifest import (
     file_sha256,
     utc_now,
 )
+from llmrec.openai_api.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import openai

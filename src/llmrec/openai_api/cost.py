@@ -101,6 +101,4 @@ def estimate_chat_cost(
         )
     except ConfigError:
         usd = None
-    return ChatCostEstimate(
-        model, n_requests, input_tokens, output_tokens, batch, usd, table.as_of
-    )
+    return ChatCostEstimate(model, n_requests, input_tokens, output_tokens, batch, usd, table.as_of)

@@ -9,15 +9,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, TypeVar
+from typing import Any
 
 from llmrec.errors import BackendError, UnknownBackendError
 
 __all__ = ["ENTRY_POINT_GROUP", "instantiate", "load_target", "registered"]
 
 ENTRY_POINT_GROUP = "llmrec.recommenders"
-
-T = TypeVar("T")
 
 
 def registered() -> dict[str, list[EntryPoint]]:
@@ -59,8 +57,9 @@ def load_target(name: str) -> Callable[..., Any]:
     return target  # type: ignore[no-any-return]
 
 
-def instantiate(name: str, config: dict[str, Any], expected: type[T]) -> T:
-    """Call the target registered as ``name`` with ``config``; check it built an ``expected``."""
+def instantiate(name: str, config: dict[str, Any], expected: type) -> Any:
+    """Call the target registered as ``name`` with ``config``; check it built an ``expected``
+    (an instance of that class, which the caller may then rely on)."""
     target = load_target(name)
     instance = target(**config)
     if not isinstance(instance, expected):

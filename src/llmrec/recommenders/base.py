@@ -170,7 +170,8 @@ class Recommender(abc.ABC):
         if cls is Recommender:
             from llmrec.recommenders._entry_points import instantiate
 
-            return instantiate(str(name), dict(options), Recommender)
+            instance: Recommender = instantiate(str(name), dict(options), Recommender)
+            return instance
         if name != cls.name:
             raise ConfigError(f"{cls.__name__} is registered as {cls.name!r}, not {name!r}")
         try:
@@ -249,7 +250,9 @@ class Recommender(abc.ABC):
         """
         out: list[Recommendation] = []
         step = max(1, int(self.chunk_size))
-        with progress_bar(enabled=progress, total=len(profiles), desc=f"{self.name} recommend") as bar:
+        with progress_bar(
+            enabled=progress, total=len(profiles), desc=f"{self.name} recommend"
+        ) as bar:
             for start in range(0, len(profiles), step):
                 chunk = profiles[start : start + step]
                 recs = self._recommend_many(chunk, k)

@@ -62,7 +62,9 @@ Answer = ChatAnswer
 """Deprecated alias of :class:`llmrec.recommenders.llm.transports.base.ChatAnswer`."""
 
 
-def _answer_cost(model: str, prompt_tokens: int, completion_tokens: int, batch: bool) -> float | None:
+def _answer_cost(
+    model: str, prompt_tokens: int, completion_tokens: int, batch: bool
+) -> float | None:
     from llmrec.openai_api.prices import inference_cost
 
     try:
@@ -110,7 +112,9 @@ class OpenAIRecommender(LanguageModelRecommender):
 
     def _batch_transport(self, price: Any = None) -> OpenAIBatchTransport:
         cfg = self.config
-        folder = cfg.batch_dir if cfg.batch_dir is not None else self.cache_path().parent / "batches"
+        folder = (
+            cfg.batch_dir if cfg.batch_dir is not None else self.cache_path().parent / "batches"
+        )
         if price is None:
             model = cfg.model
             price = lambda pt, ct, batch: _answer_cost(model, pt, ct, batch)  # noqa: E731
@@ -154,7 +158,7 @@ class OpenAIRecommender(LanguageModelRecommender):
     def client(self) -> _openai_sdk.OpenAI:
         """The SDK client, built on first use; the API key is resolved here and only here."""
         transport = self.transport()
-        assert isinstance(transport, OpenAIChatTransport)  # noqa: S101 - make_transport's type
+        assert isinstance(transport, OpenAIChatTransport)
         return transport.client()
 
     def request_body(self, profile: Sequence[int], k: int) -> dict[str, Any]:
@@ -261,4 +265,3 @@ def zero_shot(config: OpenAIConfig | None = None, /, **kwargs: Any) -> OpenAIRec
 def fine_tuned(config: OpenAIConfig | None = None, /, **kwargs: Any) -> OpenAIRecommender:
     """The study's fine-tuned recommender; ``model`` must be a fine-tuned id (``ft:...``)."""
     return OpenAIFineTunedRecommender(config, **kwargs)
-

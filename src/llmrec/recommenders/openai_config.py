@@ -29,6 +29,7 @@ __all__ = [
     "redact",
 ]
 
+
 def default_cache_path() -> Path:
     """``<user cache folder>/llmrec/llm/responses.sqlite`` (``LLMREC_CACHE_DIR`` overrides)."""
     return cache_dir("llm", "responses.sqlite")

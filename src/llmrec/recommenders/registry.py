@@ -16,7 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmrec.recommenders._entry_points import ENTRY_POINT_GROUP, instantiate, load_target, registered
+from llmrec.recommenders._entry_points import (
+    ENTRY_POINT_GROUP,
+    instantiate,
+    load_target,
+    registered,
+)
 from llmrec.recommenders.base import Recommender
 
 __all__ = [
@@ -50,4 +55,5 @@ def get_recommender(name: str, **config: Any) -> Recommender:
     loaded (for example a missing optional package) or is registered twice with different
     targets, and :class:`~llmrec.errors.ConfigError` for an invalid option.
     """
-    return instantiate(name, config, Recommender)
+    instance: Recommender = instantiate(name, config, Recommender)
+    return instance

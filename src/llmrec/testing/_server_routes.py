@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from llmrec.testing._server_batches import run_batch
 from llmrec.openai_api.models import DEFAULT_MODEL
+from llmrec.testing._server_batches import run_batch
 from llmrec.testing._server_chat import check_chat_request, complete
 from llmrec.testing._server_http import Call, Reply, Route, parse_multipart
 from llmrec.testing._server_state import FILE_PURPOSES, APIError

@@ -84,14 +84,18 @@ class LanguageModelRecommender(Recommender):
     def token_cost(self, input_tokens: int, output_tokens: int) -> float | None:
         """USD for these tokens at this backend's prices; ``None`` if unknown."""
 
+    def _option(self, name: str) -> Any:
+        """A field every pipeline config has (see the class docstring)."""
+        return getattr(self.config, name)
+
     # -- capability protocol ----------------------------------------------------------------
     @property
     def model_id(self) -> str:
-        return str(getattr(self.config, "model"))  # noqa: B009 - every config here has one
+        return str(self._option("model"))
 
     @property
     def template(self) -> PromptTemplate:
-        template: PromptTemplate = getattr(self.config, "template")  # noqa: B009
+        template: PromptTemplate = self._option("template")
         return template
 
     def _copy(self, **changes: Any) -> Self:
@@ -145,7 +149,7 @@ class LanguageModelRecommender(Recommender):
                 "resolving the answer): call fit(ratings, catalog)"
             )
         self.catalog_ = catalog
-        self.resolver_ = TitleResolver(catalog, threshold=getattr(self.config, "resolver_threshold"))  # noqa: B009
+        self.resolver_ = TitleResolver(catalog, threshold=self._option("resolver_threshold"))
 
     def _check_fitted(self) -> Catalog:
         catalog: Catalog | None = getattr(self, "catalog_", None)
@@ -170,7 +174,7 @@ class LanguageModelRecommender(Recommender):
     @property
     def response_cache(self) -> ResponseCache | None:
         """The response cache read and written, or ``None`` with ``cache_mode="off"``."""
-        if getattr(self.config, "cache_mode") == "off":  # noqa: B009
+        if self._option("cache_mode") == "off":
             return None
         with self._lock:
             if self._cache is None:
@@ -236,7 +240,7 @@ class LanguageModelRecommender(Recommender):
         self, profiles: Sequence[Sequence[int]], keys: Sequence[str], have: Any
     ) -> None:
         """In ``replay_only`` mode, fail naming the first profile whose answer is not cached."""
-        if getattr(self.config, "cache_mode") != "replay_only":  # noqa: B009
+        if self._option("cache_mode") != "replay_only":
             return
         missing = [i for i, key in enumerate(keys) if key not in have]
         if missing:

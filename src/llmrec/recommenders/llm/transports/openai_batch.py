@@ -104,7 +104,11 @@ class OpenAIBatchTransport(OpenAIChatTransport):
 
         try:
             return call_with_retries(
-                fn, classify=classify, policy=self.settings.policy, rng=random.Random(label), label=label
+                fn,
+                classify=classify,
+                policy=self.settings.policy,
+                rng=random.Random(label),
+                label=label,
             )[0]
         except openai.APIError as exc:
             status = getattr(exc, "status_code", None)
@@ -144,7 +148,11 @@ class OpenAIBatchTransport(OpenAIChatTransport):
         if path.exists():
             old = read_state(path)
             old_id = old.get("batch_id")
-            if old.get("keys") == keys and old_id is not None and old.get("status") not in _TERMINAL:
+            if (
+                old.get("keys") == keys
+                and old_id is not None
+                and old.get("status") not in _TERMINAL
+            ):
                 return BatchHandle(path, old_id, len(old.get("submitted", [])), len(keys))
             if old.get("keys") != keys and old_id is not None and not old.get("collected"):
                 raise ConfigError(
@@ -296,9 +304,7 @@ class OpenAIBatchTransport(OpenAIChatTransport):
         return st, fresh, failures
 
     @staticmethod
-    def check_complete(
-        st: dict[str, Any], answered: set[str], failures: dict[str, str]
-    ) -> None:
+    def check_complete(st: dict[str, Any], answered: set[str], failures: dict[str, str]) -> None:
         """Raise naming the first request the batch did not answer, if any."""
         keys: list[str] = st["keys"]
         missing = [key for key in dict.fromkeys(keys) if key not in answered]

@@ -194,4 +194,3 @@ class OpenAIChatTransport(Transport):
         return ChatAnswer(
             response, pt, ct, self.cost(pt, ct, batch=False), latency, attempts, False, False
         )
-
