@@ -337,7 +337,7 @@ def bench_openai(args: argparse.Namespace) -> None:
     import tempfile
     from pathlib import Path
 
-    from llmrec.recommenders._llm_cache import ResponseCache
+    from llmrec.recommenders.llm.cache import ResponseCache
     from llmrec.recommenders.openai import OpenAIRecommender
 
     n = int(getattr(args, "openai_profiles", 1_000))

@@ -9,7 +9,7 @@ import pytest
 
 from llmrec.errors import ConfigError, DataFormatError
 from llmrec.finetune.cost import estimate_inference_cost, estimate_training_cost
-from llmrec.finetune.prices import (
+from llmrec.openai_api.prices import (
     PRICES,
     ModelPrice,
     PriceTable,
@@ -17,7 +17,7 @@ from llmrec.finetune.prices import (
     price_for,
     training_price,
 )
-from llmrec.finetune.tokens import count_chat_tokens
+from llmrec.openai_api.tokens import count_chat_tokens
 
 
 def example(i: int) -> dict[str, list[dict[str, str]]]:

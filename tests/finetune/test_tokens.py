@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmrec.errors import ConfigError
-from llmrec.finetune import tokens
-from llmrec.finetune.tokens import count_chat_tokens, count_tokens, get_encoding
+from llmrec.openai_api import tokens
+from llmrec.openai_api.tokens import count_chat_tokens, count_tokens, get_encoding
 
 # Token ids published for o200k_base (GPT-4o): tiktoken's own README example and
 # strings checked against the reference encoder.

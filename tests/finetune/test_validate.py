@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from llmrec.errors import ConfigError, DataFormatError, ValidationError
-from llmrec.finetune.tokens import count_chat_tokens
 from llmrec.finetune.validate import Finding, validate_chat_jsonl
+from llmrec.openai_api.tokens import count_chat_tokens
 
 
 def good(i: int = 0) -> dict[str, object]:

@@ -26,7 +26,7 @@ from llmrec.errors import (
     ConfigError,
     NotFittedError,
 )
-from llmrec.finetune.prices import inference_cost
+from llmrec.openai_api.prices import inference_cost
 from llmrec.prompts import PromptTemplate
 from llmrec.recommenders.openai import OpenAIConfig, OpenAIRecommender, fine_tuned, zero_shot
 from llmrec.recommenders.registry import get_recommender

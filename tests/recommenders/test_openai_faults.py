@@ -26,7 +26,7 @@ import pytest
 from llmrec.data.catalog import Catalog, Movie
 from llmrec.data.ratings import Ratings
 from llmrec.errors import BackendError
-from llmrec.recommenders._llm_cache import ResponseCache, request_key
+from llmrec.recommenders.llm.cache import ResponseCache, request_key
 from llmrec.recommenders.openai import OpenAIRecommender
 from llmrec.testing.server import LocalOpenAIServer
 

@@ -16,14 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmrec.errors import ConfigError
-from llmrec.recommenders._concurrency import (
+from llmrec.openai_api.retry import (
     RetryPolicy,
     Transient,
     call_with_retries,
-    map_bounded,
     retry_after_seconds,
 )
-from llmrec.recommenders._llm_cache import ResponseCache, canonical_json, request_key
+from llmrec.recommenders.llm.cache import ResponseCache, canonical_json, request_key
+from llmrec.recommenders.llm.concurrency import map_bounded
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),

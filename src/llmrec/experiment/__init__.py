@@ -10,6 +10,7 @@ from llmrec.experiment.config import (
     SyntheticSource,
 )
 from llmrec.experiment.costs import CostLine
+from llmrec.experiment.results import Results
 from llmrec.experiment.run import ExperimentResult, run
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "FineTuneStage",
     "MovieLensSource",
     "NetflixSource",
+    "Results",
     "SplitConfig",
     "SyntheticSource",
     "run",

@@ -44,11 +44,15 @@ def register(sub: Any) -> None:
 def _print_plan(result: Any) -> None:
     print("Paid steps (estimated before anything is sent):")
     total = 0.0
+    unknown = 0
     for line in result.plan:
         print(f"  - {line}")
-        if line.will_run:
+        if line.will_run and line.usd is None:
+            unknown += 1
+        elif line.will_run:
             total += line.usd
-    print(f"  total that this run would spend: {total:.4f} USD")
+    more = f" plus {unknown} step(s) of unknown cost" if unknown else ""
+    print(f"  total that this run would spend: {total:.4f} USD{more}")
 
 
 def _print_summary(result: Any, config: Any, seconds: float) -> None:
@@ -73,7 +77,7 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
             f"(validated: {ft.get('train_valid')})"
         )
     print()
-    print(render_text(result.results, config))
+    print(render_text(result.document, config))
     if result.reused:
         print(f"Reused {len(result.reused)} finished stages from {result.out_dir}.")
     print(f"Report: {result.report_path}")
@@ -109,10 +113,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         for stage in result.reused:
             print(f"  reused  {stage}")
         todo = [
-            f"backend:{name}:{e['label']}"
-            for name, ds in result.results["datasets"].items()
-            for e in ds["backends"]
-            if e.get("planned")
+            f"backend:{name}:{e.label}"
+            for name, ds in result.document.datasets.items()
+            for e in ds.backends
+            if e.planned
         ]
         for stage in todo:
             print(f"  to run  {stage}")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from llmrec.errors import ConfigError
+from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.prompts import PromptTemplate
 from llmrec.truth import TruthConfig
 
@@ -111,7 +112,7 @@ class FineTuneStage(_Model):
     """The hosted fine-tuning job; off unless asked for, and never above the budget."""
 
     enabled: bool = Field(False, description="Start (or resume) a hosted fine-tuning job.")
-    model: str = "gpt-4o-mini-2024-07-18"
+    model: str = DEFAULT_MODEL
     n_epochs: int = Field(2, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate_multiplier: float = Field(1.0, gt=0)

@@ -20,7 +20,8 @@ class CostLine:
     requests: int
     input_tokens: int
     output_tokens: int
-    usd: float
+    usd: float | None
+    """USD; ``None`` when the cost is unknown (no price for the model)."""
     will_run: bool
     kind: str = "inference"
 
@@ -29,14 +30,12 @@ class CostLine:
 
     def __str__(self) -> str:
         state = "will run" if self.will_run else "skipped"
+        usd = "unknown USD" if self.usd is None else f"{self.usd:.4f} USD"
         if self.kind == "training":
-            return (
-                f"{self.step}: {self.input_tokens:,} billed training tokens, "
-                f"{self.usd:.4f} USD ({state})"
-            )
+            return f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
         return (
             f"{self.step}: {self.requests:,} requests, {self.input_tokens:,} input + "
-            f"{self.output_tokens:,} output tokens, {self.usd:.4f} USD ({state})"
+            f"{self.output_tokens:,} output tokens, {usd} ({state})"
         )
 
 
@@ -49,19 +48,21 @@ def estimate_backend_cost(
     model: str,
     batch: bool = False,
     will_run: bool = True,
+    k: int = 10,
 ) -> CostLine:
-    """Cost of asking ``model`` for every test profile.
+    """Cost of asking ``model`` for ``k`` movies for every test profile.
 
-    Input tokens are exact (``o200k_base`` with the chat overhead). Output tokens are estimated
-    as the token count of the gold list written in the template's output format: the answer
-    the model is asked for has that shape and length.
+    A thin wrapper of :func:`llmrec.openai_api.cost.estimate_chat_cost`: input tokens are exact
+    (``o200k_base`` with the chat overhead); output tokens follow the one rule of
+    :func:`llmrec.openai_api.cost.expected_output_tokens`. The runner itself asks each backend
+    (:meth:`~llmrec.recommenders.capabilities.LanguageModelBackend.estimate_cost`).
     """
-    from llmrec.finetune.prices import inference_cost
-    from llmrec.finetune.tokens import count_chat_tokens, count_tokens
+    from llmrec.openai_api.cost import estimate_chat_cost, expected_output_tokens
 
-    n_in = n_out = 0
-    for example in test:
-        n_in += count_chat_tokens(template.messages(example.profile, catalog))
-        n_out += count_tokens(template.target(example.gold, catalog))
-    usd = inference_cost(model, n_in, n_out, batch=batch)
-    return CostLine(step, len(test), n_in, n_out, float(usd), will_run)
+    est = estimate_chat_cost(
+        (template.messages(example.profile, catalog, k=k) for example in test),
+        model=model,
+        output_tokens_per_request=expected_output_tokens(k, template=template, catalog=catalog),
+        batch=batch,
+    )
+    return CostLine(step, est.n_requests, est.input_tokens, est.output_tokens, est.usd, will_run)

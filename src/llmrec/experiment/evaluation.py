@@ -12,28 +12,29 @@ import numpy as np
 from llmrec._io import atomic_open
 from llmrec.data import Ratings
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.results import BackendEntry, BeyondAccuracy, LLMDiagnostics
 from llmrec.truth import ProfileDataset
 
 __all__ = ["evaluate_dataset"]
 
 
-def _llm_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _llm_diagnostics(rows: list[dict[str, Any]]) -> LLMDiagnostics:
     """Hallucination, invalid-output and duplicate rates, tokens and cost of an LLM backend.
 
-    Denominators: hallucination rate = unresolved titles / titles written; invalid-output rate
-    = responses with no readable list / responses; duplicate rate = repeated titles / titles.
+    The rates are :mod:`llmrec.metrics.beyond`'s: hallucination rate = unresolved titles /
+    titles written; invalid-output rate = responses with no readable list / responses. The
+    duplicate rate is repeated titles / titles written, from each answer's diagnostics (the
+    written lists themselves are not kept, so ``beyond.duplicate_rate`` of the kept, already
+    deduplicated lists would always be 0).
     """
-    n = len(rows)
-    titles = unresolved = duplicates = invalid = 0
-    prompt_tokens = completion_tokens = 0
+    from llmrec.metrics.beyond import hallucination_rate, invalid_output_rate
+
+    diags = [row.get("diagnostics") or {} for row in rows]
+    titles = [int(d.get("n_titles", 0)) for d in diags]
+    duplicates = sum(int(d.get("n_duplicates", 0)) for d in diags)
+    prompt_tokens = completion_tokens = cached = 0
     cost_paid = cost_cached = 0.0
-    cached = 0
     for row in rows:
-        diag = row.get("diagnostics") or {}
-        titles += int(diag.get("n_titles", 0))
-        unresolved += int(diag.get("n_unresolved", 0))
-        duplicates += int(diag.get("n_duplicates", 0))
-        invalid += 0 if diag.get("valid", True) else 1
         usage = row.get("usage") or {}
         prompt_tokens += int(usage.get("prompt_tokens", 0))
         completion_tokens += int(usage.get("completion_tokens", 0))
@@ -43,18 +44,21 @@ def _llm_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
             cost_cached += cost
         else:
             cost_paid += cost
-    return {
-        "responses": n,
-        "titles": titles,
-        "hallucination_rate": unresolved / titles if titles else 0.0,
-        "invalid_output_rate": invalid / n if n else 0.0,
-        "duplicate_rate": duplicates / titles if titles else 0.0,
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "cost_usd": cost_paid + cost_cached,
-        "cost_paid_this_run_usd": cost_paid,
-        "served_from_cache": cached,
-    }
+    n_titles = sum(titles)
+    return LLMDiagnostics(
+        responses=len(rows),
+        titles=n_titles,
+        hallucination_rate=hallucination_rate(
+            [int(d.get("n_unresolved", 0)) for d in diags], titles
+        ),
+        invalid_output_rate=invalid_output_rate(bool(d.get("valid", True)) for d in diags),
+        duplicate_rate=duplicates / n_titles if n_titles else 0.0,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost_paid + cost_cached,
+        cost_paid_this_run_usd=cost_paid,
+        served_from_cache=cached,
+    )
 
 
 def evaluate_dataset(
@@ -62,10 +66,13 @@ def evaluate_dataset(
     config: ExperimentConfig,
     out: Path,
     test: ProfileDataset,
-    entries: list[dict[str, Any]],
+    entries: list[BackendEntry],
     ratings: Ratings,
 ) -> dict[str, Any]:
-    """Metrics with CIs per backend, paired tests against the baseline, per-user CSV."""
+    """Metrics with CIs per backend, paired tests against the baseline, per-user CSV.
+
+    Returns the evaluation fields of :class:`~llmrec.experiment.results.DatasetResult`.
+    """
     from llmrec.metrics import catalog_coverage, compare, evaluate, mean_popularity
 
     truth = {e.user_id: list(e.gold) for e in test}
@@ -74,13 +81,13 @@ def evaluate_dataset(
     n_catalog = int(movie_ids.size)
     reports: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
-    diagnostics: dict[str, Any] = {}
-    beyond: dict[str, Any] = {}
+    diagnostics: dict[str, LLMDiagnostics] = {}
+    beyond: dict[str, BeyondAccuracy] = {}
     for entry in entries:
-        if "recommendations" not in entry:
+        if entry.recommendations is None:
             continue
-        label = entry["label"]
-        rows = _read(out / entry["recommendations"])
+        label = entry.label
+        rows = _read(out / entry.recommendations)
         recs = {int(r["user_id"]): list(r["movie_ids"]) for r in rows}
         report = evaluate(
             recs, truth, metrics=config.metrics, n_bootstrap=config.n_bootstrap, seed=config.seed
@@ -88,19 +95,19 @@ def evaluate_dataset(
         reports[label] = report
         metrics[label] = report.to_dict()
         lists = list(recs.values())
-        beyond[label] = {
-            "catalog_coverage": float(catalog_coverage(lists, n_catalog)),
-            "mean_popularity": float(mean_popularity(lists, popularity)),
-        }
+        beyond[label] = BeyondAccuracy(
+            catalog_coverage=float(catalog_coverage(lists, n_catalog)),
+            mean_popularity=float(mean_popularity(lists, popularity)),
+        )
         if any(r.get("raw_text") is not None for r in rows):  # a language model answered
             diagnostics[label] = _llm_diagnostics(rows)
     gold_lists = list(truth.values())
-    beyond["gold"] = {
-        "catalog_coverage": float(catalog_coverage(gold_lists, n_catalog)),
-        "mean_popularity": float(mean_popularity(gold_lists, popularity)),
-    }
+    beyond["gold"] = BeyondAccuracy(
+        catalog_coverage=float(catalog_coverage(gold_lists, n_catalog)),
+        mean_popularity=float(mean_popularity(gold_lists, popularity)),
+    )
     baseline = next(
-        (e["label"] for e in entries if e["backend"] == config.baseline and e["label"] in reports),
+        (e.label for e in entries if e.backend == config.baseline and e.label in reports),
         None,
     )
     comparisons: dict[str, Any] = {}

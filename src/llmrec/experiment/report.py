@@ -2,7 +2,9 @@
 
 The Markdown report has one table per data set laid out like the study's Tables 2 and 3 (a row
 per metric, a column per backend, 95 % bootstrap intervals), then the paired tests against the
-baseline, the data-set statistics and the language-model diagnostics.
+baseline, the data-set statistics and the language-model diagnostics. Each section is one small
+function of the typed :class:`~llmrec.experiment.results.Results`; :func:`render_markdown`
+joins them.
 """
 
 from __future__ import annotations
@@ -12,21 +14,28 @@ from typing import Any
 
 from llmrec._io import write_json_atomic, write_text_atomic
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.results import DatasetResult, Results
+from llmrec.metrics._table import text_table
 
 __all__ = ["metric_table", "render_markdown", "render_text", "write_outputs"]
 
 
-def _backend_columns(ds: dict[str, Any]) -> list[str]:
-    return list(ds.get("metrics", {}))
+def _as_results(results: Results | dict[str, Any]) -> Results:
+    return results if isinstance(results, Results) else Results.from_json_dict(results)
 
 
-def metric_table(ds: dict[str, Any], metric_names: list[str]) -> list[list[str]]:
+def _as_dataset(ds: DatasetResult | dict[str, Any]) -> DatasetResult:
+    return ds if isinstance(ds, DatasetResult) else DatasetResult.model_validate(ds)
+
+
+def metric_table(ds: DatasetResult | dict[str, Any], metric_names: list[str]) -> list[list[str]]:
     """Rows of [metric, cell per backend]; a cell is ``mean [low, high]``."""
+    metrics = _as_dataset(ds).metrics or {}
     rows: list[list[str]] = []
     for m in metric_names:
         row = [m]
-        for label in _backend_columns(ds):
-            cell = ds["metrics"][label]["metrics"].get(m, {})
+        for label in metrics:
+            cell = metrics[label]["metrics"].get(m, {})
             mean, lo, hi = cell.get("mean"), cell.get("ci_low"), cell.get("ci_high")
             if mean is None:
                 row.append("–")
@@ -44,45 +53,14 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    out += [fmt.format(*r) for r in rows]
-    return "\n".join(out)
-
-
-def _significance_rows(ds: dict[str, Any], metric_names: list[str]) -> list[list[str]]:
-    rows = []
-    for label, comp in ds.get("comparisons", {}).items():
-        per_metric = comp.get("results", {})
-        for m in metric_names:
-            c = per_metric.get(m)
-            if not c:
-                continue
-            rows.append(
-                [
-                    label,
-                    m,
-                    f"{c['diff']:+.4f}",
-                    _p(c["t_pvalue"]),
-                    _p(c["wilcoxon_pvalue"]),
-                    _p(c["randomization_pvalue"]),
-                    f"{c['cohens_dz']:+.3f}",
-                ]
-            )
-    return rows
-
-
 def _p(value: float | None) -> str:
     return "–" if value is None or value != value else f"{value:.3g}"
 
 
-def render_markdown(results: dict[str, Any], config: ExperimentConfig) -> str:
-    """The whole report as Markdown."""
-    parts = ["# llmrec: Large Language Models as Recommendation Systems, reproduced", ""]
-    data = results.get("data", {})
-    parts += [
+# -- sections -------------------------------------------------------------------------------
+def _data_section(results: Results, config: ExperimentConfig) -> list[str]:
+    data = results.data or {}
+    return [
         "## Data",
         "",
         f"- source: `{config.data.kind}`",
@@ -91,150 +69,194 @@ def render_markdown(results: dict[str, Any], config: ExperimentConfig) -> str:
         f"- dates {data.get('first_date')} to {data.get('last_date')}",
         "",
     ]
-    for i, (name, ds) in enumerate(results.get("datasets", {}).items(), start=2):
-        parts += [f"## Table {i}: {name}", ""]
-        ts = ds.get("truth_stats", {})
-        share = ts.get("popular_share")
-        share_text = "n/a" if share is None else f"{share:.1%}"
-        parts += [
-            f"{ds.get('n_train', 0):,} train / {ds.get('n_val', 0):,} validation / "
-            f"{ds.get('n_test', 0):,} test users. Share of gold items among the 100 most-rated "
-            f"movies (how much of the truth is popularity): {share_text}.",
-            "",
+
+
+def _truth_section(ds: DatasetResult) -> list[str]:
+    ts = ds.truth_stats
+    share = ts.get("popular_share")
+    share_text = "n/a" if share is None else f"{share:.1%}"
+    left = ", ".join(f"{n:,} {why.replace('_', ' ')}" for why, n in ts.get("left_out", {}).items())
+    gold, neighbours = ts.get("gold_size", {}), ts.get("n_neighbours", {})
+    return [
+        f"{ds.n_train:,} train / {ds.n_val:,} validation / {ds.n_test:,} test users. Share of "
+        "gold items among the 100 most-rated movies (how much of the truth is popularity): "
+        f"{share_text}.",
+        "",
+        f"Ground truth: {ts.get('n_examples', 0):,} users with gold of "
+        f"{ts.get('n_targets') or 0:,} targets (left out: {left or 'none'}); gold size "
+        f"median {gold.get('median', 0):g}, mean {gold.get('mean', 0):.2f}; neighbours "
+        f"median {neighbours.get('median', 0):,.0f}; {ts.get('n_gold_movies', 0):,} "
+        "distinct gold movies.",
+        "",
+    ]
+
+
+def _metrics_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+    if not ds.metrics:
+        return []
+    return [
+        "Mean over test users, 95 % bootstrap interval in brackets.",
+        "",
+        _markdown_table(["metric", *ds.metrics], metric_table(ds, config.metrics)),
+        "",
+    ]
+
+
+def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+    rows = []
+    for label, comp in (ds.comparisons or {}).items():
+        per_metric = comp.get("results", {})
+        for m in config.metrics:
+            c = per_metric.get(m)
+            if c:
+                rows.append(
+                    [
+                        label,
+                        m,
+                        f"{c['diff']:+.4f}",
+                        _p(c["t_pvalue"]),
+                        _p(c["wilcoxon_pvalue"]),
+                        _p(c["randomization_pvalue"]),
+                        f"{c['cohens_dz']:+.3f}",
+                    ]
+                )
+    if not rows:
+        return []
+    header = [
+        "backend",
+        "metric",
+        "Δ mean",
+        "t-test p",
+        "Wilcoxon p",
+        "randomisation p",
+        "Cohen's d_z",
+    ]
+    return [
+        f"Paired tests against `{ds.baseline}` (users evaluated by both):",
+        "",
+        _markdown_table(header, rows),
+        "",
+    ]
+
+
+def _diagnostics_section(ds: DatasetResult) -> list[str]:
+    if not ds.llm_diagnostics:
+        return []
+    rows = [
+        [
+            label,
+            f"{d.hallucination_rate:.1%}",
+            f"{d.invalid_output_rate:.1%}",
+            f"{d.duplicate_rate:.1%}",
+            f"{d.prompt_tokens:,}",
+            f"{d.completion_tokens:,}",
+            f"{d.cost_usd:.4f}",
         ]
-        left = ", ".join(
-            f"{n:,} {why.replace('_', ' ')}" for why, n in ts.get("left_out", {}).items()
-        )
-        gold, neighbours = ts.get("gold_size", {}), ts.get("n_neighbours", {})
-        parts += [
-            f"Ground truth: {ts.get('n_examples', 0):,} users with gold of "
-            f"{ts.get('n_targets') or 0:,} targets (left out: {left or 'none'}); gold size "
-            f"median {gold.get('median', 0):g}, mean {gold.get('mean', 0):.2f}; neighbours "
-            f"median {neighbours.get('median', 0):,.0f}; {ts.get('n_gold_movies', 0):,} "
-            "distinct gold movies.",
-            "",
-        ]
-        columns = _backend_columns(ds)
-        if columns:
-            parts += [
-                "Mean over test users, 95 % bootstrap interval in brackets.",
-                "",
-                _markdown_table(["metric", *columns], metric_table(ds, config.metrics)),
-                "",
-            ]
-        sig = _significance_rows(ds, config.metrics)
-        if sig:
-            parts += [
-                f"Paired tests against `{ds.get('baseline')}` (users evaluated by both):",
-                "",
-                _markdown_table(
-                    [
-                        "backend",
-                        "metric",
-                        "Δ mean",
-                        "t-test p",
-                        "Wilcoxon p",
-                        "randomisation p",
-                        "Cohen's d_z",
-                    ],
-                    sig,
-                ),
-                "",
-            ]
-        diag = ds.get("llm_diagnostics", {})
-        if diag:
-            rows = [
-                [
-                    label,
-                    f"{d['hallucination_rate']:.1%}",
-                    f"{d['invalid_output_rate']:.1%}",
-                    f"{d['duplicate_rate']:.1%}",
-                    f"{d['prompt_tokens']:,}",
-                    f"{d['completion_tokens']:,}",
-                    f"{d['cost_usd']:.4f}",
-                ]
-                for label, d in diag.items()
-            ]
-            parts += [
-                "Language-model diagnostics:",
-                "",
-                _markdown_table(
-                    [
-                        "backend",
-                        "hallucinated",
-                        "invalid output",
-                        "duplicates",
-                        "prompt tokens",
-                        "completion tokens",
-                        "cost USD",
-                    ],
-                    rows,
-                ),
-                "",
-            ]
-        beyond = ds.get("beyond_accuracy", {})
-        if beyond:
-            parts += [
-                "Beyond accuracy (catalog coverage: share of the movies in the data recommended "
-                "to anyone; popularity: mean number of ratings of a recommended movie):",
-                "",
-                _markdown_table(
-                    ["", "catalog coverage", "mean popularity"],
-                    [
-                        [label, f"{b['catalog_coverage']:.1%}", f"{b['mean_popularity']:,.0f}"]
-                        for label, b in beyond.items()
-                    ],
-                ),
-                "",
-            ]
-        skipped = [e for e in ds.get("backends", []) if "skipped" in e]
-        for e in skipped:
-            cost = e.get("estimated_cost_usd")
+        for label, d in ds.llm_diagnostics.items()
+    ]
+    header = [
+        "backend",
+        "hallucinated",
+        "invalid output",
+        "duplicates",
+        "prompt tokens",
+        "completion tokens",
+        "cost USD",
+    ]
+    return ["Language-model diagnostics:", "", _markdown_table(header, rows), ""]
+
+
+def _beyond_section(ds: DatasetResult) -> list[str]:
+    if not ds.beyond_accuracy:
+        return []
+    rows = [
+        [label, f"{b.catalog_coverage:.1%}", f"{b.mean_popularity:,.0f}"]
+        for label, b in ds.beyond_accuracy.items()
+    ]
+    return [
+        "Beyond accuracy (catalog coverage: share of the movies in the data recommended "
+        "to anyone; popularity: mean number of ratings of a recommended movie):",
+        "",
+        _markdown_table(["", "catalog coverage", "mean popularity"], rows),
+        "",
+    ]
+
+
+def _skipped_section(ds: DatasetResult) -> list[str]:
+    parts = []
+    for e in ds.backends:
+        if e.skipped is not None:
+            cost = e.estimated_cost_usd
             extra = f"; would cost about {cost:.4f} USD" if cost is not None else ""
-            parts.append(f"- `{e['label']}` skipped: {e['skipped']}{extra}")
-        if skipped:
-            parts.append("")
-        ft = ds.get("finetune", {})
-        if ft:
-            parts += [
-                f"Fine-tuning file: {ft.get('train_examples', 0):,} examples, "
-                f"{ft.get('train_tokens', 0):,} tokens; {ft.get('n_epochs')} epochs cost "
-                f"{ft.get('training_cost_usd', 0.0):.2f} USD at list price.",
-                "",
-            ]
+            parts.append(f"- `{e.label}` skipped: {e.skipped}{extra}")
+    return [*parts, ""] if parts else []
+
+
+def _finetune_section(ds: DatasetResult) -> list[str]:
+    ft = ds.finetune
+    if not ft:
+        return []
+    return [
+        f"Fine-tuning file: {ft.get('train_examples', 0):,} examples, "
+        f"{ft.get('train_tokens', 0):,} tokens; {ft.get('n_epochs')} epochs cost "
+        f"{ft.get('training_cost_usd', 0.0):.2f} USD at list price.",
+        "",
+    ]
+
+
+def _dataset_section(
+    number: int, name: str, ds: DatasetResult, config: ExperimentConfig
+) -> list[str]:
+    return [
+        f"## Table {number}: {name}",
+        "",
+        *_truth_section(ds),
+        *_metrics_section(ds, config),
+        *_significance_section(ds, config),
+        *_diagnostics_section(ds),
+        *_beyond_section(ds),
+        *_skipped_section(ds),
+        *_finetune_section(ds),
+    ]
+
+
+def render_markdown(results: Results | dict[str, Any], config: ExperimentConfig) -> str:
+    """The whole report as Markdown (accepts the typed results or a ``results.json`` dict)."""
+    doc = _as_results(results)
+    parts = ["# llmrec: Large Language Models as Recommendation Systems, reproduced", ""]
+    parts += _data_section(doc, config)
+    for i, (name, ds) in enumerate(doc.datasets.items(), start=2):
+        parts += _dataset_section(i, name, ds, config)
     parts += ["![Figure 2](figure.png)", ""]
     return "\n".join(parts)
 
 
-def render_text(results: dict[str, Any], config: ExperimentConfig) -> str:
+def render_text(results: Results | dict[str, Any], config: ExperimentConfig) -> str:
     """The tables for a terminal."""
+    doc = _as_results(results)
     out = []
-    for name, ds in results.get("datasets", {}).items():
-        columns = _backend_columns(ds)
-        out.append(f"{name}: {ds.get('n_test', 0):,} test users")
-        if columns:
+    for name, ds in doc.datasets.items():
+        out.append(f"{name}: {ds.n_test:,} test users")
+        if ds.metrics:
             rows = [
                 [r[0], *(c.split(" [")[0] for c in r[1:])] for r in metric_table(ds, config.metrics)
             ]
-            out.append(_text_table(["metric", *columns], rows))
-        for e in ds.get("backends", []):
-            if "skipped" in e:
-                cost = e.get("estimated_cost_usd")
+            out.append(text_table(["metric", *ds.metrics], rows))
+        for e in ds.backends:
+            if e.skipped is not None:
+                cost = e.estimated_cost_usd
                 extra = f" (would cost about {cost:.4f} USD)" if cost is not None else ""
-                out.append(f"  {e['label']}: skipped, {e['skipped']}{extra}")
+                out.append(f"  {e.label}: skipped, {e.skipped}{extra}")
         out.append("")
     return "\n".join(out)
 
 
-def write_outputs(out: Path, results: dict[str, Any], config: ExperimentConfig) -> None:
+def write_outputs(out: Path, results: Results, config: ExperimentConfig) -> None:
     """Write ``results.json``, ``report.md`` and ``figure.png`` into ``out``."""
     from llmrec.experiment.figure import write_figure
 
-    results["artifacts"] = {
-        "results": "results.json",
-        "report": "report.md",
-        "figure": "figure.png",
-    }
-    write_figure(out / "figure.png", results)
+    results.artifacts = {"results": "results.json", "report": "report.md", "figure": "figure.png"}
+    document = results.to_json_dict()  # serialised once, read by the figure and written
+    write_figure(out / "figure.png", document)
     write_text_atomic(out / "report.md", render_markdown(results, config))
-    write_json_atomic(out / "results.json", results)
+    write_json_atomic(out / "results.json", document)

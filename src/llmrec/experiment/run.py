@@ -12,7 +12,6 @@ go through the OpenAI backend's response cache, so a rerun never pays twice.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,13 @@ from llmrec._io import atomic_open, write_json_atomic
 from llmrec.data import Catalog, Ratings
 from llmrec.errors import BudgetExceededError
 from llmrec.experiment.config import BackendSpec, ExperimentConfig
-from llmrec.experiment.costs import CostLine, estimate_backend_cost
+from llmrec.experiment.costs import CostLine
 from llmrec.experiment.data_source import load_source
+from llmrec.experiment.results import BackendEntry, DatasetResult, PlanLine, Results, StageLog
 from llmrec.experiment.stages import StageStore, stage_key
 from llmrec.truth import NeighbourTruth, ProfileDataset
 
 __all__ = ["ExperimentResult", "run"]
-
-_OPENAI_PREFIX = "openai"
 
 
 @dataclass
@@ -37,6 +35,8 @@ class ExperimentResult:
 
     out_dir: Path
     results: dict[str, Any]
+    """The ``results.json`` document as a dict (``document`` is the typed form)."""
+    document: Results = field(default_factory=lambda: Results(config={}))
     plan: list[CostLine] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
@@ -49,14 +49,6 @@ class ExperimentResult:
     @property
     def figure_path(self) -> Path:
         return self.out_dir / "figure.png"
-
-
-def _is_llm(spec: BackendSpec) -> bool:
-    return spec.name.startswith(_OPENAI_PREFIX)
-
-
-def _api_key_available(config: ExperimentConfig, spec: BackendSpec) -> bool:
-    return bool(spec.config.get("api_key") or os.environ.get("OPENAI_API_KEY") or config.base_url)
 
 
 def _write_recs(path: Path, users: list[int], recs: list[Any]) -> None:
@@ -74,7 +66,7 @@ class _Runner:
         self.progress = progress
         self.dry_run = dry_run
         self.store = StageStore(out_dir)
-        self.results: dict[str, Any] = {"config": json.loads(config.to_json()), "datasets": {}}
+        self.results = Results(config=json.loads(config.to_json()), datasets={})
         self.plan: list[CostLine] = []
 
     # -- stages -----------------------------------------------------------------------------
@@ -83,7 +75,7 @@ class _Runner:
         self.data_key = stage_key(self.config.data.model_dump(mode="json"), ratings.fingerprint())
         stats = ratings.stats().to_dict()
         stats["n_titles"] = len(catalog)
-        self.results["data"] = stats
+        self.results.data = stats
         return ratings, catalog
 
     def truth(self, name: str, ratings: Ratings) -> tuple[str, ProfileDataset]:
@@ -220,102 +212,108 @@ class _Runner:
         train_ratings: Ratings,
         catalog: Catalog,
         fine_tuned_model: str | None,
-    ) -> dict[str, Any]:
+    ) -> BackendEntry:
+        """Run one backend on the test split (or plan it); language-model backends are priced,
+        checked for credentials and budgeted through the capability protocol only."""
+        from llmrec.recommenders import get_recommender
+        from llmrec.recommenders.capabilities import LanguageModelBackend, uses_fine_tuned_model
+        from llmrec.recommenders.registry import get_recommender_factory
+
         cfg = dict(spec.config)
-        entry: dict[str, Any] = {
-            "backend": spec.name,
-            "label": spec.display,
-            "llm": _is_llm(spec),
-        }
+        entry = BackendEntry(backend=spec.name, label=spec.display, llm=False)
         test = parts["test"]
-        if _is_llm(spec):
-            if spec.name == "openai-fine-tuned" and "model" not in cfg:
-                if fine_tuned_model is None and self.dry_run and self.config.finetune.enabled:
-                    # the job would run first and give the model; price it as fine-tuned
-                    available = _api_key_available(self.config, spec)
-                    line = self._plan_llm(name, spec, test, catalog, cfg, will_run=available)
-                    entry["planned" if available else "skipped"] = (
-                        True if available else "no OPENAI_API_KEY and no base_url"
-                    )
-                    entry["estimated_cost_usd"] = line.usd
-                    return entry
-                if fine_tuned_model is None:
-                    entry["skipped"] = (
-                        "needs a fine-tuned model: enable finetune or set "
-                        "finetune.fine_tuned_models"
-                    )
-                    line = self._plan_llm(name, spec, test, catalog, cfg, will_run=False)
-                    entry["estimated_cost_usd"] = line.usd
-                    return entry
-                cfg["model"] = fine_tuned_model
-            if self.config.base_url and "base_url" not in cfg:
-                cfg["base_url"] = self.config.base_url
-            cfg.setdefault("template", self.config.template)
-            cfg.setdefault("cache", str(self.out / "llm-cache.sqlite"))
-            available = _api_key_available(self.config, spec)
-            line = self._plan_llm(name, spec, test, catalog, cfg, will_run=available)
-            if not available:
-                entry["skipped"] = "no OPENAI_API_KEY and no base_url"
-                entry["estimated_cost_usd"] = line.usd
+        why_not: str | None = None
+        if uses_fine_tuned_model(get_recommender_factory(spec.name)) and "model" not in cfg:
+            cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
+        rec = get_recommender(spec.name, **cfg)
+        if isinstance(rec, LanguageModelBackend):
+            entry.llm = True
+            rec = rec.with_run_settings(self._run_settings())
+            credentials = rec.credentials()
+            if why_not is None and not credentials.present:
+                why_not = f"no {' or '.join(credentials.names)} (and no base_url)"
+            line = self._plan_llm(name, spec, rec, test, catalog, will_run=why_not is None)
+            if why_not is not None:
+                entry.skipped = why_not
+                entry.estimated_cost_usd = line.usd
                 return entry
             if self.dry_run:
-                entry["planned"] = True
+                entry.planned = True
                 return entry
-            if self.config.base_url is None and line.usd > self.config.budget_usd:
-                raise BudgetExceededError(
-                    f"{spec.display} on {name} is estimated at {line.usd:.2f} USD, above the "
-                    f"budget of {self.config.budget_usd:.2f} USD; raise budget_usd to allow it"
-                )
-            if "api_key" not in cfg and not os.environ.get("OPENAI_API_KEY"):
-                cfg["api_key"] = "llmrec-local"  # local servers accept any key
+            self._check_budget(f"{spec.display} on {name}", line)
         elif self.dry_run:
-            entry["planned"] = True
+            entry.planned = True
             return entry
-        from llmrec.recommenders import get_recommender
-
-        cfg_key = {
-            k: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v)
-            for k, v in cfg.items()
-            if k != "api_key"
-        }
-        key = stage_key(split_key, spec.name, cfg_key, self.config.k)
+        key = stage_key(split_key, spec.name, rec.to_config()["config"], self.config.k)
         path = f"recs/{name}/{spec.display}.jsonl"
-
         config_path = f"recs/{name}/{spec.display}.config.json"
 
         def work() -> None:
-            rec = get_recommender(spec.name, **cfg)
             write_json_atomic(self.out / config_path, {**rec.to_config(), "k": self.config.k})
             rec.fit(train_ratings, catalog, parts["train"])
             recs = rec.recommend_many(test.profiles, self.config.k, progress=self.progress)
             _write_recs(self.out / path, test.user_ids, recs)
 
         self.store.run(f"backend:{name}:{spec.display}", key, [path, config_path], work)
-        entry["recommendations"] = path
+        entry.recommendations = path
         return entry
+
+    def _fine_tuned_model(self, fine_tuned_model: str | None) -> tuple[str, str | None]:
+        """The model a fine-tuned backend runs, and why it cannot run (``None``: it can)."""
+        if fine_tuned_model is not None:
+            return fine_tuned_model, None
+        from llmrec.finetune.job import planned_model_id
+
+        planned = planned_model_id(self.config.finetune.model)
+        if self.dry_run and self.config.finetune.enabled:
+            return planned, None  # the job would run first and give the model
+        return planned, (
+            "needs a fine-tuned model: enable finetune or set finetune.fine_tuned_models"
+        )
+
+    def _run_settings(self) -> Any:
+        from llmrec.recommenders.capabilities import RunSettings
+
+        return RunSettings(
+            template=self.config.template,
+            cache_path=self.out / "llm-cache.sqlite",
+            base_url=self.config.base_url,
+            keyless_server=self.config.base_url is not None,
+        )
+
+    def _check_budget(self, what: str, line: CostLine) -> None:
+        """Stop before a paid step above the budget (or of unknown cost)."""
+        if self.config.base_url is not None:
+            return  # a server of the user's own: nothing is billed
+        budget = self.config.budget_usd
+        if line.usd is None:
+            raise BudgetExceededError(
+                f"{what} has an unknown cost (no price for its model); it cannot be checked "
+                f"against the budget of {budget:.2f} USD"
+            )
+        if line.usd > budget:
+            raise BudgetExceededError(
+                f"{what} is estimated at {line.usd:.2f} USD, above the "
+                f"budget of {budget:.2f} USD; raise budget_usd to allow it"
+            )
 
     def _plan_llm(
         self,
         name: str,
         spec: BackendSpec,
+        rec: Any,
         test: ProfileDataset,
         catalog: Catalog,
-        cfg: dict[str, Any],
         *,
         will_run: bool,
     ) -> CostLine:
-        model = cfg.get("model") or (
-            "ft:gpt-4o-mini-2024-07-18"
-            if spec.name == "openai-fine-tuned"
-            else "gpt-4o-mini-2024-07-18"
-        )
-        line = estimate_backend_cost(
-            f"{spec.display} on {name} ({len(test)} test users)",
-            test,
-            self.config.template,
-            catalog,
-            model=model,
-            batch=bool(cfg.get("batch", False)),
+        est = rec.estimate_cost(test.profiles, self.config.k, catalog)
+        line = CostLine(
+            step=f"{spec.display} on {name} ({len(test)} test users)",
+            requests=est.requests,
+            input_tokens=est.input_tokens,
+            output_tokens=est.output_tokens,
+            usd=est.usd,
             will_run=will_run,
         )
         self.plan.append(line)
@@ -323,18 +321,12 @@ class _Runner:
 
 
 def _openai_client(config: ExperimentConfig) -> Any:
-    import openai
+    """The hosted fine-tuning client: the one key rule; a ``base_url`` server needs no key."""
+    from llmrec.openai_api.client import make_client
 
-    from llmrec.errors import APIKeyMissingError
-
-    key = os.environ.get("OPENAI_API_KEY")
-    if not key and config.base_url:
-        key = "llmrec-local"
-    if not key:
-        raise APIKeyMissingError(
-            "fine-tuning needs an API key: set OPENAI_API_KEY (or base_url for a local server)"
-        )
-    return openai.OpenAI(api_key=key, base_url=config.base_url)
+    return make_client(
+        base_url=config.base_url, keyless_ok=config.base_url is not None, sdk_retries=None
+    )
 
 
 def run(
@@ -368,7 +360,7 @@ def run(
             runner.backend(name, spec, split_key, parts, train_ratings, catalog, ft_model)
             for spec in config.backends
         ]
-        ds_result: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "truth_stats": dataset.stats().to_dict(),
             "n_train": len(parts["train"]),
             "n_val": len(parts["val"]),
@@ -378,15 +370,16 @@ def run(
             "backends": entries,
         }
         if not dry_run:
-            ds_result.update(evaluate_dataset(name, config, out, parts["test"], entries, ratings))
-        runner.results["datasets"][name] = ds_result
-    runner.results["plan"] = [line.to_dict() for line in runner.plan]
-    runner.results["stages"] = {"reused": runner.store.reused, "ran": runner.store.ran}
+            fields.update(evaluate_dataset(name, config, out, parts["test"], entries, ratings))
+        runner.results.datasets[name] = DatasetResult(**fields)
+    runner.results.plan = [PlanLine(**line.to_dict()) for line in runner.plan]
+    runner.results.stages = StageLog(reused=runner.store.reused, ran=runner.store.ran)
     if not dry_run:
         write_outputs(out, runner.results, config)
     return ExperimentResult(
         out_dir=out,
-        results=runner.results,
+        results=runner.results.to_json_dict(),
+        document=runner.results,
         plan=runner.plan,
         reused=runner.store.reused,
         ran=runner.store.ran,

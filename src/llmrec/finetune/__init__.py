@@ -37,10 +37,10 @@ from llmrec.finetune.preference_file import (
     export_preference_jsonl,
     read_preference_jsonl,
 )
-from llmrec.finetune.prices import PRICES, ModelPrice, PriceTable, price_for
-from llmrec.finetune.tokens import count_chat_tokens, count_tokens
 from llmrec.finetune.validate import Finding, ValidationReport, validate_chat_jsonl
 from llmrec.finetune.validate_preferences import validate_preference_jsonl
+from llmrec.openai_api.prices import PRICES, ModelPrice, PriceTable, price_for
+from llmrec.openai_api.tokens import count_chat_tokens, count_tokens
 
 __all__ = [
     "DPO_MODELS",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmrec.errors import APIKeyMissingError
 from llmrec.finetune import _cli_preferences
+from llmrec.openai_api.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import openai
@@ -17,26 +16,21 @@ if TYPE_CHECKING:
 
 __all__ = ["make_client", "register"]
 
-_MODEL = "gpt-4o-mini-2024-07-18"
+_MODEL = DEFAULT_MODEL
 _MANIFEST_NAME = "finetune-manifest.json"
 _MODEL_HELP = f"base model (default {_MODEL}; for preference files gpt-4.1-mini-2025-04-14)"
 
 
 def make_client() -> openai.OpenAI:
-    """``openai.OpenAI()`` from ``OPENAI_API_KEY`` (and ``OPENAI_BASE_URL`` if set).
+    """An SDK client from ``OPENAI_API_KEY`` (and ``OPENAI_BASE_URL`` if set).
 
-    Raises :class:`~llmrec.errors.APIKeyMissingError` saying how to set the key when it is
-    missing, before any client is created.
+    Uses the one key rule of :mod:`llmrec.openai_api.keys`; raises
+    :class:`~llmrec.errors.APIKeyMissingError` saying how to set the key when it is missing,
+    before any client is created.
     """
-    if not os.environ.get("OPENAI_API_KEY", "").strip():
-        raise APIKeyMissingError(
-            "no OpenAI API key: set the environment variable OPENAI_API_KEY "
-            "(for example `export OPENAI_API_KEY=sk-...`); to use another OpenAI-compatible "
-            "server, also set OPENAI_BASE_URL (for example http://127.0.0.1:8000/v1)"
-        )
-    import openai
+    from llmrec.openai_api.client import make_client as _make_client
 
-    return openai.OpenAI()
+    return _make_client(sdk_retries=None)
 
 
 def register(sub: Any) -> None:

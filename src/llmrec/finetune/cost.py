@@ -5,15 +5,17 @@ Training (OpenAI's billing for supervised fine-tuning)::
     usd = training-file tokens × n_epochs × training price per 1M tokens / 1e6
 
 Validation-file tokens are free. Each example's tokens are counted exactly with
-:func:`llmrec.finetune.tokens.count_chat_tokens` (``o200k_base`` plus the chat overhead).
+:func:`llmrec.openai_api.tokens.count_chat_tokens` (``o200k_base`` plus the chat overhead).
 
 Inference::
 
     usd = (input tokens × input price + output tokens × output price) / 1e6   (× 0.5 with Batch)
 
 Input tokens are exact; output tokens are not known before the model answers, so they are
-``n_requests × output_tokens_per_request`` (default :data:`DEFAULT_OUTPUT_TOKENS`, an upper
-estimate for ten "Title (Year)" lines: the study's gold lists average about 7 tokens per line).
+``n_requests × output_tokens_per_request``, by default the one rule of
+:func:`llmrec.openai_api.cost.expected_output_tokens` (a ten-item list in the study's output
+format). :func:`estimate_inference_cost` is a thin wrapper of
+:func:`llmrec.openai_api.cost.estimate_chat_cost`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import ConfigError, DataFormatError
-from llmrec.finetune.prices import PRICES, PriceTable, inference_cost, training_price
-from llmrec.finetune.tokens import count_chat_tokens, get_encoding
+from llmrec.openai_api.cost import estimate_chat_cost, expected_output_tokens
+from llmrec.openai_api.models import DEFAULT_MODEL
+from llmrec.openai_api.prices import PRICES, PriceTable, price_for, training_price
+from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
 
 __all__ = [
     "DEFAULT_OUTPUT_TOKENS",
@@ -37,7 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_OUTPUT_TOKENS = 80
-"""Assumed completion tokens per request for a ten-movie list."""
+"""Deprecated: no longer the default (see :func:`estimate_inference_cost`); kept for one release."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class InferenceCostEstimate:
 def estimate_training_cost(
     path: str | Path,
     *,
-    model: str = "gpt-4o-mini-2024-07-18",
+    model: str = DEFAULT_MODEL,
     n_epochs: int = 2,
     prices: PriceTable | None = None,
 ) -> TrainingCostEstimate:
@@ -168,36 +172,36 @@ def estimate_training_cost(
 def estimate_inference_cost(
     prompts: Iterable[Sequence[Mapping[str, Any]]],
     *,
-    model: str = "gpt-4o-mini-2024-07-18",
-    output_tokens_per_request: int = DEFAULT_OUTPUT_TOKENS,
+    model: str = DEFAULT_MODEL,
+    output_tokens_per_request: int | None = None,
     batch: bool = False,
     prices: PriceTable | None = None,
 ) -> InferenceCostEstimate:
     """Price one request per chat prompt (a list of messages) to ``model``.
 
-    Fine-tuned ids (``ft:gpt-4o-mini-2024-07-18:org::id``) use the fine-tuned price row.
+    Fine-tuned ids (``ft:BASE:org::id``) use the fine-tuned price row. Output tokens per
+    request default to :func:`~llmrec.openai_api.cost.expected_output_tokens` for ten items in
+    the study's format. Raises :class:`~llmrec.errors.ConfigError` for a model without a price.
     """
-    if output_tokens_per_request < 0:
-        raise ConfigError(
-            f"output_tokens_per_request must be >= 0, got {output_tokens_per_request}"
-        )
+    per_request = (
+        expected_output_tokens(10)
+        if output_tokens_per_request is None
+        else output_tokens_per_request
+    )
     table = PRICES if prices is None else prices
-    encoding = get_encoding()
-    n_requests = 0
-    input_tokens = 0
-    for messages in prompts:
-        n_requests += 1
-        input_tokens += count_chat_tokens(messages, encoding=encoding)
-    output_tokens = n_requests * output_tokens_per_request
-    usd = inference_cost(model, input_tokens, output_tokens, batch=batch, prices=table)
+    est = estimate_chat_cost(
+        prompts, model=model, output_tokens_per_request=per_request, batch=batch, prices=table
+    )
+    if est.usd is None:
+        price_for(model, table)  # raises, naming the known models
     return InferenceCostEstimate(
-        model=model,
-        n_requests=n_requests,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        batch=batch,
-        usd=usd,
-        prices_as_of=table.as_of,
+        model=est.model,
+        n_requests=est.n_requests,
+        input_tokens=est.input_tokens,
+        output_tokens=est.output_tokens,
+        batch=est.batch,
+        usd=float(est.usd or 0.0),
+        prices_as_of=est.prices_as_of,
     )
 
 

@@ -19,8 +19,8 @@ With ``method="dpo"`` the same steps take a preference file
 method; models outside :data:`~llmrec.finetune.dpo_models.DPO_MODELS` are refused first.
 
 The billed cost of a finished job is ``trained_tokens × training price per 1M / 1e6`` with
-prices from :mod:`llmrec.finetune.prices`. Retries of rate limits and server errors are left to the
-``openai`` client (its ``max_retries``), configured by whoever creates it.
+prices from :mod:`llmrec.openai_api.prices`. Retries of rate limits and server errors are left
+to the ``openai`` client (its ``max_retries``), configured by whoever creates it.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ from llmrec.finetune.manifest import (
     file_sha256,
     utc_now,
 )
+from llmrec.openai_api.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import openai
 
     from llmrec.finetune.cost import TrainingCostEstimate
-    from llmrec.finetune.prices import PriceTable
+    from llmrec.openai_api.prices import PriceTable
 
 __all__ = ["FineTuner", "JobState"]
 
@@ -85,6 +86,13 @@ class JobState:
         if self.error:
             parts.append(f"error: {self.error}")
         return "; ".join(parts)
+
+
+def planned_model_id(base: str) -> str:
+    """What a model fine-tuned from ``base`` is planned and priced as before the job names it."""
+    from llmrec.openai_api.models import fine_tuned_family
+
+    return fine_tuned_family(base)
 
 
 def _usd(amount: float) -> str:
@@ -136,7 +144,7 @@ class FineTuner:
         training_file: str | Path,
         *,
         validation_file: str | Path | None = None,
-        model: str = "gpt-4o-mini-2024-07-18",
+        model: str = DEFAULT_MODEL,
         n_epochs: int = 2,
         batch_size: int = 32,
         learning_rate_multiplier: float = 1.0,
@@ -421,7 +429,7 @@ class FineTuner:
         return bool(fresh)
 
     def _billed(self, manifest: RunManifest) -> float | None:
-        from llmrec.finetune.prices import training_price
+        from llmrec.openai_api.prices import training_price
 
         if manifest.trained_tokens is None:
             return None

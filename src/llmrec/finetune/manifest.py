@@ -20,6 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from llmrec._io import write_json_atomic
 from llmrec.errors import DataFormatError
+from llmrec.openai_api.models import DEFAULT_MODEL
 
 __all__ = [
     "CheckpointRecord",
@@ -55,7 +56,7 @@ class FineTuneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field("gpt-4o-mini-2024-07-18", min_length=1, description="Base model.")
+    model: str = Field(DEFAULT_MODEL, min_length=1, description="Base model.")
     n_epochs: int = Field(2, ge=1, le=50, description="Passes over the training file.")
     batch_size: int = Field(32, ge=1, le=256, description="Examples per optimisation step.")
     learning_rate_multiplier: float = Field(

@@ -22,7 +22,7 @@ code                        meaning
 ``too_few_examples``        fewer than ``min_examples`` (10) examples in the file (line 0)
 ==========================  =================================================================
 
-Token counts use :func:`llmrec.finetune.tokens.count_chat_tokens` (exact ``o200k_base``).
+Token counts use :func:`llmrec.openai_api.tokens.count_chat_tokens` (exact ``o200k_base``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import ConfigError, DataFormatError, ValidationError
-from llmrec.finetune.tokens import count_chat_tokens, get_encoding
+from llmrec.openai_api.models import DEFAULT_MODEL
+from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
 
 __all__ = [
     "EXAMPLE_TOKEN_LIMITS",
@@ -48,7 +49,7 @@ MIN_EXAMPLES = 10
 """OpenAI requires at least 10 training examples."""
 
 EXAMPLE_TOKEN_LIMITS: Mapping[str, int] = {
-    "gpt-4o-mini-2024-07-18": 65_536,
+    DEFAULT_MODEL: 65_536,
     "gpt-4o-2024-08-06": 65_536,
 }
 """Maximum tokens per training example, by base model (OpenAI fine-tuning guide)."""
@@ -113,7 +114,7 @@ class ValidationReport:
 def validate_chat_jsonl(
     path: str | Path,
     *,
-    model: str = "gpt-4o-mini-2024-07-18",
+    model: str = DEFAULT_MODEL,
     min_examples: int = MIN_EXAMPLES,
     max_example_tokens: int | None = None,
 ) -> ValidationReport:

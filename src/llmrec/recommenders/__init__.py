@@ -3,8 +3,10 @@
 ``get_recommender("ease", l2=300)`` builds any registered backend, built-in or plugin;
 ``available_recommenders()`` lists the names. Every backend subclasses :class:`Recommender`
 (``fit(ratings, catalog, examples)``, ``recommend(profile, k)``, ``recommend_many(profiles, k)``)
-and returns :class:`Recommendation` objects. The OpenAI backends live in
-``llmrec.recommenders.openai`` and are imported only when asked for.
+and returns :class:`Recommendation` objects. Language-model backends are the pipeline of
+``llmrec.recommenders.llm`` with a transport, and implement the capability protocol of
+``llmrec.recommenders.capabilities``; the OpenAI backends live in ``llmrec.recommenders.openai``
+and are imported only when asked for.
 """
 
 from llmrec.recommenders.base import Profile, Recommendation, Recommender

@@ -18,14 +18,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from llmrec.data.ratings import Ratings
 from llmrec.recommenders.base import Recommendation
+
+if TYPE_CHECKING:  # scipy loads when a model is fitted, not on import
+    import scipy.sparse as sp
 
 __all__ = [
     "ItemIndex",
@@ -117,6 +119,8 @@ def interaction_matrix(
     ``weighting="binary"`` an entry is 1; with ``"rating"`` it is the star rating. A user who
     rated the same movie more than once counts once (binary) or with the mean rating.
     """
+    import scipy.sparse as sp
+
     cols = index.columns(ratings.movie_id)
     keep = (cols >= 0) & (ratings.rating >= min_rating)
     _, rows = np.unique(ratings.user_id, return_inverse=True)
@@ -138,6 +142,8 @@ def interaction_matrix(
 
 def profile_matrix(profiles: Sequence[Sequence[int]], index: ItemIndex) -> sp.csr_matrix:
     """Binary profile × item CSR matrix; movies without a column are ignored."""
+    import scipy.sparse as sp
+
     lengths = np.fromiter((len(p) for p in profiles), dtype=np.int64, count=len(profiles))
     flat = np.fromiter(
         itertools.chain.from_iterable(profiles), dtype=np.int64, count=int(lengths.sum())

@@ -168,9 +168,10 @@ class Recommender(abc.ABC):
         if not isinstance(options, Mapping):
             raise ConfigError(f"recommender config 'config' must be a mapping, got {options!r}")
         if cls is Recommender:
-            from llmrec.recommenders.registry import get_recommender
+            from llmrec.recommenders._entry_points import instantiate
 
-            return get_recommender(str(name), **options)
+            instance: Recommender = instantiate(str(name), dict(options), Recommender)
+            return instance
         if name != cls.name:
             raise ConfigError(f"{cls.__name__} is registered as {cls.name!r}, not {name!r}")
         try:
@@ -231,20 +232,36 @@ class Recommender(abc.ABC):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         normalised = _normalise_profiles(profiles)
+        recs = self._recommend_all(normalised, k, progress=progress)
+        if len(recs) != len(normalised):
+            raise BackendError(
+                f"{type(self).__name__} returned {len(recs)} recommendations for "
+                f"{len(normalised)} profiles"
+            )
+        return [self._enforce(p, r, k) for p, r in zip(normalised, recs, strict=True)]
+
+    def _recommend_all(
+        self, profiles: list[tuple[int, ...]], k: int, *, progress: bool
+    ) -> list[Recommendation]:
+        """Every profile, ``chunk_size`` at a time through :meth:`_recommend_many`.
+
+        A backend that schedules its own work (a language model sending requests concurrently)
+        overrides this instead; ``progress`` asks for a progress bar.
+        """
         out: list[Recommendation] = []
         step = max(1, int(self.chunk_size))
         with progress_bar(
-            enabled=progress, total=len(normalised), desc=f"{self.name} recommend"
+            enabled=progress, total=len(profiles), desc=f"{self.name} recommend"
         ) as bar:
-            for start in range(0, len(normalised), step):
-                chunk = normalised[start : start + step]
+            for start in range(0, len(profiles), step):
+                chunk = profiles[start : start + step]
                 recs = self._recommend_many(chunk, k)
                 if len(recs) != len(chunk):
                     raise BackendError(
                         f"{type(self).__name__} returned {len(recs)} recommendations for "
                         f"{len(chunk)} profiles"
                     )
-                out.extend(self._enforce(p, r, k) for p, r in zip(chunk, recs, strict=True))
+                out.extend(recs)
                 bar.update(len(chunk))
         return out
 

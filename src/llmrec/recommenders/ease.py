@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.linalg import lapack
 
 from llmrec.errors import BackendError
 from llmrec.recommenders._matrix import (
@@ -34,6 +32,8 @@ from llmrec.recommenders._matrix import (
 from llmrec.recommenders.base import Recommendation, Recommender
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
     from llmrec.truth.dataset import ProfileDataset
@@ -73,6 +73,8 @@ def ease_weights(
     diagonal. With ``overwrite=True`` a float64 ``gram`` is reused for ``B``, so fitting needs one
     dense ``items × items`` matrix instead of several.
     """
+    from scipy.linalg import lapack
+
     # G is symmetric, so its transpose is the same matrix in the Fortran order LAPACK works in.
     a = (np.asarray(gram, dtype=np.float64) if overwrite else np.array(gram, np.float64)).T
     if not a.flags.f_contiguous:

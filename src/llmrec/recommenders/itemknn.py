@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.recommenders._matrix import (
@@ -30,6 +29,8 @@ from llmrec.recommenders._matrix import (
 from llmrec.recommenders.base import Recommendation, Recommender
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
     from llmrec.truth.dataset import ProfileDataset
@@ -102,6 +103,8 @@ def _top_n_cosine(x: sp.csr_matrix, n_neighbours: int, shrinkage: float) -> sp.c
     ``_BLOCK_ENTRIES`` dense entries however many items there are. Zero similarities are not
     kept; equal similarities keep the more popular item (lower column).
     """
+    import scipy.sparse as sp
+
     n_items = x.shape[1]
     xt = x.T.tocsr()
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())

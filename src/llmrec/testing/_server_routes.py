@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.testing._server_batches import run_batch
 from llmrec.testing._server_chat import check_chat_request, complete
 from llmrec.testing._server_http import Call, Reply, Route, parse_multipart
@@ -46,7 +47,7 @@ def list_models(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
     with app._lock:
         app._jobs.advance_all()
         tuned = [j.api["fine_tuned_model"] for j in app._jobs.jobs.values()]
-    names = ["gpt-4o-mini-2024-07-18", "gpt-4o-mini", *(t for t in tuned if t)]
+    names = [DEFAULT_MODEL, "gpt-4o-mini", *(t for t in tuned if t)]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "llmrec-local"} for n in names]
     return Reply(200, {"object": "list", "data": data})
 

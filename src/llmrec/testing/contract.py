@@ -134,8 +134,14 @@ class RecommenderContract:
     def check_recommendation(
         self, rec: Recommendation, profile: tuple[int, ...], k: int, known: set[int]
     ) -> None:
-        """Every property a single recommendation must have."""
+        """Every property a single recommendation must have.
+
+        The base class strips profile movies, repeats and movies past ``k`` from what a backend
+        returns and records them in ``diagnostics["contract_removed"]``; a conforming backend
+        never needs that, so the record must be absent.
+        """
         assert isinstance(rec, Recommendation)
+        assert "contract_removed" not in rec.diagnostics, rec.diagnostics["contract_removed"]
         assert len(rec.movie_ids) <= k
         assert len(rec.scores) == len(rec.movie_ids)
         assert all(type(m) is int for m in rec.movie_ids), rec.movie_ids
@@ -186,12 +192,20 @@ class RecommenderContract:
             assert len(rec.movie_ids) > 0
 
     def test_recommend_many_equals_recommend(self) -> None:
+        """A profile's list does not depend on the batch it is in: alone, first or last, next
+        to other profiles or to itself (batched backends compute it with the others)."""
         model = self.fitted()
         profiles = self.make_profiles()
         many = model.recommend_many(profiles, self.k)
         assert isinstance(many, list) and len(many) == len(profiles)
         single = [model.recommend(p, self.k) for p in profiles]
-        assert [r.movie_ids for r in many] == [r.movie_ids for r in single]
+        assert [(r.movie_ids, r.scores) for r in many] == [(r.movie_ids, r.scores) for r in single]
+        mixed = [*reversed(profiles), profiles[0], profiles[-1]]
+        expected = [*reversed(many), many[0], many[-1]]
+        again = model.recommend_many(mixed, self.k)
+        assert [(r.movie_ids, r.scores) for r in again] == [
+            (r.movie_ids, r.scores) for r in expected
+        ]
         assert model.recommend_many([], self.k) == []
 
     def test_accepts_lists_tuples_and_arrays(self) -> None:

@@ -15,7 +15,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +24,12 @@ import pydantic
 from llmrec._progress import progress_bar
 from llmrec.data.ratings import Ratings
 from llmrec.errors import ConfigError
-from llmrec.truth._batch import STATUS_EMPTY_GOLD, STATUS_NO_NEIGHBOURS, BatchResult, run_batch
-from llmrec.truth._sparse import Core, build_core
 from llmrec.truth.config import TruthConfig
 from llmrec.truth.dataset import Example, ProfileDataset
+
+if TYPE_CHECKING:  # scipy.sparse loads with these modules, only when a truth is built
+    from llmrec.truth._batch import BatchResult
+    from llmrec.truth._sparse import Core
 
 __all__ = ["NeighbourTruth"]
 
@@ -114,6 +116,9 @@ class NeighbourTruth:
         (targets per batch) is chosen from the data's size when not given; it never changes
         the output.
         """
+        from llmrec.truth import _batch
+        from llmrec.truth._sparse import build_core
+
         core = build_core(ratings, self.config)
         eligible = self._eligible(core)
         targets = self._targets(eligible)
@@ -121,8 +126,8 @@ class NeighbourTruth:
         left_out = {"no_neighbours": 0, "empty_gold": 0}
         results = self._run(core, targets, n_jobs, executor, progress, batch_size, False)
         for res in results:
-            left_out["no_neighbours"] += int(np.sum(res.status == STATUS_NO_NEIGHBOURS))
-            left_out["empty_gold"] += int(np.sum(res.status == STATUS_EMPTY_GOLD))
+            left_out["no_neighbours"] += int(np.sum(res.status == _batch.STATUS_NO_NEIGHBOURS))
+            left_out["empty_gold"] += int(np.sum(res.status == _batch.STATUS_EMPTY_GOLD))
             examples.extend(_examples(res))
         meta = {
             "format": FORMAT,
@@ -148,6 +153,8 @@ class NeighbourTruth:
         These are exactly the neighbours :meth:`build` counts for that user as a target, which
         makes the truth auditable: ``gold`` can be recomputed from them by hand.
         """
+        from llmrec.truth._sparse import build_core
+
         core = build_core(ratings, self.config)
         wanted = np.asarray(user_ids, dtype=np.int64).ravel()
         dense = np.searchsorted(core.user_ids, wanted)
@@ -177,6 +184,8 @@ class NeighbourTruth:
         batch_size: int | None,
         with_neighbours: bool,
     ) -> Iterator[BatchResult]:
+        from llmrec.truth._batch import run_batch
+
         workers = _n_workers(n_jobs)
         size = batch_size if batch_size is not None else _auto_batch_size(core, self.config)
         if batch_size is not None and batch_size < 1:
@@ -233,6 +242,8 @@ def _init_worker(core: Core, config: TruthConfig) -> None:
 
 
 def _run_in_worker(batch: npt.NDArray[np.int64], with_neighbours: bool) -> BatchResult:
+    from llmrec.truth._batch import run_batch
+
     return run_batch(_WORKER_STATE["core"], _WORKER_STATE["config"], batch, with_neighbours)
 
 

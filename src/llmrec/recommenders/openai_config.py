@@ -1,23 +1,22 @@
-"""Settings of the ``openai`` backend, and where its API key comes from.
+"""Settings of the ``openai`` backend.
 
 :class:`OpenAIConfig` holds every option (model, server, sampling, concurrency, retries, cache,
-Batch API, prompt template, resolver cut-off). The API key is resolved late, by
-:func:`resolve_api_key`, when the first request is actually needed (from ``api_key``, else
-``OPENAI_API_KEY``); it is never dumped with the config, and :func:`redact` masks anything
-key-shaped before server text reaches an error message.
+Batch API, prompt template, resolver cut-off). The API key is resolved late, when the first
+request is actually needed, by the one rule of :mod:`llmrec.openai_api.keys` (``api_key``, else
+``OPENAI_API_KEY``); it is never dumped with the config.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from llmrec._paths import cache_dir
-from llmrec.errors import APIKeyMissingError
+from llmrec.openai_api.client import resolved_base_url
+from llmrec.openai_api.keys import KEY_HELP, redact
+from llmrec.openai_api.models import CHAT_PATH, DEFAULT_MODEL, OPENAI_BASE_URL
 from llmrec.prompts import PromptTemplate
 
 __all__ = [
@@ -28,19 +27,7 @@ __all__ = [
     "OpenAIConfig",
     "default_cache_path",
     "redact",
-    "resolve_api_key",
 ]
-
-DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
-"""The study's base model (zero-shot)."""
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-CHAT_PATH = "/chat/completions"
-_KEY_LIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{4,}")
-KEY_HELP = (
-    "set the OPENAI_API_KEY environment variable or pass api_key=...; "
-    "for a local OpenAI-compatible server (vLLM, Ollama, llama.cpp) any non-empty key works"
-)
-"""How to supply a key; appended to every error caused by a missing or rejected key."""
 
 
 def default_cache_path() -> Path:
@@ -56,7 +43,7 @@ class OpenAIConfig(BaseModel):
     model: str = Field(
         DEFAULT_MODEL,
         min_length=1,
-        description="Chat model id; a fine-tuned model is 'ft:gpt-4o-mini-2024-07-18:org::id'.",
+        description="Chat model id; a fine-tuned model is 'ft:BASE:org::id'.",
     )
     base_url: str | None = Field(
         None,
@@ -68,6 +55,11 @@ class OpenAIConfig(BaseModel):
         exclude=True,
         repr=False,
         description="API key; default $OPENAI_API_KEY, read when the first request is sent.",
+    )
+    api_key_optional: bool = Field(
+        False,
+        description="The server takes requests without an API key (a local server): no key "
+        "found is not an error.",
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     seed: int | None = Field(None, description="Sampling seed sent to the API (best effort).")
@@ -130,24 +122,7 @@ class OpenAIConfig(BaseModel):
 
     def resolved_base_url(self) -> str:
         """``base_url``, else ``$OPENAI_BASE_URL``, else the OpenAI API root (no trailing /)."""
-        return (self.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
+        return resolved_base_url(self.base_url)
 
     def resolved_cache_path(self) -> Path:
         return self.cache if self.cache is not None else default_cache_path()
-
-
-def resolve_api_key(config: OpenAIConfig, endpoint: str) -> str:
-    """``config.api_key``, else ``$OPENAI_API_KEY``; an empty key counts as none.
-
-    Raises :class:`~llmrec.errors.APIKeyMissingError` naming ``endpoint`` and how to set a key.
-    """
-    key = config.api_key.get_secret_value() if config.api_key is not None else None
-    key = key or os.environ.get("OPENAI_API_KEY") or None
-    if not key:
-        raise APIKeyMissingError(f"no API key for {endpoint}: {KEY_HELP}")
-    return key
-
-
-def redact(text: str) -> str:
-    """Mask anything shaped like an API key (servers may echo part of a rejected key)."""
-    return _KEY_LIKE.sub("sk-***", text)

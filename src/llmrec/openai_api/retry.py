@@ -1,4 +1,4 @@
-"""Bounded concurrency and retries with backoff for HTTP calls to an LLM API.
+"""Retries with backoff for HTTP calls to an OpenAI-compatible API.
 
 Why not the SDK's own retries: the backend needs to honour ``Retry-After`` exactly, log every
 attempt, count attempts per request, and keep the backoff deterministic (jitter drawn from a
@@ -16,20 +16,17 @@ from __future__ import annotations
 import datetime as _dt
 import email.utils
 import logging
-import queue
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
-__all__ = ["RetryPolicy", "call_with_retries", "map_bounded", "retry_after_seconds"]
+__all__ = ["RetryPolicy", "Transient", "call_with_retries", "retry_after_seconds"]
 
 T = TypeVar("T")
-R = TypeVar("R")
 
-log = logging.getLogger("llmrec.recommenders.openai")
+log = logging.getLogger("llmrec.openai_api")
 
 
 @dataclass(frozen=True)
@@ -95,6 +92,7 @@ def call_with_retries(
     rng: random.Random,
     label: str,
     sleep: Callable[[float], None] = time.sleep,
+    logger: logging.Logger | None = None,
 ) -> tuple[T, int]:
     """Call ``fn`` until it succeeds; return ``(result, attempts)``.
 
@@ -110,7 +108,7 @@ def call_with_retries(
             if transient is None or attempt >= policy.max_retries:
                 raise
             pause = policy.delay(attempt, transient.retry_after, rng)
-            log.info(
+            (logger or log).info(
                 "%s: attempt %d failed (%s); retrying in %.2f s",
                 label,
                 attempt + 1,
@@ -120,65 +118,3 @@ def call_with_retries(
             if pause > 0:  # "Retry-After: 0" means now: no sleep, no hand-over of the thread
                 sleep(pause)
             attempt += 1
-
-
-def map_bounded(
-    fn: Callable[[T], R],
-    items: Sequence[T],
-    *,
-    max_workers: int,
-    on_done: Callable[[int, R], None] | None = None,
-) -> list[R]:
-    """``[fn(x) for x in items]`` on at most ``max_workers`` threads, results in input order.
-
-    ``on_done(index, result)`` runs in the calling thread as each call finishes (progress,
-    bookkeeping). On the first exception no further call starts, calls already running finish
-    (their side effects, such as cache writes, are kept), and the exception is raised.
-
-    Why not ``ThreadPoolExecutor``: each worker here takes the next index itself and hands its
-    result over through one queue, so a call costs no ``Future``, no per-call condition variable
-    and no ``as_completed`` bookkeeping. With dozens of threads sharing one interpreter lock,
-    that per-call overhead is paid while other requests wait for the lock.
-    """
-    if not items:
-        return []
-    n = len(items)
-    results: list[R | None] = [None] * n
-    indices = iter(range(n))
-    take = threading.Lock()
-    stop = threading.Event()
-    finished: queue.SimpleQueue[tuple[int, R | None, BaseException | None]] = queue.SimpleQueue()
-
-    def work() -> None:
-        while not stop.is_set():
-            with take:
-                i = next(indices, None)
-            if i is None:
-                return
-            try:
-                value = fn(items[i])
-            except BaseException as exc:  # handed to the calling thread, which raises it
-                stop.set()
-                finished.put((i, None, exc))
-                return
-            finished.put((i, value, None))
-
-    threads = [
-        threading.Thread(target=work, name=f"llmrec-request-{j}", daemon=True)
-        for j in range(min(max_workers, n))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for _ in range(n):
-            i, value, error = finished.get()
-            if error is not None:
-                raise error
-            results[i] = value
-            if on_done is not None:
-                on_done(i, cast("R", value))
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    return cast("list[R]", results)

@@ -1,90 +1,45 @@
-"""From a chat-completions answer to a :class:`~llmrec.recommenders.base.Recommendation`.
+"""From a chat answer to a :class:`~llmrec.recommenders.base.Recommendation`.
 
-An :class:`Answer` is one response as received (or read back from the cache) with its token
-counts, cost and latency. :func:`recommendation_from_answer` parses its text with the prompt
-template, resolves the written titles to catalog ids and reports in ``diagnostics`` what was
-lost on the way (unresolved titles, profile movies, repeats, titles past ``k``, truncation).
-:func:`answer_cost` prices an answer from the price table.
+:func:`recommendation_from_answer` parses an answer's text with the prompt template, resolves
+the written titles to catalog ids and reports in ``diagnostics`` what was lost on the way
+(unresolved titles, profile movies, repeats, titles past ``k``, truncation). Whatever transport
+produced the answer, this step is the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmrec.errors import ConfigError
 from llmrec.recommenders.base import Recommendation
+from llmrec.recommenders.llm.transports.base import ChatAnswer, message_text
 
 if TYPE_CHECKING:
     from llmrec.data.resolver import TitleResolver
     from llmrec.prompts import PromptTemplate
-    from llmrec.recommenders._llm_cache import CachedResponse
-
-__all__ = ["Answer", "answer_cost", "message_text", "recommendation_from_answer", "usage"]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One chat-completions answer as received (or read back from the cache)."""
-
-    response: dict[str, Any]
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-    latency_s: float | None
-    attempts: int
-    batch: bool
-    cached: bool
-
-    @classmethod
-    def from_cache(cls, hit: CachedResponse) -> Answer:
-        return cls(
-            hit.response,
-            hit.prompt_tokens,
-            hit.completion_tokens,
-            hit.cost_usd,
-            hit.latency_s,
-            0,
-            hit.batch,
-            True,
-        )
+    from llmrec.recommenders.llm.cache import CachedResponse
+__all__ = ["answer_from_cache", "recommendation_from_answer"]
 
 
-def usage(response: dict[str, Any]) -> tuple[int, int]:
-    """Prompt and completion tokens of a response (0 where the server reports none)."""
-    counts = response.get("usage") or {}
-    return int(counts.get("prompt_tokens") or 0), int(counts.get("completion_tokens") or 0)
-
-
-def message_text(response: dict[str, Any]) -> tuple[str, str | None]:
-    """The first choice's text (a refusal counts as text) and its ``finish_reason``."""
-    choices = response.get("choices") or []
-    if not choices:
-        return "", None
-    choice = choices[0] or {}
-    message = choice.get("message") or {}
-    text = message.get("content") or message.get("refusal") or ""
-    return str(text), choice.get("finish_reason")
-
-
-def answer_cost(
-    model: str, prompt_tokens: int, completion_tokens: int, *, batch: bool
-) -> float | None:
-    """USD for one answer at the price table's rate; ``None`` for models without a price."""
-    from llmrec.finetune.prices import inference_cost
-
-    try:
-        return inference_cost(model, prompt_tokens, completion_tokens, batch=batch)
-    except ConfigError:
-        return None
+def answer_from_cache(hit: CachedResponse) -> ChatAnswer:
+    """A cached response as an answer (``cached=True``, no attempt made)."""
+    return ChatAnswer(
+        hit.response,
+        hit.prompt_tokens,
+        hit.completion_tokens,
+        hit.cost_usd,
+        hit.latency_s,
+        0,
+        hit.batch,
+        True,
+    )
 
 
 def recommendation_from_answer(
     profile: Sequence[int],
     k: int,
     key: str,
-    answer: Answer,
+    answer: ChatAnswer,
     *,
     template: PromptTemplate,
     resolver: TitleResolver,

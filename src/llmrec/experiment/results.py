@@ -1,0 +1,119 @@
+"""What a run produces, typed: the document written as ``results.json``.
+
+:class:`Results` is built once by the runner and serialised once (:meth:`Results.to_json_dict`);
+the report, the figure and the CLI read it. The JSON has the same keys and values as llmrec 0.1
+wrote (a test reads a 0.1 file and a new one): fields a stage did not fill are left out, not
+written as ``null``. Parts owned by other layers (ground-truth statistics, metric reports,
+paired comparisons, fine-tuning summaries) keep their own JSON shapes, as ``dict`` fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BackendEntry",
+    "BeyondAccuracy",
+    "DatasetResult",
+    "LLMDiagnostics",
+    "PlanLine",
+    "Results",
+    "StageLog",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendEntry(_Model):
+    """One backend on one data set: where its recommendations are, or why it did not run."""
+
+    backend: str = Field(description="Registry name.")
+    label: str = Field(description="Column name in the report.")
+    llm: bool = Field(description="Implements the language-model capability protocol.")
+    recommendations: str | None = Field(None, description="JSON Lines file, relative path.")
+    planned: bool | None = Field(None, description="Dry run: would run.")
+    skipped: str | None = Field(None, description="Why it did not run.")
+    estimated_cost_usd: float | None = Field(None, description="Cost of the skipped run.")
+
+
+class LLMDiagnostics(_Model):
+    """Failure rates, tokens and cost of a language-model backend on one data set."""
+
+    responses: int
+    titles: int
+    hallucination_rate: float
+    invalid_output_rate: float
+    duplicate_rate: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    cost_paid_this_run_usd: float
+    served_from_cache: int
+
+
+class BeyondAccuracy(_Model):
+    catalog_coverage: float
+    mean_popularity: float
+
+
+class DatasetResult(_Model):
+    """One ground-truth data set: split sizes, backends and (after a real run) their scores."""
+
+    truth_stats: dict[str, Any]
+    n_train: int
+    n_val: int
+    n_test: int
+    finetune: dict[str, Any]
+    fine_tuned_model: str | None
+    backends: list[BackendEntry]
+    metrics: dict[str, dict[str, Any]] | None = Field(
+        None, description="MetricReport.to_dict() per backend label (the metric tables)."
+    )
+    baseline: str | None = None
+    comparisons: dict[str, dict[str, Any]] | None = Field(
+        None, description="Comparison.to_dict() per backend label, against the baseline."
+    )
+    llm_diagnostics: dict[str, LLMDiagnostics] | None = None
+    beyond_accuracy: dict[str, BeyondAccuracy] | None = None
+    per_user_csv: str | None = None
+
+
+class PlanLine(_Model):
+    """One paid step of the plan (see :class:`llmrec.experiment.costs.CostLine`)."""
+
+    step: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    usd: float | None
+    will_run: bool
+    kind: str = "inference"
+
+
+class StageLog(_Model):
+    reused: list[str] = Field(default_factory=list)
+    ran: list[str] = Field(default_factory=list)
+
+
+class Results(_Model):
+    """The whole ``results.json`` document."""
+
+    config: dict[str, Any]
+    data: dict[str, Any] | None = None
+    datasets: dict[str, DatasetResult] = Field(default_factory=dict)
+    plan: list[PlanLine] | None = None
+    stages: StageLog | None = None
+    artifacts: dict[str, str] | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON-ready document (unset fields left out, as llmrec 0.1 wrote it)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> Results:
+        """Read a ``results.json`` document (0.1 or this version)."""
+        return cls.model_validate(data)

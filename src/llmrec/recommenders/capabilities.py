@@ -1,0 +1,111 @@
+"""What a backend can tell a caller before it runs: the capability protocol.
+
+The experiment runner never matches backend names or model ids. It asks any recommender that
+implements :class:`LanguageModelBackend` (checked with ``isinstance``; the protocol is
+runtime-checkable) what a planned run costs, which credentials it needs and whether they are
+present, which model it runs, and for a copy running another model or using the experiment's
+shared settings. The OpenAI backends implement it through the language-model pipeline; a plugin
+language-model backend that implements it is priced, budgeted and reported the same way.
+
+A backend class that should run the model produced by the experiment's fine-tuning stage sets
+the class attribute ``uses_fine_tuned_model = True`` (read with :func:`uses_fine_tuned_model`
+on the registered class or factory, before any instance exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from typing_extensions import Self
+
+    from llmrec.data.catalog import Catalog
+    from llmrec.prompts import PromptTemplate
+
+__all__ = [
+    "CostEstimate",
+    "Credentials",
+    "LanguageModelBackend",
+    "RunSettings",
+    "uses_fine_tuned_model",
+]
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a planned run costs: requests, tokens, USD (``None``: unknown, e.g. no price)."""
+
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    usd: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credentials a backend needs (e.g. ``("OPENAI_API_KEY",)``) and whether it has them.
+
+    ``present`` is true when nothing is needed. ``help`` says how to supply what is missing.
+    """
+
+    names: tuple[str, ...]
+    present: bool
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What an experiment shares with every language-model backend it runs.
+
+    A backend applies each setting only where its own config left the field unset.
+    """
+
+    template: PromptTemplate | None = None
+    """The prompt template of the experiment."""
+    cache_path: Path | None = None
+    """The response cache file of the experiment."""
+    base_url: str | None = None
+    """An OpenAI-compatible server for backends that talk to one."""
+    keyless_server: bool = False
+    """The server at ``base_url`` takes requests without an API key (a local server)."""
+
+
+@runtime_checkable
+class LanguageModelBackend(Protocol):
+    """The capability protocol (see the module docstring); next to ``Recommender``."""
+
+    @property
+    def model_id(self) -> str:
+        """The model this backend runs (as sent to the server or loaded locally)."""
+        ...
+
+    def with_model(self, model: str) -> Self:
+        """An unfitted copy running ``model`` (same config otherwise)."""
+        ...
+
+    def with_run_settings(self, settings: RunSettings) -> Self:
+        """An unfitted copy using the experiment's shared settings where its config has none."""
+        ...
+
+    def credentials(self) -> Credentials:
+        """Which credentials are needed, and whether they are present now."""
+        ...
+
+    def estimate_cost(
+        self, profiles: Sequence[Sequence[int]], k: int, catalog: Catalog
+    ) -> CostEstimate:
+        """What recommending ``k`` movies for every profile would cost if nothing were cached."""
+        ...
+
+
+def uses_fine_tuned_model(target: object) -> bool:
+    """Whether a registered backend (class or factory) runs the fine-tuning stage's model."""
+    return getattr(target, "uses_fine_tuned_model", False) is True

@@ -1,0 +1,326 @@
+"""The language-model recommender pipeline, whatever carries the requests.
+
+For each profile: prompt (the :class:`~llmrec.prompts.PromptTemplate` writes the messages) ->
+wire body (:meth:`Transport.build_body`) and cache key -> response-cache lookup -> the
+transport sends only what is missing -> each answer is stored in the cache as it arrives ->
+parse -> title resolution -> diagnostics, usage and cost on the
+:class:`~llmrec.recommenders.base.Recommendation`.
+
+:class:`LanguageModelRecommender` is that pipeline as a
+:class:`~llmrec.recommenders.base.Recommender`; a backend subclasses it and says which
+transport to use (:meth:`LanguageModelRecommender.make_transport`), which credentials it needs
+and what tokens cost. It also implements the capability protocol
+(:class:`~llmrec.recommenders.capabilities.LanguageModelBackend`).
+
+One instance may be shared between threads: nothing about a call is kept on the instance (the
+transport, the cache and the SDK client are opened once, under a lock, and are thread-safe).
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmrec._progress import progress_bar
+from llmrec.errors import BackendError, CacheMissError, ConfigError, NotFittedError
+from llmrec.recommenders.base import Recommendation, Recommender
+from llmrec.recommenders.capabilities import CostEstimate, Credentials, RunSettings
+from llmrec.recommenders.llm.answers import answer_from_cache, recommendation_from_answer
+from llmrec.recommenders.llm.cache import ResponseCache, request_key
+from llmrec.recommenders.llm.transports.base import ChatAnswer, ChatRequest, Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from llmrec.data.catalog import Catalog
+    from llmrec.data.ratings import Ratings
+    from llmrec.prompts import PromptTemplate
+
+__all__ = ["LanguageModelRecommender"]
+
+
+class LanguageModelRecommender(Recommender):
+    """A chat model asked for recommendations, one request per distinct profile.
+
+    The config (a pydantic model) must have the fields ``model``, ``template``,
+    ``resolver_threshold``, ``cache_mode`` (``read_write``, ``replay_only`` or ``off``) and
+    ``cache`` (a path or ``None``), and a method ``resolved_cache_path()``. Subclasses implement
+    :meth:`make_transport`, :meth:`credentials` and :meth:`token_cost`.
+    """
+
+    def __init__(self, config: Any = None, /, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        # Runtime handles, opened on first use and never pickled.
+        self._lock = threading.Lock()
+        self._transport: Transport | None = None
+        self._cache: ResponseCache | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_lock", "_transport", "_cache"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._transport = None
+        self._cache = None
+
+    # -- what a backend supplies ------------------------------------------------------------
+    @abc.abstractmethod
+    def make_transport(self) -> Transport:
+        """A new transport for this backend's settings (called once, on first use)."""
+
+    @abc.abstractmethod
+    def credentials(self) -> Credentials:
+        """Which credentials are needed, and whether they are present now."""
+
+    @abc.abstractmethod
+    def token_cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        """USD for these tokens at this backend's prices; ``None`` if unknown."""
+
+    def _option(self, name: str) -> Any:
+        """A field every pipeline config has (see the class docstring)."""
+        return getattr(self.config, name)
+
+    # -- capability protocol ----------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return str(self._option("model"))
+
+    @property
+    def template(self) -> PromptTemplate:
+        template: PromptTemplate = self._option("template")
+        return template
+
+    def _copy(self, **changes: Any) -> Self:
+        data = {
+            name: getattr(self.config, name)
+            for name in self.config.model_fields_set | set(changes)
+            if name not in changes
+        }
+        data.update(changes)
+        return type(self)(**data)
+
+    def with_model(self, model: str) -> Self:
+        return self._copy(model=model)
+
+    def with_run_settings(self, settings: RunSettings) -> Self:
+        changes: dict[str, Any] = {}
+        unset = set(type(self.config).model_fields) - self.config.model_fields_set
+        if settings.template is not None and "template" in unset:
+            changes["template"] = settings.template
+        if settings.cache_path is not None and "cache" in unset:
+            changes["cache"] = settings.cache_path
+        return self._copy(**changes) if changes else self._copy()
+
+    def estimate_cost(
+        self, profiles: Sequence[Sequence[int]], k: int, catalog: Catalog
+    ) -> CostEstimate:
+        """One request per profile; input tokens exact (``o200k_base`` with chat overhead),
+        output tokens by :func:`llmrec.openai_api.cost.expected_output_tokens`."""
+        from llmrec.openai_api.cost import expected_output_tokens
+        from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
+
+        encoding = get_encoding()
+        template = self.template
+        n_in = 0
+        for profile in profiles:
+            known = tuple(m for m in profile if m in catalog)
+            n_in += count_chat_tokens(template.messages(known, catalog, k=k), encoding=encoding)
+        n_out = len(profiles) * expected_output_tokens(k, template=template, catalog=catalog)
+        return CostEstimate(self.model_id, len(profiles), n_in, n_out, self.token_cost(n_in, n_out))
+
+    # -- state ------------------------------------------------------------------------------
+    def _fit(
+        self, ratings: Ratings, catalog: Catalog | None = None, examples: object = None
+    ) -> None:
+        """Keep the catalog (titles for the prompt) and build the title resolver."""
+        from llmrec.data.resolver import TitleResolver
+
+        if catalog is None:
+            raise ConfigError(
+                f"the {self.name} backend needs a catalog (movie titles for the prompt and for "
+                "resolving the answer): call fit(ratings, catalog)"
+            )
+        self.catalog_ = catalog
+        self.resolver_ = TitleResolver(catalog, threshold=self._option("resolver_threshold"))
+
+    def _check_fitted(self) -> Catalog:
+        catalog: Catalog | None = getattr(self, "catalog_", None)
+        if catalog is None:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(ratings, catalog)")
+        return catalog
+
+    def transport(self) -> Transport:
+        """The transport, built on first use and shared by every thread."""
+        with self._lock:
+            if self._transport is None:
+                made = self.make_transport()
+                self._transport = made
+                weakref.finalize(self, made.close)
+            return self._transport
+
+    @property
+    def endpoint(self) -> str:
+        """Where requests go (part of every cache key)."""
+        return self.transport().endpoint
+
+    @property
+    def response_cache(self) -> ResponseCache | None:
+        """The response cache read and written, or ``None`` with ``cache_mode="off"``."""
+        if self._option("cache_mode") == "off":
+            return None
+        with self._lock:
+            if self._cache is None:
+                self._cache = ResponseCache(self.cache_path())
+                weakref.finalize(self, self._cache.close)
+            return self._cache
+
+    def cache_path(self) -> Path:
+        path: Path = self.config.resolved_cache_path()  # type: ignore[attr-defined]
+        return path
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the transport's connections and the cache file (both reopen on next use)."""
+        with self._lock:
+            made, self._transport = self._transport, None
+            cache, self._cache = self._cache, None
+        if made is not None:
+            made.close()
+        if cache is not None:
+            cache.close()
+
+    # -- planning ---------------------------------------------------------------------------
+    def response_format(self) -> dict[str, Any] | None:
+        """The JSON schema sent with each request, if any (default: none)."""
+        return None
+
+    def plan(self, profiles: Sequence[Sequence[int]], k: int) -> list[ChatRequest]:
+        """One request per profile (equal profiles give equal requests and keys)."""
+        catalog = self._check_fitted()
+        transport = self.transport()
+        endpoint, model = transport.endpoint, transport.model
+        fmt = self.response_format()
+        template = self.template
+        made: dict[tuple[int, ...], ChatRequest] = {}
+        out: list[ChatRequest] = []
+        for i, profile in enumerate(profiles):
+            known = tuple(m for m in profile if m in catalog)
+            request = made.get(known)
+            if request is None or request.k != k:
+                messages = tuple(template.messages(known, catalog, k=k))
+                body = transport.build_body(messages, response_format=fmt)
+                request = ChatRequest(
+                    request_key(endpoint, model, body), body, messages, known, k, i
+                )
+                made[known] = request
+            out.append(request)
+        return out
+
+    def cached_answers(self, keys: Sequence[str]) -> dict[str, ChatAnswer]:
+        """Answers already in the cache, in one lookup (none with ``cache_mode="off"``)."""
+        cache = self.response_cache
+        if cache is None:
+            return {}
+        return {key: answer_from_cache(hit) for key, hit in cache.get_many(keys).items()}
+
+    def check_replay(
+        self, profiles: Sequence[Sequence[int]], keys: Sequence[str], have: Any
+    ) -> None:
+        """In ``replay_only`` mode, fail naming the first profile whose answer is not cached."""
+        if self._option("cache_mode") != "replay_only":
+            return
+        missing = [i for i, key in enumerate(keys) if key not in have]
+        if missing:
+            i = missing[0]
+            raise CacheMissError(
+                f"replay_only: {len(missing)} of {len(keys)} profiles have no answer in the cache "
+                f"{self.cache_path()}; first: profile #{i} {tuple(profiles[i])} "
+                f"(request {keys[i]}, model {self.model_id!r}, endpoint {self.endpoint}). "
+                "Run once with cache_mode='read_write' to fill it."
+            )
+
+    def store(self, request: ChatRequest, answer: ChatAnswer) -> None:
+        """Put a fresh answer in the response cache (thread-safe; failed answers are not kept)."""
+        cache = self.response_cache
+        if cache is None or answer.error is not None or answer.cached:
+            return
+        transport = self.transport()
+        cache.put(
+            request.key,
+            endpoint=transport.endpoint,
+            model=transport.model,
+            request=request.body,
+            response=answer.response,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            cost_usd=answer.cost_usd,
+            latency_s=answer.latency_s,
+            batch=answer.batch,
+        )
+
+    def to_recommendation(
+        self, profile: Sequence[int], k: int, key: str, answer: ChatAnswer
+    ) -> Recommendation:
+        """Parse, resolve and diagnose one answer (see :mod:`.answers`)."""
+        if answer.error is not None:
+            raise BackendError(f"{self.endpoint} failed for request {key[:12]}: {answer.error}")
+        return recommendation_from_answer(
+            profile, k, key, answer, template=self.template, resolver=self.resolver_
+        )
+
+    def build(
+        self,
+        profiles: Sequence[Sequence[int]],
+        requests: Sequence[ChatRequest],
+        answers: dict[str, ChatAnswer],
+    ) -> list[Recommendation]:
+        """Recommendations in input order from the answers by key (each parsed once)."""
+        done: dict[str, Recommendation] = {}
+        out = []
+        for profile, request in zip(profiles, requests, strict=True):
+            rec = done.get(request.key)
+            if rec is None:
+                rec = self.to_recommendation(profile, request.k, request.key, answers[request.key])
+                done[request.key] = rec
+            out.append(rec)
+        return out
+
+    # -- recommending -----------------------------------------------------------------------
+    def _recommend_many(self, profiles: list[tuple[int, ...]], k: int) -> list[Recommendation]:
+        return self._recommend_all(profiles, k, progress=False)
+
+    def _recommend_all(
+        self, profiles: list[tuple[int, ...]], k: int, *, progress: bool
+    ) -> list[Recommendation]:
+        """Every profile in one call to the transport; ``progress`` counts requests sent."""
+        requests = self.plan(profiles, k)
+        keys = [r.key for r in requests]
+        answers = self.cached_answers(keys)
+        self.check_replay(profiles, keys, answers)
+        todo = list({r.key: r for r in requests if r.key not in answers}.values())
+        if todo:
+            bar = progress_bar(enabled=progress, total=len(todo), desc=self.model_id)
+
+            def arrived(request: ChatRequest, answer: ChatAnswer) -> None:
+                self.store(request, answer)
+                bar.update(1)
+
+            try:
+                fresh = self.transport().send(todo, on_answer=arrived)
+            finally:
+                bar.close()
+            answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
+        return self.build(profiles, requests, answers)

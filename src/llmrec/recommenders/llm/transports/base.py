@@ -1,0 +1,158 @@
+"""The transport contract: send a planned batch of chat requests, return one answer each.
+
+A transport has one job. The pipeline (:mod:`llmrec.recommenders.llm.pipeline`) builds the
+messages from the prompt template, asks the transport for the wire body of each request
+(:meth:`Transport.build_body`, which is also what the response cache hashes), looks the answers
+up in the cache, and hands only the missing requests to :meth:`Transport.send`. Parsing, title
+resolution, diagnostics and caching stay in the pipeline, so a new transport (a local
+``transformers`` model, another HTTP API) is one class and touches nothing else.
+
+* :class:`ChatRequest` carries the chat ``messages``, the wire ``body``, its cache ``key``, the
+  profile's movie ids and ``k`` (a transport that constrains decoding to catalog titles gets the
+  catalog when it is built and the profile to exclude here).
+* :class:`ChatAnswer` is one answer: a chat-completions-shaped ``response`` (``choices[0].
+  message.content``, ``finish_reason``, ``usage``; a local transport writes the same shape),
+  token counts, cost (``None``: unknown), latency, attempts, and ``error`` for a request that
+  failed (then ``response`` is empty).
+* :attr:`Transport.capabilities` declares optional features (:data:`STRUCTURED_OUTPUT`,
+  :data:`CATALOG_CONSTRAINED`, :data:`DEFERRED`) so a caller can check before relying on them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "CATALOG_CONSTRAINED",
+    "DEFERRED",
+    "STRUCTURED_OUTPUT",
+    "AnswerCallback",
+    "ChatAnswer",
+    "ChatRequest",
+    "Transport",
+    "message_text",
+    "usage",
+]
+
+STRUCTURED_OUTPUT = "structured_output"
+"""The transport honours a JSON schema (``response_format``) in :meth:`Transport.build_body`."""
+CATALOG_CONSTRAINED = "catalog_constrained"
+"""The transport can restrict generation to catalog titles (uses ``ChatRequest.profile``)."""
+DEFERRED = "deferred"
+"""Answers arrive much later (a batch job); :meth:`Transport.send` may wait for hours."""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One planned request, as the pipeline hands it to a transport."""
+
+    key: str
+    """Cache key: SHA-256 of the endpoint, model and ``body`` (see ``cache.request_key``)."""
+    body: dict[str, Any]
+    """Exactly what is sent (built by :meth:`Transport.build_body`)."""
+    messages: tuple[Mapping[str, str], ...]
+    """The chat messages the prompt template wrote (also inside ``body``)."""
+    profile: tuple[int, ...]
+    """The profile's movie ids known to the catalog, in order."""
+    k: int
+    """How many movies the answer should list."""
+    index: int
+    """Position of the first profile asking this request (for messages)."""
+
+    @property
+    def label(self) -> str:
+        return f"profile #{self.index} (request {self.key[:12]})"
+
+
+def usage(response: Mapping[str, Any]) -> tuple[int, int]:
+    """Prompt and completion tokens of a response (0 where the server reports none)."""
+    counts = response.get("usage") or {}
+    return int(counts.get("prompt_tokens") or 0), int(counts.get("completion_tokens") or 0)
+
+
+def message_text(response: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The first choice's text (a refusal counts as text) and its ``finish_reason``."""
+    choices = response.get("choices") or []
+    if not choices:
+        return "", None
+    choice = choices[0] or {}
+    message = choice.get("message") or {}
+    text = message.get("content") or message.get("refusal") or ""
+    return str(text), choice.get("finish_reason")
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """One answer as received (or read back from the response cache)."""
+
+    response: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    latency_s: float | None
+    attempts: int
+    batch: bool = False
+    cached: bool = False
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        return message_text(self.response)[0]
+
+    @property
+    def finish_reason(self) -> str | None:
+        return message_text(self.response)[1]
+
+
+AnswerCallback = Callable[[ChatRequest, ChatAnswer], None]
+"""Called once per answer as soon as it arrives, possibly from a worker thread."""
+
+
+class Transport(abc.ABC):
+    """Sends chat requests somewhere and returns answers; one instance per recommender.
+
+    Implementations must be safe to call from several threads at once (``send`` may be called
+    concurrently by threads sharing one recommender) and must not keep per-call state on the
+    instance. Resources (HTTP clients, loaded models) are opened lazily and released by
+    :meth:`close`; a closed transport reopens them on next use.
+    """
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    @abc.abstractmethod
+    def endpoint(self) -> str:
+        """Where requests go (a URL, or e.g. ``local:/path/to/model``); part of every cache key."""
+
+    @property
+    @abc.abstractmethod
+    def model(self) -> str:
+        """The model id answering; part of every cache key."""
+
+    @abc.abstractmethod
+    def build_body(
+        self, messages: Sequence[Mapping[str, str]], *, response_format: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The JSON body sent for ``messages`` (sampling options included); it is hashed into
+        the cache key, so it must hold everything that changes the answer."""
+
+    @abc.abstractmethod
+    def send(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        on_answer: AnswerCallback | None = None,
+    ) -> list[ChatAnswer]:
+        """Send ``requests``; return their answers in the same order.
+
+        ``on_answer`` is called once per answer as soon as it arrives (the pipeline stores it
+        in the response cache there, so an interrupted call loses nothing paid for). A request
+        that fails for good is either an answer with ``error`` set or an exception
+        (:class:`~llmrec.errors.BackendError`) that stops the call.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or models (they reopen on next use)."""

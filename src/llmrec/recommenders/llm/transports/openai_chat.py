@@ -1,0 +1,196 @@
+"""The OpenAI chat-completions transport: bounded concurrency, retries honouring Retry-After.
+
+Requests run on at most ``max_concurrency`` threads (:func:`..concurrency.map_bounded`); each
+is retried after 429, 5xx, timeouts and dropped connections with the policy of
+:mod:`llmrec.openai_api.retry` (``Retry-After`` honoured, seeded jitter). Bodies are sent with the
+SDK's documented raw ``post``, exactly as built and hashed for the cache. The SDK client is built
+on first use by :func:`llmrec.openai_api.client.make_client` (the one key rule).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import SecretStr
+
+from llmrec.errors import BackendError
+from llmrec.openai_api.client import classify, make_client
+from llmrec.openai_api.keys import KEY_HELP, redact
+from llmrec.openai_api.models import CHAT_PATH
+from llmrec.openai_api.retry import RetryPolicy, call_with_retries
+from llmrec.recommenders.llm.concurrency import map_bounded
+from llmrec.recommenders.llm.transports.base import (
+    STRUCTURED_OUTPUT,
+    AnswerCallback,
+    ChatAnswer,
+    ChatRequest,
+    Transport,
+    usage,
+)
+
+if TYPE_CHECKING:
+    import openai as _openai_sdk
+
+__all__ = ["OpenAIChatTransport", "OpenAISettings"]
+
+log = logging.getLogger("llmrec.recommenders.openai")
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    """What an OpenAI transport needs from the backend's config."""
+
+    model: str
+    base_url: str
+    api_key: SecretStr | None = None
+    keyless_ok: bool = False
+    temperature: float = 0.0
+    seed: int | None = None
+    max_tokens: int | None = None
+    max_concurrency: int = 8
+    timeout: float = 60.0
+    max_retries: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAISettings(model={self.model!r}, base_url={self.base_url!r})"
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_retries, self.backoff_base, self.backoff_max)
+
+
+class OpenAIChatTransport(Transport):
+    """Chat completions over the official SDK (see module docstring)."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({STRUCTURED_OUTPUT})
+
+    def __init__(
+        self,
+        settings: OpenAISettings,
+        *,
+        price: Callable[[int, int, bool], float | None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._price = price
+        self._lock = threading.Lock()
+        self._client: _openai_sdk.OpenAI | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.base_url + CHAT_PATH
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, *, batch: bool) -> float | None:
+        if self._price is None:
+            return None
+        return self._price(prompt_tokens, completion_tokens, batch)
+
+    def client(self) -> _openai_sdk.OpenAI:
+        """The SDK client, built on first use; the API key is resolved here and only here."""
+        with self._lock:
+            if self._client is None:
+                s = self.settings
+                self._client = make_client(
+                    api_key=s.api_key,
+                    base_url=s.base_url,
+                    keyless_ok=s.keyless_ok,
+                    timeout=s.timeout,
+                    max_connections=s.max_concurrency,
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._client = self._client, None
+        if made is not None:
+            made.close()
+
+    def build_body(
+        self, messages: Sequence[Mapping[str, str]], *, response_format: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": s.model,
+            "messages": [dict(m) for m in messages],
+            "temperature": s.temperature,
+        }
+        if s.seed is not None:
+            body["seed"] = s.seed
+        if s.max_tokens is not None:
+            body["max_tokens"] = s.max_tokens
+        if response_format is not None:
+            body["response_format"] = response_format
+        return body
+
+    def send(
+        self, requests: Sequence[ChatRequest], *, on_answer: AnswerCallback | None = None
+    ) -> list[ChatAnswer]:
+        if not requests:
+            return []
+        self.client()  # resolve the API key once, before any thread starts
+
+        def one(request: ChatRequest) -> ChatAnswer:
+            answer = self._send_one(request)
+            if on_answer is not None:
+                on_answer(request, answer)
+            return answer
+
+        return map_bounded(one, requests, max_workers=self.settings.max_concurrency)
+
+    def _send_one(self, request: ChatRequest) -> ChatAnswer:
+        """Send one request with retries."""
+        import openai
+
+        client = self.client()
+        s = self.settings
+        label = request.label
+        started = time.perf_counter()
+
+        def call() -> dict[str, Any]:
+            # ``post`` (the SDK's documented call for raw requests) sends the body exactly as
+            # built and hashed for the cache, and skips the typed parameter transformation,
+            # which costs about as much CPU as the HTTP exchange itself.
+            data: object = client.post(CHAT_PATH, body=request.body, cast_to=object)
+            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+                raise BackendError(
+                    f"{self.endpoint} answered {label} without a 'choices' list (not cached): "
+                    f"{redact(str(data))[:300]}"
+                )
+            return data
+
+        try:
+            response, attempts = call_with_retries(
+                call,
+                classify=classify,
+                policy=s.policy,
+                rng=random.Random(int(request.key[:16], 16)),
+                label=label,
+                logger=log,
+            )
+        except openai.APIStatusError as exc:
+            hint = f"; {KEY_HELP}" if exc.status_code == 401 else ""
+            raise BackendError(
+                f"{self.endpoint} answered HTTP {exc.status_code} to {label}: "
+                f"{redact(exc.message)}{hint}"
+            ) from None
+        except openai.APIError as exc:
+            raise BackendError(
+                f"{self.endpoint} failed for {label} after {s.max_retries + 1} attempts "
+                f"(timeout {s.timeout} s): {redact(exc.message)}"
+            ) from None
+        latency = time.perf_counter() - started
+        pt, ct = usage(response)
+        return ChatAnswer(
+            response, pt, ct, self.cost(pt, ct, batch=False), latency, attempts, False, False
+        )
