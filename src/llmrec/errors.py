@@ -6,6 +6,7 @@ them all, and each message names what was wrong (file, line, field, value) and w
     LLMRecError
     ├── DataFormatError        a data file is malformed (names the file, line and text)
     ├── ConfigError            a configuration value or combination is invalid
+    ├── LeakageError           a held-out rating reached a profile, a history or a fitting set
     ├── NotFittedError         a model was used before ``fit``
     ├── ValidationError        a fine-tuning file fails OpenAI's checks
     ├── BudgetExceededError    a paid step would cost more than the budget allows
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "DataFormatError",
     "LLMRecError",
+    "LeakageError",
     "NotFittedError",
     "UnknownBackendError",
     "ValidationError",
@@ -67,6 +69,10 @@ class DataFormatError(LLMRecError):
 
 class ConfigError(LLMRecError):
     """A configuration value, or a combination of values, is invalid."""
+
+
+class LeakageError(LLMRecError):
+    """A held-out rating was found where the model can see it (profile, history, fitting set)."""
 
 
 class NotFittedError(LLMRecError):
