@@ -309,12 +309,15 @@ class CandidateSampler(BaseModel):
             np.subtract.at(need, uidx[keep], 1)
             taken = np.union1d(taken, keys[keep])
         for i in np.flatnonzero(need > 0).tolist():  # exact fallback, seeded per user
-            mine = forbidden[(forbidden >> 32) == users[i]] & 0xFFFFFFFF
-            chosen = taken[(taken >> 32) == users[i]] & 0xFFFFFFFF
+            u = int(users[i])
+            lo, hi = np.searchsorted(forbidden, [u << 32, (u + 1) << 32])
+            mine = forbidden[lo:hi] & 0xFFFFFFFF
+            tlo, thi = np.searchsorted(taken, [u << 32, (u + 1) << 32])
+            chosen = taken[tlo:thi] & 0xFFFFFFFF
             allowed = ~np.isin(movies, mine) & ~np.isin(movies, chosen)
             pool = movies[allowed]
             weights = counts[allowed].astype(np.float64)
-            rng = np.random.default_rng([self.seed, int(users[i]) & 0xFFFFFFFF, 1])
+            rng = np.random.default_rng([self.seed, u & 0xFFFFFFFF, 1])
             p = None if self.negatives == "uniform" else weights / weights.sum()
             pick = rng.choice(pool.size, size=int(need[i]), replace=False, p=p)
             got_user.append(np.full(pick.size, i, dtype=np.int64))
