@@ -249,7 +249,9 @@ class CandidateSampler(BaseModel):
         ptr = np.zeros(users.size + 1, dtype=np.int64)
         np.cumsum(np.bincount(all_user, minlength=users.size), out=ptr[1:])
         bounds = ptr.tolist()
-        cand = {int(u): tuple(flat[bounds[i] : bounds[i + 1]]) for i, u in enumerate(users.tolist())}
+        cand = {
+            int(u): tuple(flat[bounds[i] : bounds[i + 1]]) for i, u in enumerate(users.tolist())
+        }
         positives = {int(u): pos[i] for i, u in enumerate(users.tolist())}
         meta = {
             "sampler": self.model_dump(mode="json"),
@@ -288,7 +290,9 @@ class CandidateSampler(BaseModel):
             if self.negatives == "uniform":
                 pick = np.minimum((u01 * movies.size).astype(np.int64), movies.size - 1)
             else:
-                pick = np.minimum(np.searchsorted(cum, u01 * cum[-1], side="right"), movies.size - 1)
+                pick = np.minimum(
+                    np.searchsorted(cum, u01 * cum[-1], side="right"), movies.size - 1
+                )
             cand = movies[pick]
             keys = _pairs(users[uidx], cand)
             ok = ~_member(forbidden, keys) & ~_member(taken, keys)

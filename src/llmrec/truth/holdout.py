@@ -161,7 +161,9 @@ class HoldoutTruth(ABC):
             runs = user_runs(key, layout)
             five = count_at_least(key, layout, runs.hist_start, runs.n_hist, 5)
             five -= count_at_least(key, layout, runs.hist_start, runs.n_hist, 6)
-            n_rel = count_at_least(key, layout, runs.held_start, runs.n_held, cfg.relevant_min_rating)
+            n_rel = count_at_least(
+                key, layout, runs.held_start, runs.n_held, cfg.relevant_min_rating
+            )
             enough_five = five >= cfg.min_five_star
             eligible = np.flatnonzero(enough_five & (n_rel >= 1))
             chosen = eligible[self._targets(eligible)]

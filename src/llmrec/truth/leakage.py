@@ -41,7 +41,9 @@ def _split_pair(pair: int) -> tuple[int, int]:
     return pair >> 32, movie - (1 << 32) if movie >= 1 << 31 else movie
 
 
-def _in_sorted(sorted_keys: npt.NDArray[np.int64], query: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+def _in_sorted(
+    sorted_keys: npt.NDArray[np.int64], query: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
     if sorted_keys.size == 0:
         return np.zeros(query.shape, dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, query), sorted_keys.size - 1)

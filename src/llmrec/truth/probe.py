@@ -31,7 +31,9 @@ class ProbeConfig(HoldoutConfig):
 
 
 def _pair_keys(users: npt.ArrayLike, movies: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    return (np.asarray(users, dtype=np.int64) << 32) | (np.asarray(movies, dtype=np.int64) & 0xFFFFFFFF)
+    return (np.asarray(users, dtype=np.int64) << 32) | (
+        np.asarray(movies, dtype=np.int64) & 0xFFFFFFFF
+    )
 
 
 def probe_fingerprint(probe: ProbeSet) -> str:
