@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +27,9 @@ from llmrec.data.ratings import Ratings
 __all__ = [
     "CHUNK",
     "Layout",
+    "PairSet",
     "Runs",
+    "UserIndex",
     "chunks",
     "count_at_least",
     "gather",
@@ -234,21 +237,98 @@ def gather(start: I64, count: I64) -> tuple[I64, I64]:
     return pos, ptr
 
 
+class UserIndex:
+    """Positions of user ids in a sorted array of distinct ids: a direct table when the ids'
+    span is small (every Netflix id fits in 2.7M slots), binary search otherwise."""
+
+    def __init__(self, users: npt.ArrayLike) -> None:
+        self.users = np.asarray(users, dtype=np.int64)
+        self._table: npt.NDArray[np.int64] | None = None
+        self._lo = 0
+        if self.users.size:
+            lo, hi = int(self.users[0]), int(self.users[-1])
+            if hi - lo <= max(1 << 26, 4 * self.users.size):
+                self._lo = lo
+                self._table = np.full(hi - lo + 1, -1, dtype=np.int64)
+                self._table[self.users - lo] = np.arange(self.users.size)
+
+    def __call__(self, query: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The position of each queried id, ``-1`` where it is not present."""
+        q = np.asarray(query).astype(np.int64)
+        if self.users.size == 0 or q.size == 0:
+            return np.full(q.shape, -1, dtype=np.int64)
+        if self._table is not None:
+            q -= self._lo
+            if int(q.min()) >= 0 and int(q.max()) < self._table.size:
+                return self._table[q]
+            inside = (q >= 0) & (q < self._table.size)
+            out = np.full(q.shape, -1, dtype=np.int64)
+            out[inside] = self._table[q[inside]]
+            return out
+        pos = np.minimum(np.searchsorted(self.users, q), self.users.size - 1)
+        return np.where(self.users[pos] == q, pos, -1)
+
+
 def user_lookup(
     users: npt.NDArray[np.int64], values: npt.ArrayLike, query: npt.NDArray[np.int32], fill: int
 ) -> npt.NDArray[np.int64]:
     """``values[i]`` where ``query == users[i]`` (``users`` sorted), ``fill`` elsewhere."""
+    idx = UserIndex(users)(query)
     vals = np.asarray(values, dtype=np.int64)
-    if users.size == 0:
-        return np.full(query.shape, fill, dtype=np.int64)
-    lo, hi = int(users[0]), int(users[-1])
-    if hi - lo <= max(1 << 26, 4 * users.size):
-        table = np.full(hi - lo + 1, fill, dtype=np.int64)
-        table[users - lo] = vals
-        q = query.astype(np.int64) - lo
-        inside = (q >= 0) & (q <= hi - lo)
-        out = np.full(query.shape, fill, dtype=np.int64)
-        out[inside] = table[q[inside]]
+    return np.where(idx >= 0, vals[np.maximum(idx, 0)] if vals.size else fill, fill)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_OTHER = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+class PairSet:
+    """A set of (user, movie) pairs answering membership for many pairs at once.
+
+    A one-hash Bloom filter (64 bits per pair, so about 1.5 % false positives) rejects almost
+    every query with one multiply and one byte gather; only the survivors are looked up exactly,
+    by binary search over the sorted pair keys. Built for a few million pairs (a probe set, the
+    gold lists) queried by a hundred million ratings.
+    """
+
+    def __init__(self, users: npt.ArrayLike, movies: npt.ArrayLike) -> None:
+        u = np.asarray(users, dtype=np.int64)
+        m = np.asarray(movies, dtype=np.int64)
+        keys = (u << 32) | (m & 0xFFFFFFFF)
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.bits_log2 = max(16, int(64 * max(u.size, 1) - 1).bit_length())
+        self.bloom = np.zeros(1 << (self.bits_log2 - 3), dtype=np.uint8)
+        slot = self._slot(u, m)
+        np.bitwise_or.at(self.bloom, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
+
+    @property
+    def users_sorted(self) -> I64:
+        return self.keys >> 32
+
+    @property
+    def movies(self) -> I64:
+        return self.keys & 0xFFFFFFFF
+
+    def _slot(self, users: npt.NDArray[Any], movies: npt.NDArray[Any]) -> I64:
+        with np.errstate(over="ignore"):
+            h = users.astype(np.uint64) * _GOLDEN
+            h ^= (movies.astype(np.int64) & 0xFFFFFFFF).astype(np.uint64) * _OTHER
+            h ^= h >> np.uint64(29)
+            h *= _GOLDEN
+        return (h >> np.uint64(64 - self.bits_log2)).astype(np.int64)
+
+    def find(self, users: npt.ArrayLike, movies: npt.ArrayLike) -> I64:
+        """For each queried pair, the position (in the order given) of an equal pair, or -1."""
+        qu = np.asarray(users)
+        qm = np.asarray(movies)
+        out = np.full(qu.shape, -1, dtype=np.int64)
+        if self.keys.size == 0 or qu.size == 0:
+            return out
+        slot = self._slot(qu, qm)
+        maybe = np.flatnonzero((self.bloom[slot >> 3] >> (slot & 7).astype(np.uint8)) & 1)
+        keys = (qu[maybe].astype(np.int64) << 32) | (qm[maybe].astype(np.int64) & 0xFFFFFFFF)
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        hit = self.keys[pos] == keys
+        out[maybe[hit]] = self.order[pos[hit]]
         return out
-    pos = np.minimum(np.searchsorted(users, query), users.size - 1)
-    return np.where(users[pos] == query, vals[pos], fill)

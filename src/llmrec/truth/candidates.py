@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmrec._io import atomic_open
 from llmrec.data.ratings import Ratings
 from llmrec.errors import ConfigError, DataFormatError
-from llmrec.truth._holdout_kernel import chunks
+from llmrec.truth._holdout_kernel import UserIndex, chunks
 from llmrec.truth.dataset import ProfileDataset
 
 __all__ = ["CandidateSampler", "CandidateSets"]
@@ -73,6 +73,43 @@ def _member(sorted_keys: _I64, query: _I64) -> npt.NDArray[np.bool_]:
         return np.zeros(query.shape, dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, query), sorted_keys.size - 1)
     return np.asarray(sorted_keys[pos] == query)
+
+
+class _ByUser:
+    """Sorted (user, movie) keys with each user's run located by a :class:`UserIndex`, so a
+    membership query is a binary search within that user's few hundred keys (cache-friendly)
+    instead of one over every rating."""
+
+    def __init__(self, keys: _I64) -> None:
+        self.movies = keys & 0xFFFFFFFF
+        owner = keys >> 32
+        starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+        starts = starts if keys.size else np.zeros(0, dtype=np.int64)
+        self.index = UserIndex(owner[starts])
+        self.start = starts.astype(np.int64)
+        self.end = np.append(starts[1:], keys.size).astype(np.int64)
+
+    def contains(self, users: _I64, movies: _I64) -> npt.NDArray[np.bool_]:
+        if self.start.size == 0:
+            return np.zeros(users.shape, dtype=bool)
+        g = self.index(users)
+        found = g >= 0
+        lo = np.where(found, self.start[np.maximum(g, 0)], 0)
+        hi = np.where(found, self.end[np.maximum(g, 0)], 0)
+        end = hi.copy()
+        q = movies & 0xFFFFFFFF
+        active = np.flatnonzero(lo < hi)
+        while active.size:
+            a_lo, a_hi = lo[active], hi[active]
+            mid = (a_lo + a_hi) >> 1
+            less = self.movies[mid] < q[active]
+            lo[active] = np.where(less, mid + 1, a_lo)
+            hi[active] = np.where(less, a_hi, mid)
+            active = active[lo[active] < hi[active]]
+        inside = lo < end
+        out = np.zeros(users.shape, dtype=bool)
+        out[inside] = self.movies[lo[inside]] == q[inside]
+        return out
 
 
 class CandidateSets:
@@ -277,6 +314,7 @@ class CandidateSampler(BaseModel):
         got_user: list[_I64] = []
         got_movie: list[_I64] = []
         taken = np.zeros(0, dtype=np.int64)  # sorted pair keys already chosen
+        rated = _ByUser(forbidden)
         for _ in range(_ROUNDS):
             active = np.flatnonzero(need > 0)
             if active.size == 0:
@@ -294,12 +332,19 @@ class CandidateSampler(BaseModel):
                     np.searchsorted(cum, u01 * cum[-1], side="right"), movies.size - 1
                 )
             cand = movies[pick]
-            keys = _pairs(users[uidx], cand)
-            ok = ~_member(forbidden, keys) & ~_member(taken, keys)
-            _, first = np.unique(keys, return_index=True)
-            is_first = np.zeros(keys.size, dtype=bool)
-            is_first[first] = True
-            ok &= is_first
+            keys = _pairs(uidx, cand)
+            ok = ~rated.contains(users[uidx], cand)
+            if taken.size:  # only the pairs of users still drawing can repeat
+                drawing = np.zeros(users.size, dtype=bool)
+                drawing[active] = True
+                ok &= ~_member(np.sort(taken[drawing[taken >> 32]]), keys)
+            valid = np.flatnonzero(ok)
+            order = np.argsort(keys[valid], kind="stable")  # equal keys keep draw order
+            sk = keys[valid][order]
+            first = np.ones(sk.size, dtype=bool)
+            first[1:] = sk[1:] != sk[:-1]
+            ok[:] = False
+            ok[valid[order[first]]] = True
             rows = np.flatnonzero(ok)
             ru = uidx[rows]
             csum = np.cumsum(np.ones(rows.size, dtype=np.int64))
@@ -311,12 +356,13 @@ class CandidateSampler(BaseModel):
             got_user.append(uidx[keep])
             got_movie.append(cand[keep])
             np.subtract.at(need, uidx[keep], 1)
-            taken = np.union1d(taken, keys[keep])
+            taken = np.concatenate([taken, keys[keep]])  # distinct pairs, unsorted
+        taken.sort()
         for i in np.flatnonzero(need > 0).tolist():  # exact fallback, seeded per user
             u = int(users[i])
             lo, hi = np.searchsorted(forbidden, [u << 32, (u + 1) << 32])
             mine = forbidden[lo:hi] & 0xFFFFFFFF
-            tlo, thi = np.searchsorted(taken, [u << 32, (u + 1) << 32])
+            tlo, thi = np.searchsorted(taken, [i << 32, (i + 1) << 32])
             chosen = taken[tlo:thi] & 0xFFFFFFFF
             allowed = ~np.isin(movies, mine) & ~np.isin(movies, chosen)
             pool = movies[allowed]
@@ -348,10 +394,10 @@ def _catalogue(ratings: Ratings) -> tuple[_I64, _I64]:
 def _forbidden(users: _I64, gold: list[tuple[int, ...]], ratings: Ratings) -> _I64:
     """Sorted distinct (user, movie) keys a negative may not take: rated or gold."""
     parts = [_pairs(np.repeat(users, [len(g) for g in gold]), [m for g in gold for m in g])]
-    wanted = np.sort(users)
+    index = UserIndex(np.sort(users))
     for a, b in chunks(len(ratings)):
         u = ratings.user_id[a:b]
-        mine = np.isin(u, wanted)
+        mine = index(u) >= 0
         parts.append(_pairs(u[mine], ratings.movie_id[a:b][mine]))
     keys = np.concatenate(parts)
     keys.sort()
@@ -366,7 +412,13 @@ def _check_available(
     users: _I64, need: _I64, forbidden: _I64, movies: _I64, n_candidates: int
 ) -> None:
     """Raise ``ConfigError`` naming the first user with fewer allowed movies than needed."""
-    in_catalogue = np.isin(forbidden & 0xFFFFFFFF, movies)
+    fm = forbidden & 0xFFFFFFFF
+    if movies.size and int(movies.min()) >= 0 and int(movies.max()) <= 1 << 27:
+        table = np.zeros(int(movies.max()) + 2, dtype=bool)
+        table[movies] = True
+        in_catalogue = table[np.minimum(fm, table.size - 1)]
+    else:
+        in_catalogue = np.isin(fm, movies)
     owner = forbidden >> 32
     order = np.argsort(users, kind="stable")
     su = users[order]

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from llmrec.data.ratings import Ratings
-from llmrec.truth._holdout_kernel import chunks, run_starts, user_lookup
+from llmrec.truth._holdout_kernel import UserIndex, chunks, run_starts
 from llmrec.truth.holdout import HoldoutConfig, HoldoutTruth
 
 __all__ = ["LastNConfig", "LastNTruth", "last_n_mask"]
@@ -73,11 +73,12 @@ def last_n_mask(ratings: Ratings, n: int) -> npt.NDArray[np.bool_]:
         users = dense_ids[users].astype(np.int64)
     del key
     held = np.empty(size, dtype=bool)
+    index = UserIndex(users)
     for a, b in chunks(size):
         recency = ((d_max - days[a:b].astype(np.int64)) << m_bits) | (
             m_max - movies[a:b].astype(np.int64)
         )
-        held[a:b] = recency <= user_lookup(users, nth, ratings.user_id[a:b], -1)
+        held[a:b] = recency <= nth[index(ratings.user_id[a:b])]
     return held
 
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from llmrec.data.ratings import Ratings
 from llmrec.errors import LeakageError
-from llmrec.truth._holdout_kernel import chunks, user_lookup
+from llmrec.truth._holdout_kernel import PairSet, UserIndex, chunks
 
 if TYPE_CHECKING:
     from llmrec.truth.dataset import ProfileDataset
@@ -34,11 +34,6 @@ def _pairs(users: npt.ArrayLike, movies: npt.ArrayLike) -> npt.NDArray[np.int64]
     u = np.asarray(users, dtype=np.int64)
     m = np.asarray(movies, dtype=np.int64) & 0xFFFFFFFF
     return (u << 32) | m
-
-
-def _split_pair(pair: int) -> tuple[int, int]:
-    movie = pair & 0xFFFFFFFF
-    return pair >> 32, movie - (1 << 32) if movie >= 1 << 31 else movie
 
 
 def _in_sorted(
@@ -67,15 +62,15 @@ def check_holdout(
     if held.shape != (len(ratings),):
         raise ValueError(f"held mask has shape {held.shape}, expected ({len(ratings)},)")
     users = np.asarray(sorted({e.user_id for e in dataset}), dtype=np.int64)
-    gold = np.sort(_pairs(
+    index = UserIndex(users)
+    gold = PairSet(
         [e.user_id for e in dataset for _ in e.gold], [m for e in dataset for m in e.gold]
-    ))  # fmt: skip
-    prof = _pairs(
-        [e.user_id for e in dataset for _ in e.profile], [m for e in dataset for m in e.profile]
     )
-    bad = _in_sorted(gold, prof)
-    if bad.any():
-        u, m = _split_pair(int(prof[np.flatnonzero(bad)[0]]))
+    prof_user = np.asarray([e.user_id for e in dataset for _ in e.profile], dtype=np.int64)
+    prof_movie = np.asarray([m for e in dataset for m in e.profile], dtype=np.int64)
+    bad = np.flatnonzero(gold.find(prof_user, prof_movie) >= 0)
+    if bad.size:
+        u, m = int(prof_user[bad[0]]), int(prof_movie[bad[0]])
         raise LeakageError(f"gold movie {m} of user {u} is also in the user's profile")
     first_held = np.full(users.size, _NONE, dtype=np.int64)
     last_hist = np.full(users.size, -_NONE, dtype=np.int64)
@@ -84,11 +79,11 @@ def check_holdout(
         cutoff = np.datetime64(not_after, "D")
     for a, b in chunks(len(ratings)):
         uid = ratings.user_id[a:b]
-        idx = user_lookup(users, np.arange(users.size), uid, -1)
+        idx = index(uid)
         mine = idx >= 0
         hist = mine & ~held[a:b]
         rows = np.flatnonzero(hist)
-        leaked = _in_sorted(gold, _pairs(uid[rows], ratings.movie_id[a:b][rows]))
+        leaked = gold.find(uid[rows], ratings.movie_id[a:b][rows]) >= 0
         if leaked.any():
             r = a + int(rows[np.flatnonzero(leaked)[0]])
             raise LeakageError(

@@ -18,7 +18,7 @@ from pydantic import Field
 from llmrec.data.netflix import ProbeSet
 from llmrec.data.ratings import Ratings
 from llmrec.errors import ConfigError, DataFormatError
-from llmrec.truth._holdout_kernel import chunks
+from llmrec.truth._holdout_kernel import PairSet, chunks
 from llmrec.truth.holdout import HoldoutConfig, HoldoutTruth
 
 __all__ = ["ProbeConfig", "ProbeTruth", "probe_mask"]
@@ -49,28 +49,23 @@ def probe_mask(ratings: Ratings, probe: ProbeSet) -> npt.NDArray[np.bool_]:
 
     Raises :class:`DataFormatError` for a pair listed twice or a pair with no rating.
     """
-    keys = _pair_keys(probe.user_id, probe.movie_id)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    dup = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
-    if dup.size:
-        i = int(order[dup[0] + 1])
+    pairs = PairSet(probe.user_id, probe.movie_id)
+    same = np.diff(pairs.keys) == 0
+    if same.any():
+        i = int(pairs.order[np.flatnonzero(same)[0] + 1])
         raise DataFormatError(
             f"probe pair movie {int(probe.movie_id[i])}, customer {int(probe.user_id[i])} is "
             f"listed twice (entry {i + 1})"
         )
     held = np.zeros(len(ratings), dtype=bool)
-    found = np.zeros(sorted_keys.size, dtype=bool)
-    if sorted_keys.size == 0:
-        return held
+    found = np.zeros(len(probe), dtype=bool)
     for a, b in chunks(len(ratings)):
-        q = _pair_keys(ratings.user_id[a:b], ratings.movie_id[a:b])
-        pos = np.minimum(np.searchsorted(sorted_keys, q), sorted_keys.size - 1)
-        hit = sorted_keys[pos] == q
+        at = pairs.find(ratings.user_id[a:b], ratings.movie_id[a:b])
+        hit = at >= 0
         held[a:b] = hit
-        found[pos[hit]] = True
+        found[at[hit]] = True
     if not found.all():
-        i = int(order[np.flatnonzero(~found)[0]])
+        i = int(np.flatnonzero(~found)[0])
         raise DataFormatError(
             f"probe pair movie {int(probe.movie_id[i])}, customer {int(probe.user_id[i])} "
             f"(entry {i + 1}) has no rating in the rating files; the probe set must come with "
