@@ -18,8 +18,9 @@ Peak memory is the resident set's growth over its level before the step (sampled
 with the ratings already in memory; the budget is twice the ratings' arrays plus the output.
 
 The candidate benchmark samples 20 candidates for every eligible user (all targets of the probe
-truth, less the few heaviest raters who left fewer than 20 movies unrated) and compares with a per-user loop (Python sets and ``random.sample``) on 2,000 users,
-extrapolated per user (said so in the printout).
+truth, less the few heaviest raters who left fewer than 20 movies unrated) and compares with a
+per-user loop (Python sets and ``random.sample``) on 2,000 users, extrapolated per user (said so
+in the printout).
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def main() -> None:
         f"{ours_s:.1f} s, peak {gb(ours_peak)}; speed-up x{pd_s / ours_s:.1f}, memory "
         f"ratio x{pd_peak / max(ours_peak, 1):.1f}; identical examples: {same}"
     )
-    del theirs, small_r, small_p
+    del theirs
     gc.collect()
 
     sampler = CandidateSampler(n_candidates=20, seed=args.seed)

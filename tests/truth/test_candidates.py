@@ -42,8 +42,12 @@ def problems(draw: st.DrawFn) -> tuple[Ratings, ProfileDataset, int]:
     return ratings, ProfileDataset(examples), n_cand
 
 
-@given(problem=problems(), seed=st.integers(0, 2**40), kind=st.sampled_from(["uniform", "popularity"]),
-       max_pos=st.none() | st.integers(1, 3))  # fmt: skip
+@given(
+    problem=problems(),
+    seed=st.integers(0, 2**40),
+    kind=st.sampled_from(["uniform", "popularity"]),
+    max_pos=st.none() | st.integers(1, 3),
+)
 def test_sampler_properties(
     problem: tuple[Ratings, ProfileDataset, int], seed: int, kind: str, max_pos: int | None
 ) -> None:

@@ -1,4 +1,4 @@
-"""``llmrec truth build --protocol ...`` for every holdout truth, on Netflix and MovieLens folders."""
+"""``llmrec truth build --protocol ...`` for the holdout truths, on Netflix and MovieLens data."""
 
 from __future__ import annotations
 
@@ -63,9 +63,7 @@ def test_probe_protocol_on_the_synthetic_folder(
     assert ds.examples == direct.examples and ds.meta["protocol"] == "probe"
     hist = Ratings.load(tmp_path / "hist")
     assert len(hist) < len(ratings)
-    ProbeTruth(probe=netflix.load_probe(synthetic)).check_fitting(
-        hist, ratings, users=ds.user_ids
-    )
+    ProbeTruth(probe=netflix.load_probe(synthetic)).check_fitting(hist, ratings, users=ds.user_ids)
     capsys.readouterr()
     assert main(["truth", "stats", str(out)]) == 0
     text = capsys.readouterr().out

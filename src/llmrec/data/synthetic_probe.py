@@ -21,6 +21,7 @@ Both files list movies in id order, ``N:`` then one ``CustomerID`` (probe) or
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -28,7 +29,14 @@ import numpy.typing as npt
 
 from llmrec.data._netflix_format import FIRST_DAY
 
-__all__ = ["HIDDEN_WINDOW", "PROBE_SHARE", "Hidden", "draw_hidden", "probe_bytes", "qualifying_bytes"]
+__all__ = [
+    "HIDDEN_WINDOW",
+    "PROBE_SHARE",
+    "Hidden",
+    "draw_hidden",
+    "probe_bytes",
+    "qualifying_bytes",
+]
 
 #: The most recent ratings per user that form the hidden set (probe + qualifying).
 HIDDEN_WINDOW = 9
@@ -153,9 +161,11 @@ def _new_movies(
 
 def _blocks(movie: _I64, lines: list[str]) -> bytes:
     parts: list[str] = []
-    starts = np.flatnonzero(np.concatenate(([True], movie[1:] != movie[:-1]))) if movie.size else []
-    bounds = [*[int(s) for s in starts], int(movie.size)]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    starts: list[int] = []
+    if movie.size:
+        starts = np.flatnonzero(np.concatenate(([True], movie[1:] != movie[:-1]))).tolist()
+    bounds = [*starts, int(movie.size)]
+    for a, b in itertools.pairwise(bounds):
         parts.append(f"{int(movie[a])}:\n")
         parts.extend(lines[a:b])
     return "".join(parts).encode("ascii")

@@ -135,10 +135,7 @@ def _load(path: Path, progress: bool) -> Ratings:
 
 def build_command(args: argparse.Namespace) -> int:
     """Build the truth for ``args`` and write it; prints a one-line summary and the stats."""
-    if args.protocol == "neighbour":
-        dataset = _build_neighbour(args)
-    else:
-        dataset = _build_holdout(args)
+    dataset = _build_neighbour(args) if args.protocol == "neighbour" else _build_holdout(args)
     dataset.save(args.out)
     print(f"wrote {len(dataset):,} examples to {args.out}", file=sys.stderr)
     print(dataset.stats())

@@ -223,9 +223,10 @@ def count_at_least(
         return length.astype(np.int64)
     head = key[np.minimum(start, max(key.size - 1, 0))]
     limit = ((head >> layout.s_held) << layout.s_held) | (np.int64(field) << layout.s_rating)
-    counts = np.clip(np.searchsorted(key, limit, side="left") - start, 0, length)
+    found: I64 = np.searchsorted(key, limit, side="left").astype(np.int64)
+    counts: I64 = np.clip(found - start, 0, length).astype(np.int64)
     counts[length == 0] = 0
-    return counts.astype(np.int64)
+    return counts
 
 
 def gather(start: I64, count: I64) -> tuple[I64, I64]:

@@ -76,7 +76,7 @@ def check_holdout(
     last_hist = np.full(users.size, -_NONE, dtype=np.int64)
     cutoff = None
     if not_after is not None and not_after != "held_out":
-        cutoff = np.datetime64(not_after, "D")
+        cutoff = np.asarray(not_after).astype("datetime64[D]")
     for a, b in chunks(len(ratings)):
         uid = ratings.user_id[a:b]
         idx = index(uid)
