@@ -237,3 +237,11 @@ def test_truths_share_the_interface(truth: HoldoutTruth) -> None:
     ds = truth.build(ratings, progress=False)
     assert len(ds) == 1 and ds.meta["protocol"] == truth.protocol
     assert len(truth.history(ratings)) + len(truth.held_out(ratings)) == len(ratings)
+
+
+def test_empty_ratings_give_an_empty_dataset() -> None:
+    empty = Ratings([], [], [], np.zeros(0, dtype="datetime64[D]"))
+    for truth in (LastNTruth(), TimeSplitTruth(cutoff="2004-01-01")):
+        ds = truth.build(empty, progress=False)
+        assert len(ds) == 0 and ds.meta["n_eligible"] == 0
+        assert len(truth.history(empty)) == 0
