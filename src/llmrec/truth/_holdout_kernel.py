@@ -321,6 +321,13 @@ class PairSet:
 
     def find(self, users: npt.ArrayLike, movies: npt.ArrayLike) -> I64:
         """For each queried pair, the position (in the order given) of an equal pair, or -1."""
+        pos = self.find_sorted(users, movies)
+        hit = pos >= 0
+        pos[hit] = self.order[pos[hit]]
+        return pos
+
+    def find_sorted(self, users: npt.ArrayLike, movies: npt.ArrayLike) -> I64:
+        """For each queried pair, the first position of an equal key in ``keys``, or -1."""
         qu = np.asarray(users)
         qm = np.asarray(movies)
         out = np.full(qu.shape, -1, dtype=np.int64)
@@ -331,5 +338,5 @@ class PairSet:
         keys = (qu[maybe].astype(np.int64) << 32) | (qm[maybe].astype(np.int64) & 0xFFFFFFFF)
         pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
         hit = self.keys[pos] == keys
-        out[maybe[hit]] = self.order[pos[hit]]
+        out[maybe[hit]] = pos[hit]
         return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmrec._io import atomic_open
 from llmrec.data.ratings import Ratings
 from llmrec.errors import ConfigError, DataFormatError
-from llmrec.truth._holdout_kernel import UserIndex, chunks
+from llmrec.truth._holdout_kernel import PairSet, UserIndex, chunks
 from llmrec.truth.dataset import ProfileDataset
 
 __all__ = ["CandidateSampler", "CandidateSets"]
@@ -42,6 +43,18 @@ _SALT_DRAW = 0x6472617773  # "draws"
 _SALT_ORDER = 0x6F72646572  # "order"
 _U64 = npt.NDArray[np.uint64]
 _I64 = npt.NDArray[np.int64]
+_F64 = npt.NDArray[np.float64]
+
+
+@dataclass
+class _State:
+    """Per user (dataset index): negatives still needed, draws used; the negatives so far."""
+
+    need: _I64
+    drawn: _I64
+    got_user: list[_I64]
+    got_movie: list[_I64]
+    taken: list[_I64]  # (user index, movie) keys of the negatives so far
 
 
 def _mix(x: _U64) -> _U64:
@@ -272,23 +285,28 @@ class CandidateSampler(BaseModel):
                 f"{self.n_candidates}; raise n_candidates or set max_positives"
             )
         movies, counts = _catalogue(ratings)
-        forbidden = _forbidden(users, gold, ratings)
         need = self.n_candidates - n_pos
-        _check_available(users, need, forbidden, movies, self.n_candidates)
-        neg_user, neg_movie = self._negatives(users, need, forbidden, movies, counts)
+        state = self._first_round(users, need, gold, ratings, movies, counts)
+        left = np.flatnonzero(state.need > 0)  # heavy raters, and users short of movies
+        forbidden = np.zeros(0, dtype=np.int64)
+        if left.size:
+            forbidden = _forbidden(users[left], [gold[i] for i in left.tolist()], ratings)
+        _check_available(users[left], need[left], forbidden, movies, self.n_candidates)
+        neg_user, neg_movie = self._negatives(users, state, forbidden, movies, counts)
         pos_user = np.repeat(np.arange(users.size, dtype=np.int64), n_pos)
         pos_movie = np.asarray([m for p in pos for m in p], dtype=np.int64)
         all_user = np.concatenate([pos_user, neg_user])
         all_movie = np.concatenate([pos_movie, neg_movie])
-        order_key = _hash(self.seed, _SALT_ORDER, users[all_user], all_movie)
-        order = np.lexsort((all_movie, order_key, all_user))
+        order_key = _hash(self.seed, _SALT_ORDER, users[all_user], all_movie) >> np.uint64(33)
+        # by user, then by the hash (31 bits; ties keep positives-then-draws order, per user)
+        order = np.argsort((all_user << 31) | order_key.astype(np.int64), kind="stable")
         flat = all_movie[order].tolist()
-        ptr = np.zeros(users.size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(all_user, minlength=users.size), out=ptr[1:])
-        bounds = ptr.tolist()
-        cand = {
-            int(u): tuple(flat[bounds[i] : bounds[i + 1]]) for i, u in enumerate(users.tolist())
-        }
+        width = self.n_candidates
+        if len(flat) == width * users.size:  # every set is full: slice in C
+            rows: list[tuple[int, ...]] = list(zip(*[iter(flat)] * width, strict=True))
+        else:  # pragma: no cover - every user gets n_candidates (or an error is raised)
+            raise RuntimeError("candidate sets of unequal size")
+        cand = dict(zip(users.tolist(), rows, strict=True))
         positives = {int(u): pos[i] for i, u in enumerate(users.tolist())}
         meta = {
             "sampler": self.model_dump(mode="json"),
@@ -299,39 +317,98 @@ class CandidateSampler(BaseModel):
         return CandidateSets(cand, positives, meta)
 
     # -- negatives ----------------------------------------------------------------------------
-    def _negatives(
+    def _draw(
+        self, users: _I64, active: _I64, need: _I64, drawn: _I64, movies: _I64, cum: _F64
+    ) -> tuple[_I64, _I64]:
+        """The next draws of the ``active`` users (a few more than they need): user index and
+        movie per draw, grouped by user in draw order; advances ``drawn``."""
+        k = need[active] + 4 + need[active] // 2
+        uidx = np.repeat(active, k)
+        start = np.repeat(np.cumsum(k) - k, k)
+        attempt = np.repeat(drawn[active], k) + np.arange(uidx.size, dtype=np.int64) - start
+        drawn[active] += k
+        u01 = _uniform01(_hash(self.seed, _SALT_DRAW, users[uidx], attempt))
+        if self.negatives == "uniform":
+            pick = np.minimum((u01 * movies.size).astype(np.int64), movies.size - 1)
+        else:
+            pick = np.minimum(np.searchsorted(cum, u01 * cum[-1], side="right"), movies.size - 1)
+        return uidx, movies[pick]
+
+    def _first_round(
         self,
         users: _I64,
         need: _I64,
+        gold: list[tuple[int, ...]],
+        ratings: Ratings,
+        movies: _I64,
+        counts: _I64,
+    ) -> _State:
+        """One vectorised round for every user, checked against the ratings from the query
+        side: the draws go into a Bloom-filtered :class:`PairSet` and one pass over the ratings
+        finds those already rated, so the ratings are never sorted."""
+        state = _State(need.copy(), np.zeros(users.size, dtype=np.int64), [], [], [])
+        active = np.flatnonzero(need > 0)
+        if active.size == 0:
+            return state
+        cum = np.cumsum(counts).astype(np.float64)
+        uidx, cand = self._draw(users, active, state.need, state.drawn, movies, cum)
+        draws = PairSet(uidx, cand)
+        sorted_hit = np.zeros(uidx.size, dtype=bool)
+        by_id = np.argsort(users, kind="stable")
+        index = UserIndex(users[by_id])
+        for a, b in chunks(len(ratings)):
+            at = index(ratings.user_id[a:b])
+            mine = np.flatnonzero(at >= 0)
+            pos = draws.find_sorted(by_id[at[mine]], ratings.movie_id[a:b][mine])
+            sorted_hit[pos[pos >= 0]] = True
+        run = np.cumsum(np.concatenate(([True], draws.keys[1:] != draws.keys[:-1]))) - 1
+        run_hit = np.zeros(int(run[-1]) + 1, dtype=bool)
+        run_hit[run[sorted_hit]] = True
+        rated = np.zeros(uidx.size, dtype=bool)
+        rated[draws.order] = run_hit[run]
+        gold_pairs = PairSet(
+            np.repeat(np.arange(users.size), [len(g) for g in gold]), [m for g in gold for m in g]
+        )
+        ok = ~rated & (gold_pairs.find(uidx, cand) < 0)
+        first = np.zeros(uidx.size, dtype=bool)  # first draw of each (user, movie) pair
+        first[draws.order[np.concatenate(([True], draws.keys[1:] != draws.keys[:-1]))]] = True
+        self._take(uidx, cand, ok & first, state)
+        return state
+
+    def _take(self, uidx: _I64, cand: _I64, ok: npt.NDArray[np.bool_], state: _State) -> None:
+        """Keep the first ``need`` acceptable draws of each user (draws grouped by user)."""
+        rows = np.flatnonzero(ok)
+        ru = uidx[rows]
+        csum = np.arange(rows.size, dtype=np.int64)
+        first_of_user = np.ones(rows.size, dtype=bool)
+        first_of_user[1:] = ru[1:] != ru[:-1]
+        base = np.maximum.accumulate(np.where(first_of_user, csum, 0)) if rows.size else csum
+        keep = rows[(csum - base) < state.need[ru]]
+        state.got_user.append(uidx[keep])
+        state.got_movie.append(cand[keep])
+        np.subtract.at(state.need, uidx[keep], 1)
+        state.taken.append(_pairs(uidx[keep], cand[keep]))
+
+    def _negatives(
+        self,
+        users: _I64,
+        state: _State,
         forbidden: _I64,
         movies: _I64,
         counts: _I64,
     ) -> tuple[_I64, _I64]:
-        """Per user ``need[u]`` distinct allowed movies: vectorised rounds, then exact draws."""
-        need = need.copy()
-        drawn = np.zeros(users.size, dtype=np.int64)  # draws used so far, per user
+        """The remaining negatives: vectorised rounds against ``forbidden`` (the sorted rated or
+        gold pairs of the users still drawing), then exact draws for the last few."""
+        need, drawn = state.need, state.drawn
         cum = np.cumsum(counts).astype(np.float64)
-        got_user: list[_I64] = []
-        got_movie: list[_I64] = []
-        taken = np.zeros(0, dtype=np.int64)  # sorted pair keys already chosen
+        taken = np.concatenate(state.taken) if state.taken else np.zeros(0, dtype=np.int64)
+        got_user, got_movie = state.got_user, state.got_movie
         rated = _ByUser(forbidden)
-        for _ in range(_ROUNDS):
+        for _ in range(1, _ROUNDS):
             active = np.flatnonzero(need > 0)
             if active.size == 0:
                 break
-            k = need[active] + 2 + need[active] // 4
-            uidx = np.repeat(active, k)
-            start = np.repeat(np.cumsum(k) - k, k)
-            attempt = np.repeat(drawn[active], k) + np.arange(uidx.size, dtype=np.int64) - start
-            drawn[active] += k
-            u01 = _uniform01(_hash(self.seed, _SALT_DRAW, users[uidx], attempt))
-            if self.negatives == "uniform":
-                pick = np.minimum((u01 * movies.size).astype(np.int64), movies.size - 1)
-            else:
-                pick = np.minimum(
-                    np.searchsorted(cum, u01 * cum[-1], side="right"), movies.size - 1
-                )
-            cand = movies[pick]
+            uidx, cand = self._draw(users, active, need, drawn, movies, cum)
             keys = _pairs(uidx, cand)
             ok = ~rated.contains(users[uidx], cand)
             if taken.size:  # only the pairs of users still drawing can repeat
@@ -345,18 +422,9 @@ class CandidateSampler(BaseModel):
             first[1:] = sk[1:] != sk[:-1]
             ok[:] = False
             ok[valid[order[first]]] = True
-            rows = np.flatnonzero(ok)
-            ru = uidx[rows]
-            csum = np.cumsum(np.ones(rows.size, dtype=np.int64))
-            first_of_user = np.ones(rows.size, dtype=bool)
-            first_of_user[1:] = ru[1:] != ru[:-1]
-            base = np.maximum.accumulate(np.where(first_of_user, csum - 1, 0))
-            rank = csum - 1 - base
-            keep = rows[rank < need[ru]]
-            got_user.append(uidx[keep])
-            got_movie.append(cand[keep])
-            np.subtract.at(need, uidx[keep], 1)
-            taken = np.concatenate([taken, keys[keep]])  # distinct pairs, unsorted
+            state.taken = [taken]
+            self._take(uidx, cand, ok, state)
+            taken = np.concatenate(state.taken)  # distinct pairs, unsorted
         taken.sort()
         for i in np.flatnonzero(need > 0).tolist():  # exact fallback, seeded per user
             u = int(users[i])
