@@ -79,6 +79,10 @@ def register(sub: Any) -> None:
     estimate.add_argument("--model", default=_MODEL, help=f"base model (default {_MODEL})")
     estimate.set_defaults(func=_estimate)
 
+    from llmrec.finetune.local._cli import register as register_local
+
+    register_local(commands)
+
     start = commands.add_parser("start", help="upload the files and create the job")
     start.add_argument("train", type=Path, help="chat JSONL training file")
     start.add_argument("--validation", type=Path, default=None, help="chat JSONL validation file")

@@ -55,7 +55,7 @@ class LocalTrainConfig(BaseModel):
     )
     overlong: Overlong = Field(
         "error",
-        description="Examples over max_seq_len: 'error', 'drop' or 'truncate' (counted either way).",
+        description="Examples over max_seq_len: 'error', 'drop' or 'truncate' (always counted).",
     )
     merged: bool = Field(False, description="Also write merged full weights (LoRA methods).")
     gradient_checkpointing: bool = Field(

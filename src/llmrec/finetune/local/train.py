@@ -12,6 +12,7 @@ the method: full weights, or a LoRA adapter whose ``adapter_config.json`` names 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -123,6 +124,14 @@ def _load_model(model: str, config: LocalTrainConfig) -> Any:
     return peft.get_peft_model(net, lora)
 
 
+def _checkpointing(trl: Any, enabled: bool) -> dict[str, bool]:
+    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing``."""
+    names = {f.name for f in dataclasses.fields(trl.SFTConfig)}
+    if "activation_checkpointing" in names:
+        return {"activation_checkpointing": enabled, "gradient_checkpointing": enabled}
+    return {"gradient_checkpointing": enabled}
+
+
 def build_trainer(
     model: str,
     tokenizer: Any,
@@ -157,12 +166,13 @@ def build_trainer(
         data_seed=config.seed,
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
-        gradient_checkpointing=config.gradient_checkpointing,
+        **_checkpointing(trl, config.gradient_checkpointing),
         max_length=None,
         packing=False,
         report_to=[],
         disable_tqdm=not progress,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         save_only_model=False,
     )
     trainer = trl.SFTTrainer(
