@@ -163,8 +163,8 @@ class LocalModel:
 
     def _eos_ids(self) -> list[int]:
         configured = getattr(self.model.generation_config, "eos_token_id", None)
-        ids = configured if isinstance(configured, list) else [configured]
-        ids = [int(i) for i in ids if i is not None]
+        listed: list[Any] = configured if isinstance(configured, list) else [configured]
+        ids = [int(i) for i in listed if i is not None]
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
             ids.append(int(self.tokenizer.eos_token_id))
         return ids

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,8 @@ def check_qlora(config: LocalTrainConfig) -> None:
             "--method qlora loads the base model in 4 bits with bitsandbytes, which needs a CUDA "
             "GPU, and none is available here; use --method lora (or full for a small model)"
         )
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise ConfigError(
-            "--method qlora needs the bitsandbytes package: pip install bitsandbytes"
-        ) from None
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError("--method qlora needs the bitsandbytes package: pip install bitsandbytes")
 
 
 def torch_dtype(config: LocalTrainConfig) -> Any:
