@@ -43,11 +43,11 @@ if args.model is None:
     from llmrec.testing.tiny_model import build_tiny_model
 
     model = str(build_tiny_model(work / "tiny", catalog, template=template))
-    train_users = train[:48]
-    train_file = export_chat_jsonl(train_users, template, catalog, work / "train48.jsonl")
+    train_users = train[:32]
+    train_file = export_chat_jsonl(train_users, template, catalog, work / "train32.jsonl")
     config = LocalTrainConfig(
         method="full", learning_rate=2e-3, lr_scheduler="constant", warmup_ratio=0.0,
-        epochs=30, batch_size=8,
+        epochs=25, batch_size=8,
     )  # fmt: skip
 else:
     model, train_users = args.model, train
