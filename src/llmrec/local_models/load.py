@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import ConfigError
-from llmrec.finetune.local._deps import require
+from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.local_models.fingerprint import folder_sha256
 
 __all__ = ["LoadedModel", "load_model", "merge_adapter", "resolve_dtype"]
@@ -117,7 +117,8 @@ def load_model(
     weights = _hash(base, net)
     if adapter is not None:
         peft = require("peft")
-        net = peft.PeftModel.from_pretrained(net, str(adapter))
+        with quiet_peft():
+            net = peft.PeftModel.from_pretrained(net, str(adapter))
         weights = f"{weights}+adapter:{folder_sha256(adapter)}"
     net.to(device)
     net.eval()

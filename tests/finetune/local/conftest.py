@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,15 @@ FAST = {
 
 
 @pytest.fixture(scope="session")
+def private_dir() -> Iterator[Path]:
+    """A folder of our own: pytest's shared basetemp is pruned by other pytest processes on a
+    shared machine, which removed a model folder under a minutes-long training run."""
+    folder = Path(tempfile.mkdtemp(prefix="llmrec-local-tests-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_data() -> tuple[Catalog, ProfileDataset]:
     from llmrec.testing.tiny_model import tiny_dataset
 
@@ -37,26 +49,24 @@ def tiny_data() -> tuple[Catalog, ProfileDataset]:
 
 
 @pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory, tiny_data: tuple) -> Path:
+def tiny_folder(private_dir: Path, tiny_data: tuple) -> Path:
     from llmrec.testing.tiny_model import build_tiny_model
 
     catalog, _ = tiny_data
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", catalog, template=TEMPLATE)
+    return build_tiny_model(private_dir / "tiny", catalog, template=TEMPLATE)
 
 
 @pytest.fixture(scope="session")
-def train_file(tmp_path_factory: pytest.TempPathFactory, tiny_data: tuple) -> Path:
+def train_file(private_dir: Path, tiny_data: tuple) -> Path:
     catalog, dataset = tiny_data
-    return export_chat_jsonl(
-        dataset, TEMPLATE, catalog, tmp_path_factory.mktemp("data") / "train.jsonl"
-    )
+    return export_chat_jsonl(dataset, TEMPLATE, catalog, private_dir / "train.jsonl")
 
 
 @pytest.fixture(scope="session")
-def trained_full(tmp_path_factory: pytest.TempPathFactory, tiny_folder: Path, train_file: Path):
+def trained_full(private_dir: Path, tiny_folder: Path, train_file: Path):
     from llmrec.finetune.local import LocalTrainConfig, train_local
 
-    out = tmp_path_factory.mktemp("runs") / "full"
+    out = private_dir / "full"
     manifest = train_local(
         train_file, str(tiny_folder), out, config=LocalTrainConfig(**FAST), progress=False
     )

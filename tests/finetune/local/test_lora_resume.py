@@ -18,20 +18,18 @@ from .conftest import TEMPLATE
 
 
 @pytest.fixture(scope="module")
-def small_train(tmp_path_factory, tiny_data) -> Path:
+def small_train(private_dir, tiny_data) -> Path:
     from llmrec.finetune.export import export_chat_jsonl
 
     catalog, dataset = tiny_data
-    return export_chat_jsonl(
-        dataset[:16], TEMPLATE, catalog, tmp_path_factory.mktemp("s") / "t.jsonl"
-    )
+    return export_chat_jsonl(dataset[:16], TEMPLATE, catalog, private_dir / "small.jsonl")
 
 
 @pytest.fixture(scope="module")
-def lora_run(tmp_path_factory, tiny_folder, small_train):
+def lora_run(private_dir, tiny_folder, small_train):
     from llmrec.finetune.local import LocalTrainConfig, train_local
 
-    out = tmp_path_factory.mktemp("lora") / "out"
+    out = private_dir / "lora"
     config = LocalTrainConfig(
         method="lora", lora_r=8, learning_rate=1e-2, epochs=1, batch_size=8, merged=True
     )
@@ -90,10 +88,11 @@ def _command(train: Path, model: Path, out: Path) -> list[str]:
 
 
 def test_sigkill_then_same_command_resumes_to_the_same_loss(
-    tmp_path, tiny_folder, small_train
+    private_dir, tiny_folder, small_train
 ) -> None:
     """Tolerance: final losses agree within 1e-3 (the data order and RNG state are restored
     from the checkpoint; only float round-off may differ)."""
+    tmp_path = private_dir / "resume"
     reference = tmp_path / "reference"
     subprocess.run(_command(small_train, tiny_folder, reference), check=True, capture_output=True)
     out = tmp_path / "killed"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import warnings
+from collections.abc import Iterator
 from types import ModuleType
 
 from llmrec.errors import ConfigError
 
-__all__ = ["TRAIN_PACKAGES", "MissingExtraError", "library_versions", "require"]
+__all__ = ["TRAIN_PACKAGES", "MissingExtraError", "library_versions", "quiet_peft", "require"]
 
 TRAIN_PACKAGES = ("torch", "transformers", "peft", "trl", "accelerate", "safetensors", "tokenizers")
 
@@ -27,6 +30,17 @@ def require(name: str) -> ModuleType:
             f"({exc}); install the extra with: pip install 'llmrec[train]' "
             "(on a CPU-only machine install the CPU build of torch first)"
         ) from None
+
+
+@contextlib.contextmanager
+def quiet_peft() -> Iterator[None]:
+    """PEFT 0.21 reads transformers 5's deprecated ``is_gradient_checkpointing``; hide only that
+    FutureWarning (not ours to fix, and tests turn warnings into errors)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
+        yield
 
 
 def library_versions() -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from llmrec.errors import ConfigError
 from llmrec.finetune.local._data import TokenizedFile, template_sha256, tokenize_file
-from llmrec.finetune.local._deps import library_versions, require
+from llmrec.finetune.local._deps import library_versions, quiet_peft, require
 from llmrec.finetune.local._model import (
     base_identity,
     check_qlora,
@@ -121,7 +121,8 @@ def _load_model(model: str, config: LocalTrainConfig) -> Any:
         target_modules=config.lora_target_modules,
         task_type="CAUSAL_LM",
     )
-    return peft.get_peft_model(net, lora)
+    with quiet_peft():
+        return peft.get_peft_model(net, lora)
 
 
 def _checkpointing(trl: Any, enabled: bool) -> dict[str, bool]:
