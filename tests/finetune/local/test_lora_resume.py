@@ -102,7 +102,7 @@ def test_sigkill_then_same_command_resumes_to_the_same_loss(
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
-    while not (out / "checkpoints" / "checkpoint-3").is_dir():
+    while not (out / "checkpoints" / "checkpoint-3" / "trainer_state.json").is_file():
         assert proc.poll() is None, "training ended before the first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -110,10 +110,25 @@ def test_sigkill_then_same_command_resumes_to_the_same_loss(
     proc.wait()
     killed = json.loads((out / "local-train-manifest.json").read_text())
     assert killed["status"] == "running"
-    subprocess.run(_command(small_train, tiny_folder, out), check=True, capture_output=True)
+    rerun = subprocess.run(_command(small_train, tiny_folder, out), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
     resumed = json.loads((out / "local-train-manifest.json").read_text())
     expected = json.loads((reference / "local-train-manifest.json").read_text())
     assert resumed["status"] == "succeeded"
     assert resumed["resumed_from"] and resumed["resumed_from"][0].startswith("checkpoint-")
     assert resumed["optimizer_steps"] == expected["optimizer_steps"] == 12
     assert resumed["losses"][-1]["loss"] == pytest.approx(expected["losses"][-1]["loss"], abs=1e-3)
+
+
+def test_a_checkpoint_cut_mid_save_is_skipped(tmp_path) -> None:
+    from llmrec.finetune.local.train import last_complete_checkpoint
+
+    for step, complete in ((3, True), (6, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / "trainer_state.json").write_text('{"global_step": 3}')
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-3")
+    assert not (tmp_path / "checkpoint-6").exists()
+    assert last_complete_checkpoint(tmp_path / "none") is None

@@ -13,6 +13,8 @@ the method: full weights, or a LoRA adapter whose ``adapter_config.json`` names 
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -253,6 +255,29 @@ def _same_run(previous: LocalTrainManifest, new: LocalTrainManifest, path: Path)
     )
 
 
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint whose ``trainer_state.json`` (written last) reads back whole.
+
+    A kill during a save leaves a partial ``checkpoint-N``; it is removed and the previous
+    complete checkpoint is used (or none: the run starts over).
+    """
+    if not folder.is_dir():
+        return None
+    found = []
+    for path in folder.iterdir():
+        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1)), path))
+    for _, path in sorted(found, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            shutil.rmtree(path, ignore_errors=True)
+            continue
+        return str(path)
+    return None
+
+
 def _run(
     model: str,
     tokenizer: Any,
@@ -266,7 +291,6 @@ def _run(
 ) -> LocalTrainManifest:
     from llmrec.finetune.local._callback import ManifestCallback
 
-    transformers = require("transformers")
     torch = require("torch")
     started = time.monotonic()
     callback = ManifestCallback(manifest, manifest_path, started)
@@ -274,11 +298,7 @@ def _run(
         model, tokenizer, data, val, folder, config, progress=progress, callbacks=[callback]
     )
     checkpoints = folder / "checkpoints"
-    last = (
-        transformers.trainer_utils.get_last_checkpoint(str(checkpoints))
-        if (checkpoints.is_dir())
-        else None
-    )
+    last = last_complete_checkpoint(checkpoints)
     if last is not None:
         manifest.resumed_from.append(Path(last).name)
     manifest.device = str(trainer.args.device)
