@@ -78,7 +78,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=32)
     parser.add_argument("--epochs", type=float, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: robust on a shared machine)"
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     template = PromptTemplate(n_recommendations=5)
     catalog, dataset = tiny_dataset(max(args.profiles, 48), 200)
@@ -95,6 +99,7 @@ def main() -> None:
     constraint = batched.constraint(catalog, template)
     constraint.rank(1, False)  # build outside the timing, as a backend does once per catalog
     kwargs = {"max_new_tokens": 60}
+    single.generate(messages[:2], **kwargs)  # warm-up, outside the timing
     t_single, _ = _timed(lambda: single.generate(messages, **kwargs))
     t_batched, _ = _timed(lambda: batched.generate(messages, **kwargs))
     t_cons, _ = _timed(
