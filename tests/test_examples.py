@@ -16,6 +16,7 @@ EXPECTED = {
     "compare_baselines.py": ["registered backends:", "ease against popularity", "wilcoxon p"],
     "llm_local_server.py": ["rerun: 0 requests", "'n_unresolved': 1"],
     "finetune_local.py": ["ok=True", ": succeeded; model ft:gpt-4o-mini"],
+    "finetune_open_weights.py": ["succeeded:", "test users, constrained:", "hallucinated 0.0%"],
 }
 
 

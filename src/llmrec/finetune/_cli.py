@@ -76,6 +76,10 @@ def register(sub: Any) -> None:
     estimate.add_argument("--model", default=None, help=_MODEL_HELP)
     estimate.set_defaults(func=_estimate)
 
+    from llmrec.finetune.local._cli import register as register_local
+
+    register_local(commands)
+
     start = commands.add_parser("start", help="upload the files and create the job")
     start.add_argument(
         "train", type=Path, help="chat JSONL training file (preference JSONL with --method dpo)"

@@ -1,0 +1,54 @@
+"""Local fine-tuning of open-weights models (LoRA, QLoRA, full SFT) with TRL: the loop φ on
+any open model, on a GPU or, for a small model, a CPU.
+
+``train_local(TRAIN_JSONL, MODEL, OUT, config=LocalTrainConfig(...))`` trains, resumes after an
+interruption and writes a manifest; ``plan_local`` is the dry run; ``train_local_dataset`` takes
+a ``ProfileDataset`` + ``PromptTemplate`` + ``Catalog``. Needs the ``[train]`` extra; importing
+this package does not import torch (names load on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from llmrec.finetune.local._deps import MissingExtraError
+from llmrec.finetune.local.config import DEFAULT_LEARNING_RATES, LocalTrainConfig
+from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
+
+if TYPE_CHECKING:
+    from llmrec.finetune.local.dataset import train_local_dataset
+    from llmrec.finetune.local.estimate import DryRun
+    from llmrec.finetune.local.train import OutOfMemoryError, plan_local, train_local
+
+__all__ = [
+    "DEFAULT_LEARNING_RATES",
+    "MANIFEST_NAME",
+    "DryRun",
+    "LocalTrainConfig",
+    "LocalTrainManifest",
+    "MissingExtraError",
+    "OutOfMemoryError",
+    "plan_local",
+    "train_local",
+    "train_local_dataset",
+]
+
+_LAZY = {
+    "DryRun": "llmrec.finetune.local.estimate",
+    "OutOfMemoryError": "llmrec.finetune.local.train",
+    "plan_local": "llmrec.finetune.local.train",
+    "train_local": "llmrec.finetune.local.train",
+    "train_local_dataset": "llmrec.finetune.local.dataset",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmrec.finetune.local' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,66 @@
+"""A ``TrainerCallback`` that keeps the run manifest current: losses, checkpoints, tokens."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from llmrec.finetune.local._deps import require
+from llmrec.finetune.local.manifest import LocalTrainManifest, StepLoss
+
+__all__ = ["ManifestCallback"]
+
+_Base: Any = require("transformers").TrainerCallback
+
+
+class ManifestCallback(_Base):  # type: ignore[misc]
+    """Rewrites the manifest (atomically) after every log, evaluation and checkpoint."""
+
+    def __init__(self, manifest: LocalTrainManifest, path: Path, started: float) -> None:
+        self.manifest = manifest
+        self.path = path
+        self.started = started
+        self.previous_wall = manifest.wall_seconds
+
+    def wall_seconds(self) -> float:
+        """Wall time of every session of this run so far."""
+        return self.previous_wall + (time.monotonic() - self.started)
+
+    def sync(self, state: Any) -> None:
+        """Copy losses, evaluation losses, steps and tokens from the trainer's state."""
+        losses: list[StepLoss] = []
+        evals: list[dict[str, float]] = []
+        tokens = self.manifest.tokens_seen
+        for entry in state.log_history:
+            if "loss" in entry:
+                losses.append(
+                    StepLoss(
+                        step=int(entry["step"]),
+                        epoch=float(entry.get("epoch", 0.0)),
+                        loss=float(entry["loss"]),
+                        learning_rate=entry.get("learning_rate"),
+                    )
+                )
+            if "eval_loss" in entry:
+                evals.append({"epoch": float(entry.get("epoch", 0.0)), "loss": entry["eval_loss"]})
+            if "num_tokens" in entry:
+                tokens = int(entry["num_tokens"])
+        self.manifest.losses = losses
+        self.manifest.validation_losses = evals
+        self.manifest.optimizer_steps = int(state.global_step)
+        self.manifest.tokens_seen = tokens
+        self.manifest.wall_seconds = self.wall_seconds()
+        self.manifest.save(self.path)
+
+    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.sync(state)
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.sync(state)
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.manifest.last_checkpoint = str(
+            Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        )
+        self.sync(state)

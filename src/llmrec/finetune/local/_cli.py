@@ -1,0 +1,104 @@
+"""``llmrec finetune local``: fine-tune an open-weights model on this machine (or dry-run it)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    """Add ``local`` to the ``llmrec finetune`` steps."""
+    local = commands.add_parser(
+        "local",
+        help="fine-tune an open-weights model locally (LoRA, QLoRA or full; needs [train])",
+        description=(
+            "Supervised fine-tuning with TRL on the model's own chat template, loss on the "
+            "assistant tokens. Rerun the same command to resume after an interruption; a "
+            "finished run is not repeated."
+        ),
+    )
+    local.add_argument("train", type=Path, help="chat JSONL (from `llmrec finetune export`)")
+    local.add_argument("--model", required=True, help="base model: hub id or folder")
+    local.add_argument("--out", type=Path, required=True, help="output folder")
+    local.add_argument("--validation", type=Path, default=None, help="chat JSONL validation file")
+    local.add_argument("--method", choices=("lora", "qlora", "full"), default="lora")
+    local.add_argument("--epochs", type=float, default=2.0, help="epochs (default 2)")
+    local.add_argument(
+        "--batch-size", type=int, default=32, help="examples per optimizer step (default 32)"
+    )
+    local.add_argument(
+        "--per-device-batch-size",
+        type=int,
+        default=8,
+        help="examples per forward pass; the rest is gradient accumulation (default 8)",
+    )
+    local.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default 2e-4 LoRA, 2e-5 full)"
+    )
+    local.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
+    local.add_argument("--lora-alpha", type=int, default=None, help="LoRA alpha (default 2 r)")
+    local.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    local.add_argument("--max-seq-len", type=int, default=None, help="longest example in tokens")
+    local.add_argument(
+        "--overlong",
+        choices=("error", "drop", "truncate"),
+        default="error",
+        help="what to do with examples over --max-seq-len (default: error)",
+    )
+    local.add_argument("--merged", action="store_true", help="also write merged weights")
+    local.add_argument("--gradient-checkpointing", action="store_true")
+    local.add_argument("--save-steps", type=int, default=50, help="steps between checkpoints")
+    local.add_argument(
+        "--chat-template", type=Path, default=None, help="Jinja chat template file to use"
+    )
+    local.add_argument("--dry-run", action="store_true", help="print the estimates, train nothing")
+    local.add_argument("--quiet", action="store_true", help="no progress bars")
+    local.set_defaults(func=_local)
+
+
+def _local(args: argparse.Namespace) -> int:
+    from llmrec.finetune.local.config import LocalTrainConfig
+
+    config = LocalTrainConfig(
+        method=args.method,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        per_device_batch_size=args.per_device_batch_size,
+        learning_rate=args.lr,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        seed=args.seed,
+        max_seq_len=args.max_seq_len,
+        overlong=args.overlong,
+        merged=args.merged,
+        gradient_checkpointing=args.gradient_checkpointing,
+        save_steps=args.save_steps,
+        chat_template=(
+            None if args.chat_template is None else args.chat_template.read_text(encoding="utf-8")
+        ),
+    )
+    if args.dry_run:
+        from llmrec.finetune.local.train import plan_local
+
+        print(plan_local(args.train, args.model, validation=args.validation, config=config))
+        return 0
+    from llmrec.finetune.local.train import train_local
+
+    manifest = train_local(
+        args.train,
+        args.model,
+        args.out,
+        validation=args.validation,
+        config=config,
+        progress=not args.quiet,
+    )
+    print(
+        f"{manifest.status}: {manifest.optimizer_steps} steps, {manifest.tokens_seen:,} tokens, "
+        f"final loss {manifest.final_loss}, {manifest.wall_seconds:.1f} s"
+    )
+    for name, path in sorted(manifest.outputs.items()):
+        print(f"{name}: {path}")
+    return 0

@@ -1,0 +1,108 @@
+"""``LocalTrainConfig``: the settings of a local supervised fine-tuning run (LoRA, QLoRA, full).
+
+Defaults are the study's loop φ: 2 epochs, an effective batch of 32 examples per optimizer step
+(``per_device_batch_size`` examples at a time, gradient accumulation for the rest). The learning
+rate, when not given, depends on the method (:data:`DEFAULT_LEARNING_RATES`): LoRA and QLoRA
+train a few million fresh parameters and take the rate the LoRA and QLoRA papers and PEFT's
+examples use (2e-4); full fine-tuning moves every pretrained weight and takes a tenth of it
+(2e-5), the usual rate for instruction tuning of 0.5-8B models. Both decay linearly after a
+3 % warm-up unless ``lr_scheduler="constant"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_LEARNING_RATES", "LocalTrainConfig", "Method", "Overlong"]
+
+Method = Literal["lora", "qlora", "full"]
+Overlong = Literal["error", "drop", "truncate"]
+
+DEFAULT_LEARNING_RATES: dict[str, float] = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5}
+"""Learning rate used when ``LocalTrainConfig.learning_rate`` is None, per method."""
+
+
+class LocalTrainConfig(BaseModel):
+    """Everything that decides what a local fine-tuning run computes; saved in its manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Method = Field("lora", description="'lora', 'qlora' (4-bit base, CUDA) or 'full'.")
+    epochs: float = Field(2, gt=0, le=100, description="Passes over the training file.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Examples per optimizer step.")
+    per_device_batch_size: int = Field(
+        8, ge=1, le=4096, description="Examples per forward pass; the rest is accumulated."
+    )
+    learning_rate: float | None = Field(
+        None, gt=0, le=1, description="Peak learning rate; None uses the method's default."
+    )
+    lr_scheduler: Literal["linear", "constant", "cosine"] = Field(
+        "linear", description="Learning-rate schedule after the warm-up."
+    )
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="AdamW weight decay.")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.")
+    lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; None means 2 x lora_r.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
+    lora_target_modules: str | list[str] = Field(
+        "all-linear", description="Modules LoRA adapts (PEFT's 'all-linear' or a list of names)."
+    )
+    seed: int = Field(0, description="Seed of weight init, data order and dropout.")
+    max_seq_len: int | None = Field(
+        None, ge=8, description="Longest example in tokens; None uses the model's limit."
+    )
+    overlong: Overlong = Field(
+        "error",
+        description="Examples over max_seq_len: 'error', 'drop' or 'truncate' (always counted).",
+    )
+    merged: bool = Field(False, description="Also write merged full weights (LoRA methods).")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass to save memory."
+    )
+    save_steps: int = Field(50, ge=1, description="Optimizer steps between checkpoints.")
+    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Training dtype: 'auto' is bfloat16 on a GPU that has it, else float32."
+    )
+    chat_template: str | None = Field(
+        None, description="Jinja chat template for a model that has none (or to replace its own)."
+    )
+
+    @property
+    def lr(self) -> float:
+        """The learning rate actually used."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return DEFAULT_LEARNING_RATES[self.method]
+
+    @property
+    def alpha(self) -> int:
+        """LoRA alpha actually used."""
+        return self.lora_alpha if self.lora_alpha is not None else 2 * self.lora_r
+
+    @property
+    def device_batch(self) -> int:
+        """Examples per forward pass: the largest divisor of ``batch_size`` not above
+        ``per_device_batch_size``, so every optimizer step sees exactly ``batch_size`` examples."""
+        cap = min(self.per_device_batch_size, self.batch_size)
+        return next(d for d in range(cap, 0, -1) if self.batch_size % d == 0)
+
+    @property
+    def accumulation(self) -> int:
+        """Gradient accumulation steps on one device."""
+        return self.batch_size // self.device_batch
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The settings as resolved (learning rate and alpha filled in), for the manifest."""
+        out = self.model_dump(mode="json")
+        out.update(
+            learning_rate=self.lr,
+            lora_alpha=self.alpha,
+            per_device_batch_size=self.device_batch,
+            gradient_accumulation_steps=self.accumulation,
+        )
+        if self.chat_template is not None:
+            out["chat_template"] = "(custom, see template_sha256)"
+        return out

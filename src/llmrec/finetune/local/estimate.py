@@ -1,0 +1,124 @@
+"""Dry run: what a local fine-tuning run would cost, computed from the data and the model config.
+
+Tokens are exact (the model's own tokenizer and chat template). Optimizer steps are
+``ceil(examples / batch_size)`` per epoch. Training FLOPs follow the usual ``6 x N x D`` rule
+(N parameters, D tokens seen; Kaplan et al. 2020, "Scaling Laws for Neural Language Models"),
+which for LoRA overstates a little (no weight gradients for the frozen base). Memory is a rough
+estimate for one device: weights, gradients and AdamW states (16 bytes per trained parameter in
+mixed precision), the frozen base at its storage width (2 bytes, or about 0.55 for 4-bit QLoRA),
+and activations of about ``34 x batch x seq x hidden x layers`` bytes (Korthikanti et al. 2022),
+or ``2 x ...`` with gradient checkpointing. Nothing is trained and no weights are loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from llmrec.finetune.local._deps import require
+from llmrec.finetune.local.config import LocalTrainConfig
+
+__all__ = ["DryRun", "count_parameters"]
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """The figures ``--dry-run`` prints."""
+
+    model: str
+    method: str
+    examples: int
+    tokens_per_epoch: int
+    completion_tokens_per_epoch: int
+    epochs: float
+    optimizer_steps: int
+    parameters: int
+    trainable_parameters: int
+    flops: float
+    memory_bytes: int
+    overlong: int
+    dropped: int
+    truncated: int
+
+    @property
+    def tokens(self) -> int:
+        """Tokens seen over all epochs."""
+        return round(self.tokens_per_epoch * self.epochs)
+
+    def __str__(self) -> str:
+        lines = [
+            f"dry run: {self.method} fine-tuning of {self.model} (nothing trained)",
+            f"  examples:             {self.examples:,} "
+            f"(overlong {self.overlong}, dropped {self.dropped}, truncated {self.truncated})",
+            f"  tokens per epoch:     {self.tokens_per_epoch:,} "
+            f"({self.completion_tokens_per_epoch:,} in the loss)",
+            f"  tokens seen:          {self.tokens:,} over {self.epochs:g} epoch(s)",
+            f"  optimizer steps:      {self.optimizer_steps:,}",
+            f"  parameters:           {self.parameters:,} ({self.trainable_parameters:,} trained)",
+            f"  training FLOPs:       {self.flops:.3g} (6 x parameters x tokens)",
+            f"  memory (one device):  about {self.memory_bytes / 2**30:.2f} GiB",
+        ]
+        return "\n".join(lines)
+
+
+def count_parameters(model: str, config: LocalTrainConfig) -> tuple[int, int, Any]:
+    """(all parameters, trained parameters, model config), from the config alone (meta device)."""
+    transformers = require("transformers")
+    accelerate = require("accelerate")
+    torch = require("torch")
+    cfg = transformers.AutoConfig.from_pretrained(model)
+    with accelerate.init_empty_weights():
+        skeleton = transformers.AutoModelForCausalLM.from_config(cfg)
+    total = sum(p.numel() for p in skeleton.parameters())
+    if config.method == "full":
+        return total, total, cfg
+    targets = config.lora_target_modules
+    trained = 0
+    for name, module in skeleton.named_modules():
+        if not isinstance(module, torch.nn.Linear) or name.endswith("lm_head"):
+            continue
+        if targets != "all-linear" and name.rsplit(".", 1)[-1] not in targets:
+            continue
+        trained += config.lora_r * (module.in_features + module.out_features)
+    return total, trained, cfg
+
+
+def estimate(
+    model: str,
+    config: LocalTrainConfig,
+    *,
+    examples: int,
+    tokens: int,
+    completion_tokens: int,
+    longest: int,
+    overlong: int = 0,
+    dropped: int = 0,
+    truncated: int = 0,
+) -> DryRun:
+    """The :class:`DryRun` for ``examples`` examples holding ``tokens`` tokens."""
+    total, trained, cfg = count_parameters(model, config)
+    steps = math.ceil(math.ceil(examples / config.batch_size) * config.epochs)
+    seen = tokens * config.epochs
+    base_bytes = {"full": 0.0, "lora": 2.0, "qlora": 0.55}[config.method]
+    hidden = int(getattr(cfg, "hidden_size", 0) or 0)
+    layers = int(getattr(cfg, "num_hidden_layers", 0) or 0)
+    per_token = 2 if config.gradient_checkpointing else 34
+    activations = per_token * config.device_batch * longest * hidden * layers
+    memory = int(16 * trained + base_bytes * total + activations)
+    return DryRun(
+        model=model,
+        method=config.method,
+        examples=examples,
+        tokens_per_epoch=tokens,
+        completion_tokens_per_epoch=completion_tokens,
+        epochs=config.epochs,
+        optimizer_steps=steps,
+        parameters=total,
+        trainable_parameters=trained,
+        flops=6.0 * total * seen,
+        memory_bytes=memory,
+        overlong=overlong,
+        dropped=dropped,
+        truncated=truncated,
+    )
