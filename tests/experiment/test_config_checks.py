@@ -94,7 +94,7 @@ def test_dry_run_on_the_command_line_names_the_bad_option(
 ) -> None:
     path = _write(
         tmp_path,
-        'truth_replace = true\n[data]\nn_users = 400\nn_movies = 80\nn_ratings = 12000\n'
+        "truth_replace = true\n[data]\nn_users = 400\nn_movies = 80\nn_ratings = 12000\n"
         "[truth.profileData50]\nn_users = 40\n"
         '[[backends]]\nname = "itemknn"\nconfig = { n_neighbors = 5 }\n',
     )
@@ -145,9 +145,7 @@ def test_a_study_data_set_keeps_the_study_parameters_not_given() -> None:
 
 
 # -- ~ in paths -------------------------------------------------------------------------------
-def test_tilde_is_expanded_in_config_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tilde_is_expanded_in_config_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     config = ExperimentConfig.model_validate(
         {"data": {"kind": "netflix", "path": "~/netflix", "titles": "~/t/movie_titles.csv"}}

@@ -343,12 +343,12 @@ def run(
     tokens and cost, and nothing is sent to any API.
     """
     from llmrec.experiment.evaluation import evaluate_dataset
+    from llmrec.experiment.outdir import prepare_out_dir
     from llmrec.experiment.report import write_outputs
     from llmrec.experiment.validate import check_config
 
     check_config(config)  # every name and option, before any stage runs or anything is written
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
     write_json_atomic(out / "config.json", json.loads(config.to_json()))
     runner = _Runner(config, out, progress=progress, dry_run=dry_run)
     ratings, catalog = runner.data()
