@@ -7,6 +7,7 @@ them all, and each message names what was wrong (file, line, field, value) and w
     ├── DataFormatError        a data file is malformed (names the file, line and text)
     ├── DataNotFoundError      a data file or folder does not exist (also a FileNotFoundError)
     ├── ConfigError            a configuration value or combination is invalid
+    ├── LeakageError           a held-out rating reached a profile, a history or a fitting set
     ├── NotFittedError         a model was used before ``fit``
     ├── ValidationError        a fine-tuning file fails OpenAI's checks
     ├── BudgetExceededError    a paid step would cost more than the budget allows
@@ -29,6 +30,7 @@ __all__ = [
     "DataFormatError",
     "DataNotFoundError",
     "LLMRecError",
+    "LeakageError",
     "NotFittedError",
     "UnknownBackendError",
     "ValidationError",
@@ -76,6 +78,10 @@ class DataNotFoundError(LLMRecError, FileNotFoundError):
 
 class ConfigError(LLMRecError):
     """A configuration value, or a combination of values, is invalid."""
+
+
+class LeakageError(LLMRecError):
+    """A held-out rating was found where the model can see it (profile, history, fitting set)."""
 
 
 class NotFittedError(LLMRecError):

@@ -101,6 +101,8 @@ def test_layout_and_counts(small: Path) -> None:
         "combined_data_3.txt",
         "combined_data_4.txt",
         "movie_titles.csv",
+        "probe.txt",
+        "qualifying.txt",
         MARKER,
     ]
     rows = read_ratings(small)

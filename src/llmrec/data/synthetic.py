@@ -51,11 +51,13 @@ from llmrec.data._netflix_format import (
     _titles_csv,
 )
 from llmrec.data._titles import film_titles
+from llmrec.data.synthetic_probe import draw_hidden, probe_bytes, qualifying_bytes
 from llmrec.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SYNTHETIC",
     "FORMAT_VERSION",
+    "HIDDEN_FILES",
     "MARKER",
     "NETFLIX_STAR_SHARES",
     "SyntheticConfig",
@@ -69,6 +71,8 @@ NETFLIX_STAR_SHARES = (0.046, 0.101, 0.287, 0.336, 0.231)
 FORMAT_VERSION = 1
 #: Completion marker written last into a generated folder.
 MARKER = "synthetic.json"
+#: The Prize's hidden-set files, written beside the ratings (see :mod:`.synthetic_probe`).
+HIDDEN_FILES = ("probe.txt", "qualifying.txt")
 
 MAX_CUSTOMER_ID = 2_649_429
 
@@ -367,6 +371,16 @@ def _titles_bytes(cfg: SyntheticConfig) -> bytes:
     return _titles_csv(film_titles(cfg.n_movies, np.random.default_rng(seq)))
 
 
+def _hidden_rng(cfg: SyntheticConfig) -> np.random.Generator:
+    """The fourth stream of the seed (the first three are unchanged by its existence)."""
+    return np.random.default_rng(np.random.SeedSequence([cfg.seed, FORMAT_VERSION]).spawn(4)[3])
+
+
+def _expected_files(cfg: SyntheticConfig) -> list[str]:
+    names = [f"combined_data_{i}.txt" for i in range(1, cfg.n_files + 1)]
+    return [*names, "movie_titles.csv", *HIDDEN_FILES]
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -392,8 +406,11 @@ def write_netflix(
     Parameters come from ``config`` (default :data:`DEFAULT_SYNTHETIC`), overridden by the
     keywords. Writes ``combined_data_1.txt`` ... ``combined_data_{n_files}.txt`` (movies in id
     order in contiguous blocks; per movie a line ``N:`` then ``CustomerID,Rating,YYYY-MM-DD``
-    lines; LF line ends) and ``movie_titles.csv`` (``id,year,title``, ISO-8859-1, ``NULL`` for an
-    unknown year), each atomically, then the completion marker :data:`MARKER` with the config
+    lines; LF line ends), ``movie_titles.csv`` (``id,year,title``, ISO-8859-1, ``NULL`` for an
+    unknown year), and ``probe.txt`` and ``qualifying.txt`` in the Prize's layout, drawn from each
+    user's most recent ratings (:mod:`llmrec.data.synthetic_probe`: probe ratings stay in the
+    training files, qualifying ones are in none), each atomically, then the completion marker
+    :data:`MARKER` with the config
     and each file's size and SHA-256. ``combined_data_*.txt`` files beyond ``n_files`` left by
     an earlier run are removed. Same config, same bytes. Raises :class:`ConfigError` for an
     impossible config.
@@ -431,9 +448,15 @@ def write_netflix(
             lo = hi
     with atomic_open(out / "movie_titles.csv", "wb") as fh:
         fh.write(_titles_bytes(cfg))
+    hidden = draw_hidden(customer, movie, days, cfg.n_movies, _hidden_rng(cfg))
+    del customer, movie, stars, days
+    with atomic_open(out / "probe.txt", "wb") as fh:
+        fh.write(probe_bytes(hidden))
+    with atomic_open(out / "qualifying.txt", "wb") as fh:
+        fh.write(qualifying_bytes(hidden))
     files = {
         name: {"size": (out / name).stat().st_size, "sha256": _sha256(out / name)}
-        for name in [*names, "movie_titles.csv"]
+        for name in _expected_files(cfg)
     }
     write_json_atomic(
         out / MARKER,
@@ -455,8 +478,8 @@ def _complete(folder: Path, cfg: SyntheticConfig) -> bool:
     if not isinstance(meta, dict) or meta.get("config") != cfg.model_dump():
         return False
     files = meta.get("files")
-    if not isinstance(files, dict):
-        return False
+    if not isinstance(files, dict) or sorted(files) != sorted(_expected_files(cfg)):
+        return False  # e.g. a folder written before probe.txt and qualifying.txt existed
     for name, info in files.items():
         path = folder / str(name)
         try:

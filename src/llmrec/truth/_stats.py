@@ -64,20 +64,21 @@ class TruthStats:
         hist = "  ".join(f"{k}: {v:,}" for k, v in sorted(self.gold_sizes.items()))
         share = "unknown" if self.popular_share is None else f"{100 * self.popular_share:.1f} %"
         targets = "unknown" if self.n_targets is None else f"{self.n_targets:,}"
-        return "\n".join(
-            [
-                f"truth          {self.name or '(unnamed)'}",
-                f"examples       {self.n_examples:,} of {targets} targets",
-                f"left out       {left}",
-                f"gold size      median {gs['median']:g}, mean {gs['mean']:.2f}, "
-                f"min {gs['min']:g}, max {gs['max']:g}",
-                f"gold sizes     {hist}",
-                f"neighbours     median {nn['median']:,.0f}, mean {nn['mean']:,.1f}, "
-                f"p90 {nn['p90']:,.0f}, min {nn['min']:,.0f}, max {nn['max']:,.0f}",
-                f"gold movies    {self.n_gold_movies:,} distinct",
-                f"popular share  {share} of gold items are top-{self.top_k} most-rated movies",
-            ]
-        )
+        lines = [
+            f"truth          {self.name or '(unnamed)'}",
+            f"examples       {self.n_examples:,} of {targets} targets",
+            f"left out       {left}",
+            f"gold size      median {gs['median']:g}, mean {gs['mean']:.2f}, "
+            f"min {gs['min']:g}, max {gs['max']:g}",
+            f"gold sizes     {hist}",
+            f"neighbours     median {nn['median']:,.0f}, mean {nn['mean']:,.1f}, "
+            f"p90 {nn['p90']:,.0f}, min {nn['min']:,.0f}, max {nn['max']:,.0f}",
+            f"gold movies    {self.n_gold_movies:,} distinct",
+            f"popular share  {share} of gold items are top-{self.top_k} most-rated movies",
+        ]
+        if nn["max"] == 0:  # holdout truths have no neighbours
+            del lines[5]
+        return "\n".join(lines)
 
 
 def compute_stats(
@@ -98,7 +99,7 @@ def compute_stats(
     left = meta.get("left_out", {})
     n_targets = meta.get("n_targets")
     return TruthStats(
-        name=meta.get("name"),
+        name=meta.get("name") or meta.get("protocol"),
         n_examples=len(sizes),
         n_targets=int(n_targets) if isinstance(n_targets, int) else None,
         left_out={str(k): int(v) for k, v in left.items()} if isinstance(left, dict) else {},
