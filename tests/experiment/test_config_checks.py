@@ -100,7 +100,7 @@ def test_dry_run_on_the_command_line_names_the_bad_option(
     )
     assert main(["reproduce", str(path), "--dry-run", "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[0].startswith("llmrec: error: ")
+    assert err[0].startswith(f"llmrec: error: {path}: invalid experiment config")
     assert "n_neighbors" in "\n".join(err)
     assert "Traceback" not in "\n".join(err)
     assert not (tmp_path / "o").exists()

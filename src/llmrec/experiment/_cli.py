@@ -104,10 +104,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from llmrec.errors import ConfigError
     from llmrec.experiment.config import ExperimentConfig
     from llmrec.experiment.run import run
+    from llmrec.experiment.validate import check_config
 
     config = ExperimentConfig.from_file(args.config)
+    try:
+        check_config(config)  # run() checks too; here the error can name the file
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
     out = args.out if args.out is not None else Path("results") / args.config.stem
     start = time.perf_counter()
     result = run(config, out, progress=not args.quiet, dry_run=args.dry_run)
