@@ -8,12 +8,30 @@ the code it drives.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
 
 from llmrec import __version__
 from llmrec.errors import LLMRecError
+
+#: What to do about the system errors a user can fix, by errno.
+_OS_HINTS = {
+    errno.ENOSPC: "free some space and rerun; finished stages are kept and reused",
+    errno.EDQUOT: "free some space and rerun; finished stages are kept and reused",
+    errno.EROFS: "choose a writable folder",
+    errno.EACCES: "choose a folder you can write to",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a system error: what failed, on which file, and what to do about it."""
+    what = exc.strerror or str(exc)
+    where = f"{exc.filename}: " if exc.filename else ""
+    hint = _OS_HINTS.get(exc.errno or 0)
+    return f"{where}{what}" + (f"; {hint}" if hint else "")
+
 
 # Modules whose ``register(subparsers)`` adds sub-commands, in the order they are listed.
 _COMMAND_MODULES = (
@@ -52,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a reader that stopped early (`| head`)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # the system refused a read or write: full disk, read-only folder
+        print(f"llmrec: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("llmrec: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
         return 130

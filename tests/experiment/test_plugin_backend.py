@@ -48,6 +48,7 @@ def _config(**extra: Any) -> dict[str, Any]:
     return {
         "data": SMALL_DATA,
         "truth": {"profileData50": {"n_users": 60, "neighbour_min_rating": 5}},
+        "truth_replace": True,
         "n_bootstrap": 50,
         "backends": [{"name": "popularity"}, {"name": "plugin-lm", "label": "plugin"}],
         "finetune": {"enabled": False},

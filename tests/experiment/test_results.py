@@ -31,6 +31,7 @@ def test_a_new_results_file_has_the_same_shape_and_reads_back(tmp_path: Path) ->
     config = {
         "data": {"kind": "synthetic", "n_users": 400, "n_movies": 80, "n_ratings": 12_000},
         "truth": {"profileData50": {"n_users": 40, "neighbour_min_rating": 5}},
+        "truth_replace": True,
         "n_bootstrap": 20,
         "backends": [{"name": "popularity"}, {"name": "openai-zero-shot", "label": "zero-shot"}],
     }

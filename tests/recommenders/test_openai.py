@@ -216,7 +216,9 @@ def test_api_key_is_resolved_only_when_a_request_is_needed(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     cache = tmp_path / "c.sqlite"
-    keyless = OpenAIRecommender(base_url=srv.base_url, cache=cache).fit(RATINGS, CATALOG)
+    # a server on this machine needs no key, so ask one that is not (never reached: TEST-NET)
+    remote = "http://192.0.2.1:9/v1"
+    keyless = OpenAIRecommender(base_url=remote, cache=cache).fit(RATINGS, CATALOG)
     with pytest.raises(APIKeyMissingError, match=r"OPENAI_API_KEY.*api_key="):
         keyless.recommend_many(PROFILES[:2], k=5)
     assert chat_requests(srv) == []

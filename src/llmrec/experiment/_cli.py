@@ -31,7 +31,12 @@ def register(sub: Any) -> None:
         description="Reproduce the study's Tables 2-3 and Figure 2 from a config file.",
     )
     rep.add_argument("config", type=Path, help="experiment config (.toml or .json)")
-    rep.add_argument("--out", type=Path, default=None, help="output folder (default: beside)")
+    rep.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: results/CONFIG-NAME under the current folder)",
+    )
     rep.add_argument(
         "--dry-run",
         action="store_true",
@@ -99,11 +104,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from llmrec.errors import ConfigError
     from llmrec.experiment.config import ExperimentConfig
     from llmrec.experiment.run import run
+    from llmrec.experiment.validate import check_config
 
     config = ExperimentConfig.from_file(args.config)
-    out = args.out or args.config.with_suffix("").with_name(args.config.stem + "-results")
+    try:
+        check_config(config)  # run() checks too; here the error can name the file
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+    out = args.out if args.out is not None else Path("results") / args.config.stem
     start = time.perf_counter()
     result = run(config, out, progress=not args.quiet, dry_run=args.dry_run)
     if args.dry_run:

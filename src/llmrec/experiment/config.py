@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from llmrec._paths import expand_path
 from llmrec.errors import ConfigError
+from llmrec.experiment._config_defaults import fill_defaults
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.prompts import PromptTemplate
 from llmrec.truth import TruthConfig
@@ -55,6 +57,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A path given by the user: a leading ``~`` is expanded.
+UserPath = Annotated[Path, AfterValidator(expand_path)]
+
+
 class SyntheticSource(_Model):
     """Synthetic Netflix-format data generated on the spot (and cached)."""
 
@@ -69,8 +75,8 @@ class NetflixSource(_Model):
     """The Netflix Prize files: a Kaggle-layout or original-layout folder."""
 
     kind: Literal["netflix"] = "netflix"
-    path: Path = Field(description="Folder with combined_data_*.txt or training_set/.")
-    titles: Path | None = Field(
+    path: UserPath = Field(description="Folder with combined_data_*.txt or training_set/.")
+    titles: UserPath | None = Field(
         None, description="movie_titles.csv; default: the file of that name in `path`."
     )
 
@@ -79,7 +85,7 @@ class MovieLensSource(_Model):
     """A MovieLens folder (ml-100k, ml-1m, ml-latest, ml-25m)."""
 
     kind: Literal["movielens"] = "movielens"
-    path: Path
+    path: UserPath
 
 
 DataSource = Annotated[
@@ -148,7 +154,13 @@ class ExperimentConfig(_Model):
     data: DataSource = Field(default_factory=SyntheticSource)
     truth: dict[str, TruthConfig] = Field(
         default_factory=_study_truth,
-        description="Ground-truth data sets by name (default profileData50 and profileData60).",
+        description="Ground-truth data sets by name (default profileData50 and profileData60); "
+        "a study name starts from the study's parameters.",
+    )
+    truth_replace: bool = Field(
+        False,
+        description="Build only the data sets in `truth`; without it, a `truth` table that "
+        "leaves out profileData50 or profileData60 is an error.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
     template: PromptTemplate = Field(default_factory=PromptTemplate)
@@ -165,6 +177,11 @@ class ExperimentConfig(_Model):
         None, description="OpenAI-compatible endpoint for the openai backends (default: OpenAI)."
     )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        return fill_defaults(data)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ExperimentConfig:
@@ -185,6 +202,8 @@ class ExperimentConfig(_Model):
             return cls.model_validate(data)
         except PydanticValidationError as exc:
             raise ConfigError(f"{src}: invalid config:\n{exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{src}: invalid config: {exc}") from None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)

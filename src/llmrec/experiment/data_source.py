@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from llmrec.data import Catalog, Ratings
-from llmrec.errors import ConfigError
 from llmrec.experiment.config import MovieLensSource, NetflixSource, SyntheticSource
 
 __all__ = ["load_source"]
@@ -31,12 +30,8 @@ def load_source(
         )
         return netflix.load_ratings(folder), netflix.load_titles(folder / "movie_titles.csv")
     if isinstance(source, NetflixSource):
-        titles = source.titles or source.path / "movie_titles.csv"
-        if not titles.exists():
-            raise ConfigError(
-                f"{titles}: movie_titles.csv not found; set data.titles to the titles file"
-            )
-        return netflix.load_ratings(source.path), netflix.load_titles(titles)
+        # load_netflix reports a missing folder as missing (not as missing titles)
+        return netflix.load_netflix(source.path, titles=source.titles)
     from llmrec.data.movielens import load_movielens
 
     return load_movielens(source.path)

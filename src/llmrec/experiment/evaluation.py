@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from llmrec._io import atomic_open
+from llmrec._io import atomic_open, write_json_atomic
+from llmrec._progress import progress_bar
 from llmrec.data import Ratings
 from llmrec.experiment.config import ExperimentConfig
 from llmrec.experiment.results import BackendEntry, BeyondAccuracy, LLMDiagnostics
+from llmrec.experiment.stages import StageStore, stage_key
 from llmrec.truth import ProfileDataset
 
 __all__ = ["evaluate_dataset"]
@@ -68,17 +71,26 @@ def evaluate_dataset(
     test: ProfileDataset,
     entries: list[BackendEntry],
     ratings: Ratings,
+    *,
+    store: StageStore | None = None,
+    upstream_key: str = "",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Metrics with CIs per backend, paired tests against the baseline, per-user CSV.
 
+    With ``store``, the paired tests (the slow part: randomisation tests) are the stage
+    ``significance:NAME``, keyed by ``upstream_key`` (the test split's), the recommendation
+    files' bytes and the test settings, so a rerun that changes none of them reuses them.
     Returns the evaluation fields of :class:`~llmrec.experiment.results.DatasetResult`.
     """
-    from llmrec.metrics import catalog_coverage, compare, evaluate, mean_popularity
+    from llmrec.metrics import catalog_coverage, evaluate, mean_popularity
+    from llmrec.metrics.registry import resolve_metric
 
     truth = {e.user_id: list(e.gold) for e in test}
     movie_ids, counts = np.unique(ratings.movie_id, return_counts=True)
     popularity = dict(zip(movie_ids.tolist(), counts.tolist(), strict=True))
     n_catalog = int(movie_ids.size)
+    needs_head = any(resolve_metric(m).tail for m in config.metrics)
     reports: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     diagnostics: dict[str, LLMDiagnostics] = {}
@@ -90,7 +102,12 @@ def evaluate_dataset(
         rows = _read(out / entry.recommendations)
         recs = {int(r["user_id"]): list(r["movie_ids"]) for r in rows}
         report = evaluate(
-            recs, truth, metrics=config.metrics, n_bootstrap=config.n_bootstrap, seed=config.seed
+            recs,
+            truth,
+            metrics=config.metrics,
+            n_bootstrap=config.n_bootstrap,
+            seed=config.seed,
+            head=popularity if needs_head else None,
         )
         reports[label] = report
         metrics[label] = report.to_dict()
@@ -112,9 +129,24 @@ def evaluate_dataset(
     )
     comparisons: dict[str, Any] = {}
     if baseline is not None:
-        for label, report in reports.items():
-            if label != baseline:
-                comparisons[label] = compare(report, reports[baseline], seed=config.seed).to_dict()
+        others = [label for label in reports if label != baseline]
+        files = {
+            label: _sha256(out / e.recommendations)
+            for e in entries
+            if (label := e.label) in reports and e.recommendations is not None
+        }
+
+        def work() -> None:
+            result = _paired_tests(name, reports, baseline, others, config.seed, progress)
+            write_json_atomic(out / tests_path, result)
+
+        tests_path = f"metrics/{name}.comparisons.json"
+        key = stage_key(upstream_key, files, baseline, config.metrics, config.seed)
+        if store is None:
+            work()
+        else:
+            store.run(f"significance:{name}", key, [tests_path], work)
+        comparisons = json.loads((out / tests_path).read_text("utf-8"))
     csv_path = f"metrics/{name}.per_user.csv"
     _write_per_user(out / csv_path, reports)
     return {
@@ -125,6 +157,49 @@ def evaluate_dataset(
         "beyond_accuracy": beyond,
         "per_user_csv": csv_path,
     }
+
+
+def _paired_tests(
+    name: str,
+    reports: dict[str, Any],
+    baseline: str,
+    others: list[str],
+    seed: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Each backend against the baseline, one metric at a time (a progress bar step each).
+
+    One metric at a time gives the same numbers as all at once: every metric's randomisation
+    test starts from ``seed``.
+    """
+    import dataclasses
+
+    from llmrec.metrics import compare
+
+    metrics = list(reports[baseline].metrics)
+    out: dict[str, Any] = {}
+    bar = progress_bar(
+        enabled=progress, total=len(others) * len(metrics), desc=f"paired tests on {name}"
+    )
+    with bar:
+        for label in others:
+            parts = []
+            for metric in metrics:
+                parts.append(
+                    compare(reports[label], reports[baseline], metrics=[metric], seed=seed)
+                )
+                bar.update(1)
+            merged = {m: r for part in parts for m, r in part.results.items()}
+            out[label] = dataclasses.replace(parts[0], results=merged).to_dict()
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read(path: Path) -> list[dict[str, Any]]:

@@ -343,10 +343,12 @@ def run(
     tokens and cost, and nothing is sent to any API.
     """
     from llmrec.experiment.evaluation import evaluate_dataset
+    from llmrec.experiment.outdir import prepare_out_dir
     from llmrec.experiment.report import write_outputs
+    from llmrec.experiment.validate import check_config
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_config(config)  # every name and option, before any stage runs or anything is written
+    out = prepare_out_dir(out_dir)
     write_json_atomic(out / "config.json", json.loads(config.to_json()))
     runner = _Runner(config, out, progress=progress, dry_run=dry_run)
     ratings, catalog = runner.data()
@@ -370,7 +372,19 @@ def run(
             "backends": entries,
         }
         if not dry_run:
-            fields.update(evaluate_dataset(name, config, out, parts["test"], entries, ratings))
+            fields.update(
+                evaluate_dataset(
+                    name,
+                    config,
+                    out,
+                    parts["test"],
+                    entries,
+                    ratings,
+                    store=runner.store,
+                    upstream_key=split_key,
+                    progress=progress,
+                )
+            )
         runner.results.datasets[name] = DatasetResult(**fields)
     runner.results.plan = [PlanLine(**line.to_dict()) for line in runner.plan]
     runner.results.stages = StageLog(reused=runner.store.reused, ran=runner.store.ran)

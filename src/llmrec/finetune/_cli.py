@@ -125,14 +125,16 @@ def register(sub: Any) -> None:
     ):
         step = commands.add_parser(name, help=text)
         step.add_argument("manifest", type=Path, help="run manifest written by `start`")
-        _follow_options(step)
+        _follow_options(step, polls=name == "wait")
         step.set_defaults(func=func)
 
 
-def _follow_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--poll-interval", type=float, default=5.0, help="seconds between checks (default 5)"
-    )
+def _follow_options(parser: argparse.ArgumentParser, *, polls: bool = True) -> None:
+    """``--quiet``, and ``--poll-interval`` for the steps that follow a job (start, wait)."""
+    if polls:
+        parser.add_argument(
+            "--poll-interval", type=float, default=5.0, help="seconds between checks (default 5)"
+        )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -143,7 +145,7 @@ def _tuner(args: argparse.Namespace, manifest: Path) -> Any:
         make_client(),
         manifest=manifest,
         progress=not args.quiet,
-        poll_interval=args.poll_interval,
+        poll_interval=getattr(args, "poll_interval", 5.0),  # status and cancel do not poll
     )
 
 
@@ -183,8 +185,25 @@ def _estimate(args: argparse.Namespace) -> int:
 
     if file_kind(args.file) == "preference":
         return _cli_preferences.estimate_preferences(args)
-    print(estimate_training_cost(args.file, model=args.model or _MODEL, n_epochs=args.epochs))
+    model = args.model or _MODEL
+    _check_priced(model)
+    print(estimate_training_cost(args.file, model=model, n_epochs=args.epochs))
     return 0
+
+
+def _check_priced(model: str) -> None:
+    """A model without a training price is named with the models ``--model`` can take."""
+    from llmrec.errors import ConfigError
+    from llmrec.openai_api.prices import PRICES, training_price
+
+    try:
+        training_price(model)
+    except ConfigError:
+        known = sorted(m for m, row in PRICES.models.items() if row.training is not None)
+        raise ConfigError(
+            f"no training price for model {model!r} in the price table of {PRICES.as_of}; "
+            f"give --model one of: {', '.join(known)}"
+        ) from None
 
 
 def _start(args: argparse.Namespace) -> int:

@@ -210,7 +210,7 @@ class FineTuner:
                 f"fine-tuning {Path(training.path).name} on {model} for {n_epochs} epochs is "
                 f"estimated at {_usd(cost.usd)} USD ({cost.billed_tokens:,} billed tokens), above "
                 f"the budget of {_usd(max_cost_usd)} USD; nothing was uploaded. Raise max_cost_usd "
-                "or use fewer examples or epochs."
+                "(--max-cost on the command line) or use fewer examples or epochs."
             )
 
         manifest = RunManifest(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from llmrec.errors import ConfigError
+from llmrec.openai_api.endpoints import is_loopback_url
 from llmrec.openai_api.keys import KEY_ENV, KEY_HELP, has_api_key
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.recommenders.capabilities import Credentials, RunSettings
@@ -92,7 +93,7 @@ class OpenAIRecommender(LanguageModelRecommender):
             model=cfg.model,
             base_url=cfg.resolved_base_url(),
             api_key=cfg.api_key,
-            keyless_ok=cfg.api_key_optional,
+            keyless_ok=self._keyless(),
             temperature=cfg.temperature,
             seed=cfg.seed,
             max_tokens=cfg.max_tokens,
@@ -134,8 +135,12 @@ class OpenAIRecommender(LanguageModelRecommender):
             )
         return schema
 
+    def _keyless(self) -> bool:
+        """No key needed: said in the config, or the server is on this machine."""
+        return self.config.api_key_optional or is_loopback_url(self.config.resolved_base_url())
+
     def credentials(self) -> Credentials:
-        present = has_api_key(self.config.api_key) or self.config.api_key_optional
+        present = has_api_key(self.config.api_key) or self._keyless()
         return Credentials((KEY_ENV,), present, KEY_HELP)
 
     def token_cost(self, input_tokens: int, output_tokens: int) -> float | None:

@@ -74,9 +74,24 @@ def register(subparsers: Any) -> None:
     neighbour.add_argument(
         "--preset", choices=sorted(_PRESETS), default="pd50", help="profileData50 or 60"
     )
-    neighbour.add_argument("--max-neighbours", type=_users, default=10_000, help="or 'all'")
-    neighbour.add_argument("--min-overlap", type=_overlap, default=1, help="K or 'all'")
-    neighbour.add_argument("--exclude", choices=("profile", "history"), default="profile")
+    neighbour.add_argument(
+        "--max-neighbours",
+        type=_users,
+        default=10_000,
+        help="neighbours drawn per target when it has more, or 'all' (default 10000)",
+    )
+    neighbour.add_argument(
+        "--min-overlap",
+        type=_overlap,
+        default=1,
+        help="profile movies a neighbour must have rated highly: K, or 'all' (default 1)",
+    )
+    neighbour.add_argument(
+        "--exclude",
+        choices=("profile", "history"),
+        default="profile",
+        help="movies never gold: the target's profile, or everything it rated (default profile)",
+    )
     neighbour.add_argument("--jobs", type=int, default=1, help="local worker processes (-1: all)")
     holdout = build.add_argument_group("holdout protocols (probe, last-n, time-split)")
     holdout.add_argument(
@@ -107,7 +122,7 @@ def register(subparsers: Any) -> None:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=build_command)
     stats = sub.add_parser("stats", help="summarise a built ground truth file (any protocol)")
-    stats.add_argument("file", type=Path)
+    stats.add_argument("file", type=Path, help="ground truth JSON Lines file from `truth build`")
     stats.set_defaults(func=stats_command)
 
 
