@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from llmrec.errors import ConfigError
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.prompts import PromptTemplate
-from llmrec.truth import TruthConfig
+from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -125,10 +125,10 @@ class FineTuneStage(_Model):
     )
 
 
-def _study_truth() -> dict[str, TruthConfig]:
+def _study_truth() -> dict[str, TruthSpec]:
     return {
-        "profileData50": TruthConfig(neighbour_min_rating=5, watch_factor=0.5),
-        "profileData60": TruthConfig(neighbour_min_rating=4, watch_factor=0.6),
+        "profileData50": NeighbourTruthSpec(neighbour_min_rating=5, watch_factor=0.5),
+        "profileData60": NeighbourTruthSpec(neighbour_min_rating=4, watch_factor=0.6),
     }
 
 
@@ -146,15 +146,23 @@ class ExperimentConfig(_Model):
     """One reproduction of the study: data, truth, split, prompt, backends, metrics, budget."""
 
     data: DataSource = Field(default_factory=SyntheticSource)
-    truth: dict[str, TruthConfig] = Field(
+    truth: dict[str, TruthSpec] = Field(
         default_factory=_study_truth,
-        description="Ground-truth data sets by name (default profileData50 and profileData60).",
+        description="Ground truths by name, each with a `kind`: neighbour (the default when "
+        "`kind` is left out), probe, last_n or time_split. Every backend runs on every truth. "
+        "Default: profileData50 and profileData60.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
     template: PromptTemplate = Field(default_factory=PromptTemplate)
     backends: list[BackendSpec] = Field(default_factory=_study_backends)
     baseline: str = Field("popularity", description="Backend every other is tested against.")
     metrics: list[str] = Field(default_factory=lambda: list(STUDY_METRICS))
+    n_head: int = Field(
+        100,
+        ge=1,
+        description="The head: this many most-rated movies of the fitting ratings (tail "
+        "metrics such as precision_tail@5, and the share of recommendations in the head).",
+    )
     k: int = Field(10, ge=1, le=100, description="Length of every recommendation list.")
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the 95 % CIs.")
     seed: int = Field(0, ge=0, description="Seed of the bootstrap and randomisation tests.")
@@ -165,6 +173,16 @@ class ExperimentConfig(_Model):
         None, description="OpenAI-compatible endpoint for the openai backends (default: OpenAI)."
     )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
+
+    @model_validator(mode="after")
+    def _probe_needs_a_probe_file(self) -> ExperimentConfig:
+        probes = [name for name, t in self.truth.items() if t.kind == "probe"]
+        if probes and isinstance(self.data, MovieLensSource):
+            raise ValueError(
+                f"truth {probes[0]!r} is a probe truth, but a MovieLens source has no probe "
+                "set (probe.txt); use kind = 'last_n' or 'time_split' for MovieLens"
+            )
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path) -> ExperimentConfig:

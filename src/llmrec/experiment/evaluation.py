@@ -68,17 +68,26 @@ def evaluate_dataset(
     test: ProfileDataset,
     entries: list[BackendEntry],
     ratings: Ratings,
+    *,
+    fitting: Ratings | None = None,
 ) -> dict[str, Any]:
     """Metrics with CIs per backend, paired tests against the baseline, per-user CSV.
 
+    The head (tail metrics such as ``precision_tail@5``, and the share of recommended movies in
+    the head) is the ``config.n_head`` most-rated movies of ``fitting``, the ratings the backends
+    were fitted on (default: ``ratings``), so it never counts a held-out rating.
+
     Returns the evaluation fields of :class:`~llmrec.experiment.results.DatasetResult`.
     """
-    from llmrec.metrics import catalog_coverage, compare, evaluate, mean_popularity
+    from llmrec.metrics import catalog_coverage, compare, evaluate, head_items, head_share
+    from llmrec.metrics import mean_popularity
 
     truth = {e.user_id: list(e.gold) for e in test}
     movie_ids, counts = np.unique(ratings.movie_id, return_counts=True)
     popularity = dict(zip(movie_ids.tolist(), counts.tolist(), strict=True))
     n_catalog = int(movie_ids.size)
+    fit_ids, fit_counts = np.unique((fitting or ratings).movie_id, return_counts=True)
+    head = head_items(dict(zip(fit_ids.tolist(), fit_counts.tolist(), strict=True)), config.n_head)
     reports: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     diagnostics: dict[str, LLMDiagnostics] = {}
@@ -90,7 +99,12 @@ def evaluate_dataset(
         rows = _read(out / entry.recommendations)
         recs = {int(r["user_id"]): list(r["movie_ids"]) for r in rows}
         report = evaluate(
-            recs, truth, metrics=config.metrics, n_bootstrap=config.n_bootstrap, seed=config.seed
+            recs,
+            truth,
+            metrics=config.metrics,
+            n_bootstrap=config.n_bootstrap,
+            seed=config.seed,
+            head=head,
         )
         reports[label] = report
         metrics[label] = report.to_dict()
@@ -98,6 +112,7 @@ def evaluate_dataset(
         beyond[label] = BeyondAccuracy(
             catalog_coverage=float(catalog_coverage(lists, n_catalog)),
             mean_popularity=float(mean_popularity(lists, popularity)),
+            head_share=_finite(report.head_share),
         )
         if any(r.get("raw_text") is not None for r in rows):  # a language model answered
             diagnostics[label] = _llm_diagnostics(rows)
@@ -105,6 +120,7 @@ def evaluate_dataset(
     beyond["gold"] = BeyondAccuracy(
         catalog_coverage=float(catalog_coverage(gold_lists, n_catalog)),
         mean_popularity=float(mean_popularity(gold_lists, popularity)),
+        head_share=_finite(head_share(gold_lists, head)),
     )
     baseline = next(
         (e.label for e in entries if e.backend == config.baseline and e.label in reports),
@@ -125,6 +141,10 @@ def evaluate_dataset(
         "beyond_accuracy": beyond,
         "per_user_csv": csv_path,
     }
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
