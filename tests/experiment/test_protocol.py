@@ -64,7 +64,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 
 
 def test_every_backend_runs_on_every_truth(finished: tuple[Path, Any]) -> None:
-    out, result = finished
+    out, _ = finished
     doc = Results.from_json_dict(json.loads((out / "results.json").read_text()))
     assert set(doc.datasets) == set(TRUTHS)  # results.json sorts its keys
     for name, ds in doc.datasets.items():
@@ -216,7 +216,7 @@ def test_a_probe_truth_needs_a_source_with_a_probe_set(tmp_path: Path) -> None:
     netflix_source = ExperimentConfig.model_validate(
         {"data": {"kind": "netflix", "path": str(tmp_path)}, "truth": {"p": {"kind": "probe"}}}
     )
-    with pytest.raises(ConfigError, match="probe.txt"):
+    with pytest.raises(ConfigError, match=r"probe\.txt"):
         load_source_probe(netflix_source.data)
 
 

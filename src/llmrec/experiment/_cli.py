@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
         help="run the study on the embedded synthetic Netflix data and print the tables",
         description=(
             "Generate synthetic Netflix-format data (cached), build profileData50, "
-            "profileData60 and the probe truth (gold from the held-out probe ratings), write and cost the fine-tuning files, and evaluate popularity, "
+            "profileData60 and the probe truth (gold from the held-out probe ratings), "
+            "write and cost the fine-tuning files, and evaluate popularity, "
             "item-kNN and EASE; with OPENAI_API_KEY or --base-url, the OpenAI backends too."
         ),
     )

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from llmrec.errors import ConfigError
+from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.prompts import PromptTemplate
-from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -79,8 +79,14 @@ def evaluate_dataset(
 
     Returns the evaluation fields of :class:`~llmrec.experiment.results.DatasetResult`.
     """
-    from llmrec.metrics import catalog_coverage, compare, evaluate, head_items, head_share
-    from llmrec.metrics import mean_popularity
+    from llmrec.metrics import (
+        catalog_coverage,
+        compare,
+        evaluate,
+        head_items,
+        head_share,
+        mean_popularity,
+    )
 
     truth = {e.user_id: list(e.gold) for e in test}
     movie_ids, counts = np.unique(ratings.movie_id, return_counts=True)

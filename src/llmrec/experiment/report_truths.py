@@ -23,8 +23,7 @@ __all__ = [
 MEASURES = {
     "neighbour": "the study's neighbour consensus: movies most users of the target's taste "
     "watched (largely popularity)",
-    "probe": "the Netflix probe set: the movies each user actually rated most recently, "
-    "held out",
+    "probe": "the Netflix probe set: the movies each user actually rated most recently, held out",
     "last_n": "each user's n most recent ratings, held out",
     "time_split": "every rating on or after a cutoff date, held out (the future, for all users)",
 }
@@ -135,9 +134,7 @@ def summary_text(results: Results) -> list[str]:
     for metric in summary.metrics:
         out.append(f"{_NAMES.get(metric, metric)}")
         out.append(
-            text_table(
-                ["backend", *summary.truths], summary_rows(summary, metric, intervals=False)
-            )
+            text_table(["backend", *summary.truths], summary_rows(summary, metric, intervals=False))
         )
     head = _head_rows(results)
     if head and any(c != "–" for row in head for c in row[1:]):

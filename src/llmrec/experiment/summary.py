@@ -65,6 +65,12 @@ def _cell_text(cell: SummaryCell | None, *, intervals: bool) -> str:
 def summary_rows(summary: Summary, metric: str, *, intervals: bool = True) -> list[list[str]]:
     """Rows of [backend, cell per truth] for one metric."""
     return [
-        [label, *(_cell_text(summary.cell(label, t, metric), intervals=intervals) for t in summary.truths)]
+        [
+            label,
+            *(
+                _cell_text(summary.cell(label, t, metric), intervals=intervals)
+                for t in summary.truths
+            ),
+        ]
         for label in summary.backends
     ]

@@ -1,4 +1,4 @@
-"""The experiment's protocol switch: one truth config per ``[truth.NAME]`` table, chosen by ``kind``.
+"""The protocol switch: one truth config per ``[truth.NAME]`` table, chosen by ``kind``.
 
 ``kind`` is one of
 
