@@ -218,6 +218,16 @@ def test_a_probe_truth_needs_a_source_with_a_probe_set(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"probe\.txt"):
         load_source_probe(netflix_source.data)
+    # a Netflix folder with probe.txt gives that file's pairs
+    folder = ensure_synthetic(**{k: v for k, v in DATA.items() if k != "kind"})
+    with_probe = ExperimentConfig.model_validate(
+        {"data": {"kind": "netflix", "path": str(folder)}, "truth": {"p": {"kind": "probe"}}}
+    )
+    found = load_source_probe(with_probe.data)
+    expected = netflix.load_probe(folder / "probe.txt")
+    assert len(found) > 0
+    assert np.array_equal(found.user_id, expected.user_id)
+    assert np.array_equal(found.movie_id, expected.movie_id)
 
 
 def test_the_demo_shows_the_neighbour_truths_and_the_probe_truth() -> None:
