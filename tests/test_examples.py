@@ -52,5 +52,11 @@ def test_study_config_loads_and_plans(tmp_path: Path) -> None:
         "openai-fine-tuned",
     ]
     assert config.finetune.batch_size == 32 and config.finetune.n_epochs == 2
-    assert set(config.truth) == {"profileData50", "profileData60"}
-    assert config.truth["profileData60"].neighbour_min_rating == 4
+    assert {name: t.kind for name, t in config.truth.items()} == {
+        "profileData50": "neighbour",
+        "profileData60": "neighbour",
+        "probe": "probe",
+        "last10": "last_n",
+        "recent": "time_split",
+    }
+    assert config.truth["profileData60"].neighbour_min_rating == 4  # type: ignore[union-attr]

@@ -40,10 +40,15 @@ def test_a_new_results_file_has_the_same_shape_and_reads_back(tmp_path: Path) ->
     assert written == result.results == result.document.to_json_dict()
     assert Results.from_json_dict(written).to_json_dict() == written
     old = json.loads(FIXTURE.read_text())
-    assert set(written) == set(old)
+    assert set(written) == set(old) | {"summary"}  # the backend x truth summary is new
     ds, old_ds = written["datasets"]["profileData50"], old["datasets"]["profileData50"]
-    assert set(ds) == set(old_ds)
+    assert set(ds) == set(old_ds) | {"kind", "fitting"}
+    assert ds["kind"] == "neighbour" and ds["fitting"]["rule"] == "other-users"
     skipped = next(e for e in ds["backends"] if e["label"] == "zero-shot")
     assert set(skipped) == {"backend", "label", "llm", "skipped", "estimated_cost_usd"}
-    assert set(ds["beyond_accuracy"]["popularity"]) == {"catalog_coverage", "mean_popularity"}
+    assert set(ds["beyond_accuracy"]["popularity"]) == {
+        "catalog_coverage",
+        "mean_popularity",
+        "head_share",
+    }
     assert set(written["plan"][0]) == set(old["plan"][0])

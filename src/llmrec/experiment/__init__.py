@@ -12,6 +12,12 @@ from llmrec.experiment.config import (
 from llmrec.experiment.costs import CostLine
 from llmrec.experiment.results import Results
 from llmrec.experiment.run import ExperimentResult, run
+from llmrec.experiment.truth_config import (
+    LastNTruthSpec,
+    NeighbourTruthSpec,
+    ProbeTruthSpec,
+    TimeSplitTruthSpec,
+)
 
 __all__ = [
     "BackendSpec",
@@ -19,10 +25,14 @@ __all__ = [
     "ExperimentConfig",
     "ExperimentResult",
     "FineTuneStage",
+    "LastNTruthSpec",
     "MovieLensSource",
+    "NeighbourTruthSpec",
     "NetflixSource",
+    "ProbeTruthSpec",
     "Results",
     "SplitConfig",
     "SyntheticSource",
+    "TimeSplitTruthSpec",
     "run",
 ]

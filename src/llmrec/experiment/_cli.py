@@ -15,8 +15,9 @@ def register(sub: Any) -> None:
         "demo",
         help="run the study on the embedded synthetic Netflix data and print the tables",
         description=(
-            "Generate synthetic Netflix-format data (cached), build profileData50 and "
-            "profileData60, write and cost the fine-tuning files, and evaluate popularity, "
+            "Generate synthetic Netflix-format data (cached), build profileData50, "
+            "profileData60 and the probe truth (gold from the held-out probe ratings), "
+            "write and cost the fine-tuning files, and evaluate popularity, "
             "item-kNN and EASE; with OPENAI_API_KEY or --base-url, the OpenAI backends too."
         ),
     )
@@ -74,7 +75,8 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
         ft = ds.get("finetune", {})
         share = ts.get("popular_share")
         print(
-            f"{name}: {ts.get('n_examples', 0):,} users with gold "
+            f"{name} ({ds.get('kind', 'neighbour')} truth): {ts.get('n_examples', 0):,} "
+            "users with gold "
             f"({'n/a' if share is None else f'{share:.0%}'} of gold items among the 100 "
             f"most-rated movies); split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; "
             f"fine-tuning file {ft.get('train_tokens', 0):,} tokens, "
@@ -87,15 +89,17 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
         print(f"Reused {len(result.reused)} finished stages from {result.out_dir}.")
     print(f"Report: {result.report_path}")
     print(f"Figure: {result.figure_path}")
+    if (result.out_dir / "summary.png").exists():
+        print(f"Summary figure (every backend on every truth): {result.out_dir / 'summary.png'}")
     print(f"Results: {result.out_dir / 'results.json'}")
     print(f"Done in {seconds:.1f} s.")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from llmrec.experiment.config import ExperimentConfig
+    from llmrec.experiment.demo import demo_config
     from llmrec.experiment.run import run
 
-    config = ExperimentConfig(base_url=args.base_url)
+    config = demo_config(base_url=args.base_url)
     start = time.perf_counter()
     result = run(config, args.out, progress=not args.quiet)
     _print_summary(result, config, time.perf_counter() - start)

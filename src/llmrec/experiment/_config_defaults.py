@@ -40,7 +40,8 @@ def fill_defaults(data: Any) -> Any:
         filled: dict[str, Any] = {}
         for name, table in truth.items():
             study = STUDY_TRUTH.get(name)
-            filled[name] = {**study, **table} if study and isinstance(table, dict) else table
+            neighbour = isinstance(table, dict) and table.get("kind", "neighbour") == "neighbour"
+            filled[name] = {**study, **table} if study and neighbour else table
         out["truth"] = filled
         missing = [name for name in STUDY_TRUTH if name not in truth]
         if missing and not out.get("truth_replace", False):

@@ -19,9 +19,9 @@ from pydantic import ValidationError as PydanticValidationError
 from llmrec._paths import expand_path
 from llmrec.errors import ConfigError
 from llmrec.experiment._config_defaults import fill_defaults
+from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.prompts import PromptTemplate
-from llmrec.truth import TruthConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -131,10 +131,10 @@ class FineTuneStage(_Model):
     )
 
 
-def _study_truth() -> dict[str, TruthConfig]:
+def _study_truth() -> dict[str, TruthSpec]:
     return {
-        "profileData50": TruthConfig(neighbour_min_rating=5, watch_factor=0.5),
-        "profileData60": TruthConfig(neighbour_min_rating=4, watch_factor=0.6),
+        "profileData50": NeighbourTruthSpec(neighbour_min_rating=5, watch_factor=0.5),
+        "profileData60": NeighbourTruthSpec(neighbour_min_rating=4, watch_factor=0.6),
     }
 
 
@@ -152,10 +152,12 @@ class ExperimentConfig(_Model):
     """One reproduction of the study: data, truth, split, prompt, backends, metrics, budget."""
 
     data: DataSource = Field(default_factory=SyntheticSource)
-    truth: dict[str, TruthConfig] = Field(
+    truth: dict[str, TruthSpec] = Field(
         default_factory=_study_truth,
-        description="Ground-truth data sets by name (default profileData50 and profileData60); "
-        "a study name starts from the study's parameters.",
+        description="Ground truths by name, each with a `kind`: neighbour (the default when "
+        "`kind` is left out), probe, last_n or time_split. Every backend runs on every truth. "
+        "Default: profileData50 and profileData60; a study name starts from the study's "
+        "parameters.",
     )
     truth_replace: bool = Field(
         False,
@@ -167,6 +169,12 @@ class ExperimentConfig(_Model):
     backends: list[BackendSpec] = Field(default_factory=_study_backends)
     baseline: str = Field("popularity", description="Backend every other is tested against.")
     metrics: list[str] = Field(default_factory=lambda: list(STUDY_METRICS))
+    n_head: int = Field(
+        100,
+        ge=1,
+        description="The head: this many most-rated movies of the fitting ratings (tail "
+        "metrics such as precision_tail@5, and the share of recommendations in the head).",
+    )
     k: int = Field(10, ge=1, le=100, description="Length of every recommendation list.")
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the 95 % CIs.")
     seed: int = Field(0, ge=0, description="Seed of the bootstrap and randomisation tests.")
@@ -182,6 +190,16 @@ class ExperimentConfig(_Model):
     @classmethod
     def _fill_defaults(cls, data: Any) -> Any:
         return fill_defaults(data)
+
+    @model_validator(mode="after")
+    def _probe_needs_a_probe_file(self) -> ExperimentConfig:
+        probes = [name for name, t in self.truth.items() if t.kind == "probe"]
+        if probes and isinstance(self.data, MovieLensSource):
+            raise ValueError(
+                f"truth {probes[0]!r} is a probe truth, but a MovieLens source has no probe "
+                "set (probe.txt); use kind = 'last_n' or 'time_split' for MovieLens"
+            )
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path) -> ExperimentConfig:

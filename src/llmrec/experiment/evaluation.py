@@ -75,22 +75,34 @@ def evaluate_dataset(
     store: StageStore | None = None,
     upstream_key: str = "",
     progress: bool = False,
+    fitting: Ratings | None = None,
 ) -> dict[str, Any]:
     """Metrics with CIs per backend, paired tests against the baseline, per-user CSV.
 
     With ``store``, the paired tests (the slow part: randomisation tests) are the stage
     ``significance:NAME``, keyed by ``upstream_key`` (the test split's), the recommendation
     files' bytes and the test settings, so a rerun that changes none of them reuses them.
+
+    The head (tail metrics such as ``precision_tail@5``, and the share of recommended movies in
+    the head) is the ``config.n_head`` most-rated movies of ``fitting``, the ratings the backends
+    were fitted on (default: ``ratings``), so it never counts a held-out rating.
+
     Returns the evaluation fields of :class:`~llmrec.experiment.results.DatasetResult`.
     """
-    from llmrec.metrics import catalog_coverage, evaluate, mean_popularity
-    from llmrec.metrics.registry import resolve_metric
+    from llmrec.metrics import (
+        catalog_coverage,
+        evaluate,
+        head_items,
+        head_share,
+        mean_popularity,
+    )
 
     truth = {e.user_id: list(e.gold) for e in test}
     movie_ids, counts = np.unique(ratings.movie_id, return_counts=True)
     popularity = dict(zip(movie_ids.tolist(), counts.tolist(), strict=True))
     n_catalog = int(movie_ids.size)
-    needs_head = any(resolve_metric(m).tail for m in config.metrics)
+    fit_ids, fit_counts = np.unique((fitting or ratings).movie_id, return_counts=True)
+    head = head_items(dict(zip(fit_ids.tolist(), fit_counts.tolist(), strict=True)), config.n_head)
     reports: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     diagnostics: dict[str, LLMDiagnostics] = {}
@@ -107,7 +119,7 @@ def evaluate_dataset(
             metrics=config.metrics,
             n_bootstrap=config.n_bootstrap,
             seed=config.seed,
-            head=popularity if needs_head else None,
+            head=head,
         )
         reports[label] = report
         metrics[label] = report.to_dict()
@@ -115,6 +127,7 @@ def evaluate_dataset(
         beyond[label] = BeyondAccuracy(
             catalog_coverage=float(catalog_coverage(lists, n_catalog)),
             mean_popularity=float(mean_popularity(lists, popularity)),
+            head_share=_finite(report.head_share),
         )
         if any(r.get("raw_text") is not None for r in rows):  # a language model answered
             diagnostics[label] = _llm_diagnostics(rows)
@@ -122,6 +135,7 @@ def evaluate_dataset(
     beyond["gold"] = BeyondAccuracy(
         catalog_coverage=float(catalog_coverage(gold_lists, n_catalog)),
         mean_popularity=float(mean_popularity(gold_lists, popularity)),
+        head_share=_finite(head_share(gold_lists, head)),
     )
     baseline = next(
         (e.label for e in entries if e.backend == config.baseline and e.label in reports),
@@ -200,6 +214,10 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)
 
 
 def _read(path: Path) -> list[dict[str, Any]]:

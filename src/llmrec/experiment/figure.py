@@ -1,14 +1,18 @@
-"""A figure like the study's Figure 2: grouped bars of P, R and F1 at 3 and 5 per backend."""
+"""Figures: one like the study's Figure 2 (grouped bars of P, R and F1 at 3 and 5 per backend),
+and the summary figure (every backend on every truth, P@5 and NDCG@10 with intervals)."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmrec._io import atomic_open
 
-__all__ = ["FIGURE_METRICS", "write_figure"]
+if TYPE_CHECKING:
+    from llmrec.experiment.results import Summary
+
+__all__ = ["FIGURE_METRICS", "write_figure", "write_summary_figure"]
 
 FIGURE_METRICS = ["precision@3", "recall@3", "f1@3", "precision@5", "recall@5", "f1@5"]
 _SHORT = {"precision": "P", "recall": "R", "f1": "F1"}
@@ -61,6 +65,51 @@ def write_figure(path: Path, results: dict[str, Any]) -> None:
         ax.legend(fontsize="small", ncols=2)
         ax.grid(axis="y", alpha=0.3)
     if not datasets:
+        axes[0][0].text(0.5, 0.5, "no backend evaluated", ha="center", va="center")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+
+
+def write_summary_figure(path: Path, summary: Summary) -> None:
+    """One panel per summary metric; a group of bars per truth, one bar per backend, 95 %
+    intervals as error bars (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    n_panels = max(len(summary.metrics), 1)
+    width_in = max(5.0, 1.3 * len(summary.truths) + 2.0)
+    fig, axes = plt.subplots(1, n_panels, figsize=(width_in * n_panels, 4.2), squeeze=False)
+    x = np.arange(len(summary.truths))
+    width = 0.8 / max(len(summary.backends), 1)
+    for ax, metric in zip(axes[0], summary.metrics, strict=False):
+        for i, label in enumerate(summary.backends):
+            cells = [summary.cell(label, t, metric) for t in summary.truths]
+            values = np.array([_num(c.mean if c else None) for c in cells], dtype=float)
+            low = np.array([_num(c.ci_low if c else None) for c in cells], dtype=float)
+            high = np.array([_num(c.ci_high if c else None) for c in cells], dtype=float)
+            err = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+            ax.bar(
+                x + (i - (len(summary.backends) - 1) / 2) * width,
+                values,
+                width,
+                label=label,
+                yerr=err,
+                capsize=2,
+            )
+        ax.set_xticks(x, summary.truths)
+        ax.set_ylim(0, 1)
+        ax.set_title(_short(metric) if metric.startswith("precision") else metric.upper())
+        ax.set_ylabel("mean over test users")
+        ax.legend(fontsize="small", ncols=2)
+        ax.grid(axis="y", alpha=0.3)
+    if not summary.metrics:
         axes[0][0].text(0.5, 0.5, "no backend evaluated", ha="center", va="center")
     fig.tight_layout()
     buf = io.BytesIO()

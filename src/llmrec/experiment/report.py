@@ -1,8 +1,10 @@
 """The experiment's outputs: ``results.json``, ``report.md`` and ``figure.png``.
 
-The Markdown report has one table per data set laid out like the study's Tables 2 and 3 (a row
-per metric, a column per backend, 95 % bootstrap intervals), then the paired tests against the
-baseline, the data-set statistics and the language-model diagnostics. Each section is one small
+The Markdown report opens with the summary (every backend on every truth: P@5 and NDCG@10 with
+95 % intervals, and the share of recommendations in the head), then has one table per truth laid
+out like the study's Tables 2 and 3 (a row per metric, a column per backend, 95 % bootstrap
+intervals), then the paired tests against the baseline, the data-set statistics and the
+language-model diagnostics. Each section is one small
 function of the typed :class:`~llmrec.experiment.results.Results`; :func:`render_markdown`
 joins them.
 """
@@ -14,6 +16,12 @@ from typing import Any
 
 from llmrec._io import write_json_atomic, write_text_atomic
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.report_truths import (
+    fitting_lines,
+    holdout_truth_lines,
+    summary_section,
+    summary_text,
+)
 from llmrec.experiment.results import DatasetResult, Results
 from llmrec.metrics._table import text_table
 
@@ -72,6 +80,8 @@ def _data_section(results: Results, config: ExperimentConfig) -> list[str]:
 
 
 def _truth_section(ds: DatasetResult) -> list[str]:
+    if ds.kind not in (None, "neighbour"):
+        return holdout_truth_lines(ds)
     ts = ds.truth_stats
     share = ts.get("popular_share")
     share_text = "n/a" if share is None else f"{share:.1%}"
@@ -88,6 +98,7 @@ def _truth_section(ds: DatasetResult) -> list[str]:
         f"median {neighbours.get('median', 0):,.0f}; {ts.get('n_gold_movies', 0):,} "
         "distinct gold movies.",
         "",
+        *fitting_lines(ds),
     ]
 
 
@@ -166,20 +177,37 @@ def _diagnostics_section(ds: DatasetResult) -> list[str]:
     return ["Language-model diagnostics:", "", _markdown_table(header, rows), ""]
 
 
-def _beyond_section(ds: DatasetResult) -> list[str]:
+def _beyond_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
     if not ds.beyond_accuracy:
         return []
+    heads = any(b.head_share is not None for b in ds.beyond_accuracy.values())
     rows = [
-        [label, f"{b.catalog_coverage:.1%}", f"{b.mean_popularity:,.0f}"]
+        [
+            label,
+            f"{b.catalog_coverage:.1%}",
+            f"{b.mean_popularity:,.0f}",
+            *([_share(b.head_share)] if heads else []),
+        ]
         for label, b in ds.beyond_accuracy.items()
     ]
+    header = ["", "catalog coverage", "mean popularity", *(["in the head"] if heads else [])]
+    head_text = (
+        f"; in the head: share of the movies among the {config.n_head} most-rated of the "
+        "fitting ratings"
+        if heads
+        else ""
+    )
     return [
         "Beyond accuracy (catalog coverage: share of the movies in the data recommended "
-        "to anyone; popularity: mean number of ratings of a recommended movie):",
+        f"to anyone; popularity: mean number of ratings of a recommended movie{head_text}):",
         "",
-        _markdown_table(["", "catalog coverage", "mean popularity"], rows),
+        _markdown_table(header, rows),
         "",
     ]
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
 
 
 def _skipped_section(ds: DatasetResult) -> list[str]:
@@ -207,14 +235,15 @@ def _finetune_section(ds: DatasetResult) -> list[str]:
 def _dataset_section(
     number: int, name: str, ds: DatasetResult, config: ExperimentConfig
 ) -> list[str]:
+    kind = f" ({ds.kind} truth)" if ds.kind not in (None, "neighbour") else ""
     return [
-        f"## Table {number}: {name}",
+        f"## Table {number}: {name}{kind}",
         "",
         *_truth_section(ds),
         *_metrics_section(ds, config),
         *_significance_section(ds, config),
         *_diagnostics_section(ds),
-        *_beyond_section(ds),
+        *_beyond_section(ds, config),
         *_skipped_section(ds),
         *_finetune_section(ds),
     ]
@@ -225,9 +254,12 @@ def render_markdown(results: Results | dict[str, Any], config: ExperimentConfig)
     doc = _as_results(results)
     parts = ["# llmrec: Large Language Models as Recommendation Systems, reproduced", ""]
     parts += _data_section(doc, config)
+    parts += summary_section(doc)
     for i, (name, ds) in enumerate(doc.datasets.items(), start=2):
         parts += _dataset_section(i, name, ds, config)
     parts += ["![Figure 2](figure.png)", ""]
+    if doc.summary is not None and len(doc.summary.truths) > 1:
+        parts += ["![Every backend on every truth](summary.png)", ""]
     return "\n".join(parts)
 
 
@@ -248,15 +280,20 @@ def render_text(results: Results | dict[str, Any], config: ExperimentConfig) -> 
                 extra = f" (would cost about {cost:.4f} USD)" if cost is not None else ""
                 out.append(f"  {e.label}: skipped, {e.skipped}{extra}")
         out.append("")
+    out += summary_text(doc)
     return "\n".join(out)
 
 
 def write_outputs(out: Path, results: Results, config: ExperimentConfig) -> None:
     """Write ``results.json``, ``report.md`` and ``figure.png`` into ``out``."""
-    from llmrec.experiment.figure import write_figure
+    from llmrec.experiment.figure import write_figure, write_summary_figure
 
     results.artifacts = {"results": "results.json", "report": "report.md", "figure": "figure.png"}
-    document = results.to_json_dict()  # serialised once, read by the figure and written
+    if results.summary is not None and len(results.summary.truths) > 1:
+        results.artifacts["summary_figure"] = "summary.png"
+    document = results.to_json_dict()  # serialised once, read by the figures and written
     write_figure(out / "figure.png", document)
+    if results.summary is not None and len(results.summary.truths) > 1:
+        write_summary_figure(out / "summary.png", results.summary)
     write_text_atomic(out / "report.md", render_markdown(results, config))
     write_json_atomic(out / "results.json", document)

@@ -17,10 +17,13 @@ __all__ = [
     "BackendEntry",
     "BeyondAccuracy",
     "DatasetResult",
+    "FittingSet",
     "LLMDiagnostics",
     "PlanLine",
     "Results",
     "StageLog",
+    "Summary",
+    "SummaryCell",
 ]
 
 
@@ -58,6 +61,32 @@ class LLMDiagnostics(_Model):
 class BeyondAccuracy(_Model):
     catalog_coverage: float
     mean_popularity: float
+    head_share: float | None = Field(
+        None,
+        description="Share of the recommended (or gold) movies among the n_head most-rated "
+        "movies of the fitting ratings.",
+    )
+
+
+class FittingSet(_Model):
+    """The ratings every backend was fitted on for one truth (checked for leakage)."""
+
+    rule: str = Field(
+        description="'other-users' (neighbour truths: every user but the test users) or "
+        "'history' (holdout truths: the test users' history plus every other user's ratings)."
+    )
+    n_ratings: int
+    n_users: int
+
+    @classmethod
+    def of(cls, kind: str, ratings: Any) -> FittingSet:
+        import numpy as np
+
+        return cls(
+            rule="other-users" if kind == "neighbour" else "history",
+            n_ratings=len(ratings),
+            n_users=int(np.unique(ratings.user_id).size),
+        )
 
 
 class DatasetResult(_Model):
@@ -80,6 +109,10 @@ class DatasetResult(_Model):
     llm_diagnostics: dict[str, LLMDiagnostics] | None = None
     beyond_accuracy: dict[str, BeyondAccuracy] | None = None
     per_user_csv: str | None = None
+    kind: str | None = Field(
+        None, description="Truth kind: neighbour, probe, last_n or time_split."
+    )
+    fitting: FittingSet | None = None
 
 
 class PlanLine(_Model):
@@ -99,6 +132,33 @@ class StageLog(_Model):
     ran: list[str] = Field(default_factory=list)
 
 
+class SummaryCell(_Model):
+    """One backend on one truth, one metric: the mean and its 95 % bootstrap interval."""
+
+    backend: str = Field(description="Backend label.")
+    truth: str = Field(description="Truth (data set) name.")
+    metric: str
+    mean: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n_users: int = Field(description="Test users evaluated.")
+
+
+class Summary(_Model):
+    """Every backend on every truth, on a few headline metrics (backend × truth tables)."""
+
+    metrics: list[str]
+    truths: list[str]
+    backends: list[str]
+    cells: list[SummaryCell] = Field(default_factory=list)
+
+    def cell(self, backend: str, truth: str, metric: str) -> SummaryCell | None:
+        for c in self.cells:
+            if (c.backend, c.truth, c.metric) == (backend, truth, metric):
+                return c
+        return None
+
+
 class Results(_Model):
     """The whole ``results.json`` document."""
 
@@ -107,6 +167,9 @@ class Results(_Model):
     datasets: dict[str, DatasetResult] = Field(default_factory=dict)
     plan: list[PlanLine] | None = None
     stages: StageLog | None = None
+    summary: Summary | None = Field(
+        None, description="Backend × truth table of the headline metrics (P@5, NDCG@10)."
+    )
     artifacts: dict[str, str] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """``run(config, out_dir)``: the study end to end, one resumable stage at a time.
 
-data → truth → split → fine-tuning files (validated, costed) → optional hosted fine-tuning →
-every backend on the test split → metrics with 95 % intervals and paired tests against the
-baseline → ``results.json``, per-user CSV, ``report.md`` and ``figure.png``.
+data → every configured truth (neighbour, probe, last-N, time split) → split → fine-tuning
+files (validated, costed) → optional hosted fine-tuning → every backend on every truth's test
+split, fitted on that truth's fitting ratings (checked for leakage; see
+:mod:`llmrec.experiment.truths`) → metrics with 95 % intervals and paired tests against the
+baseline → a backend × truth summary → ``results.json``, per-user CSV, ``report.md``,
+``figure.png`` and ``summary.png``.
 
 Every stage writes its artifacts into ``out_dir`` and is recorded in ``stages.json`` with a key
 derived from its config; a rerun reuses every finished stage whose key still matches. Paid calls
@@ -18,13 +21,28 @@ from typing import Any
 
 from llmrec._io import atomic_open, write_json_atomic
 from llmrec.data import Catalog, Ratings
+from llmrec.data.netflix import ProbeSet
 from llmrec.errors import BudgetExceededError
 from llmrec.experiment.config import BackendSpec, ExperimentConfig
 from llmrec.experiment.costs import CostLine
 from llmrec.experiment.data_source import load_source
-from llmrec.experiment.results import BackendEntry, DatasetResult, PlanLine, Results, StageLog
+from llmrec.experiment.results import (
+    BackendEntry,
+    DatasetResult,
+    FittingSet,
+    PlanLine,
+    Results,
+    StageLog,
+)
 from llmrec.experiment.stages import StageStore, stage_key
-from llmrec.truth import NeighbourTruth, ProfileDataset
+from llmrec.experiment.truths import (
+    build_truth,
+    check_fitting,
+    fitting_ratings,
+    load_source_probe,
+    stage_inputs,
+)
+from llmrec.truth import ProfileDataset
 
 __all__ = ["ExperimentResult", "run"]
 
@@ -68,6 +86,7 @@ class _Runner:
         self.store = StageStore(out_dir)
         self.results = Results(config=json.loads(config.to_json()), datasets={})
         self.plan: list[CostLine] = []
+        self._probe: ProbeSet | None = None
 
     # -- stages -----------------------------------------------------------------------------
     def data(self) -> tuple[Ratings, Catalog]:
@@ -78,13 +97,20 @@ class _Runner:
         self.results.data = stats
         return ratings, catalog
 
+    def probe(self) -> ProbeSet | None:
+        """The source's probe set, loaded once when a probe truth asks for it."""
+        if self._probe is None and any(t.kind == "probe" for t in self.config.truth.values()):
+            self._probe = load_source_probe(self.config.data)
+        return self._probe
+
     def truth(self, name: str, ratings: Ratings) -> tuple[str, ProfileDataset]:
-        tcfg = self.config.truth[name]
-        key = stage_key(self.data_key, tcfg.model_dump(mode="json"))
+        spec = self.config.truth[name]
+        probe = self.probe() if spec.kind == "probe" else None
+        key = stage_key(self.data_key, *stage_inputs(spec, probe))
         path = f"truth/{name}.jsonl"
 
         def work() -> None:
-            ds = NeighbourTruth(tcfg).build(ratings, progress=self.progress)
+            ds = build_truth(spec, ratings, probe=probe, progress=self.progress)
             ds.meta["name"] = name
             ds.save(self.out / path)
 
@@ -345,6 +371,7 @@ def run(
     from llmrec.experiment.evaluation import evaluate_dataset
     from llmrec.experiment.outdir import prepare_out_dir
     from llmrec.experiment.report import write_outputs
+    from llmrec.experiment.summary import build_summary
     from llmrec.experiment.validate import check_config
 
     check_config(config)  # every name and option, before any stage runs or anything is written
@@ -357,7 +384,10 @@ def run(
         split_key, parts = runner.split(name, truth_key, dataset)
         summary = runner.finetune_files(name, split_key, parts, catalog)
         ft_model = runner.hosted_finetune(name, summary["key"], summary)
-        train_ratings = ratings.for_users(parts["test"].user_ids, exclude=True)
+        spec, test_users = config.truth[name], parts["test"].user_ids
+        probe = runner.probe() if spec.kind == "probe" else None
+        train_ratings = fitting_ratings(spec, ratings, test_users, probe=probe)
+        check_fitting(spec, train_ratings, ratings, test_users, probe=probe)
         entries = [
             runner.backend(name, spec, split_key, parts, train_ratings, catalog, ft_model)
             for spec in config.backends
@@ -370,6 +400,8 @@ def run(
             "finetune": summary,
             "fine_tuned_model": ft_model,
             "backends": entries,
+            "kind": spec.kind,
+            "fitting": FittingSet.of(spec.kind, train_ratings),
         }
         if not dry_run:
             fields.update(
@@ -383,9 +415,12 @@ def run(
                     store=runner.store,
                     upstream_key=split_key,
                     progress=progress,
+                    fitting=train_ratings,
                 )
             )
         runner.results.datasets[name] = DatasetResult(**fields)
+    if not dry_run:
+        runner.results.summary = build_summary(runner.results.datasets)
     runner.results.plan = [PlanLine(**line.to_dict()) for line in runner.plan]
     runner.results.stages = StageLog(reused=runner.store.reused, ran=runner.store.ran)
     if not dry_run:

@@ -1,0 +1,144 @@
+"""Report sections of the protocol switch: the backend × truth summary, holdout truth statistics,
+and what every backend was fitted on.
+
+Each function returns Markdown (or terminal) lines from the typed results; ``report.py`` places
+them.
+"""
+
+from __future__ import annotations
+
+from llmrec.experiment.results import DatasetResult, Results
+from llmrec.experiment.summary import summary_rows
+from llmrec.metrics._table import text_table
+
+__all__ = [
+    "MEASURES",
+    "fitting_lines",
+    "holdout_truth_lines",
+    "summary_section",
+    "summary_text",
+]
+
+#: What each kind of truth measures, one line for the report.
+MEASURES = {
+    "neighbour": "the study's neighbour consensus: movies most users of the target's taste "
+    "watched (largely popularity)",
+    "probe": "the Netflix probe set: the movies each user actually rated most recently, held out",
+    "last_n": "each user's n most recent ratings, held out",
+    "time_split": "every rating on or after a cutoff date, held out (the future, for all users)",
+}
+
+_RULES = {
+    "other-users": "every rating of the users outside the test split",
+    "history": "the test users' history (held-out ratings removed) plus every other user's "
+    "ratings; checked: no held-out rating of a test user",
+}
+
+_NAMES = {"precision@5": "P@5", "ndcg@10": "NDCG@10"}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def fitting_lines(ds: DatasetResult) -> list[str]:
+    """What the backends were fitted on, for one truth."""
+    if ds.fitting is None:
+        return []
+    rule = _RULES.get(ds.fitting.rule, ds.fitting.rule)
+    return [
+        f"Backends fitted on {ds.fitting.n_ratings:,} ratings of {ds.fitting.n_users:,} users: "
+        f"{rule}.",
+        "",
+    ]
+
+
+def holdout_truth_lines(ds: DatasetResult) -> list[str]:
+    """Split sizes and gold statistics of a holdout truth (no neighbours there)."""
+    ts = ds.truth_stats
+    share = ts.get("popular_share")
+    share_text = "n/a" if share is None else f"{share:.1%}"
+    gold = ts.get("gold_size", {})
+    return [
+        f"Gold: {MEASURES.get(ds.kind or '', ds.kind or '')}.",
+        "",
+        f"{ds.n_train:,} train / {ds.n_val:,} validation / {ds.n_test:,} test users. Share of "
+        f"gold items among the 100 most-rated movies: {share_text}.",
+        "",
+        f"Ground truth: {ts.get('n_examples', 0):,} users with gold of "
+        f"{ts.get('n_targets') or 0:,} targets; gold size median {gold.get('median', 0):g}, "
+        f"mean {gold.get('mean', 0):.2f}; {ts.get('n_gold_movies', 0):,} distinct gold movies.",
+        "",
+        *fitting_lines(ds),
+    ]
+
+
+def _head_rows(results: Results) -> list[list[str]]:
+    summary = results.summary
+    if summary is None:
+        return []
+    rows = []
+    for label in summary.backends:
+        row = [label]
+        for name in summary.truths:
+            beyond = results.datasets[name].beyond_accuracy or {}
+            share = beyond[label].head_share if label in beyond else None
+            row.append("–" if share is None else f"{share:.1%}")
+        rows.append(row)
+    return rows
+
+
+def summary_section(results: Results) -> list[str]:
+    """The backend × truth tables: P@5 and NDCG@10 with intervals, and the head share."""
+    summary = results.summary
+    if summary is None or not summary.truths:
+        return []
+    kinds = {name: results.datasets[name].kind or "neighbour" for name in summary.truths}
+    out = [
+        "## Summary: every backend on every truth",
+        "",
+        "Mean over each truth's test users, 95 % bootstrap interval in brackets. What each "
+        "truth measures:",
+        "",
+        *(f"- `{name}` ({kind}): {MEASURES.get(kind, kind)}" for name, kind in kinds.items()),
+        "",
+    ]
+    header = ["backend", *summary.truths]
+    for metric in summary.metrics:
+        out += [
+            f"{_NAMES.get(metric, metric)}:",
+            "",
+            _table(header, summary_rows(summary, metric)),
+            "",
+        ]
+    head = _head_rows(results)
+    if head and any(c != "–" for row in head for c in row[1:]):
+        out += [
+            "Share of recommended movies in the head (the most-rated movies of the fitting "
+            "ratings):",
+            "",
+            _table(header, head),
+            "",
+        ]
+    return out
+
+
+def summary_text(results: Results) -> list[str]:
+    """The summary for a terminal: one table per headline metric, means only."""
+    summary = results.summary
+    if summary is None or len(summary.truths) < 2:
+        return []
+    out = ["Every backend on every truth (mean over test users):"]
+    for metric in summary.metrics:
+        out.append(f"{_NAMES.get(metric, metric)}")
+        out.append(
+            text_table(["backend", *summary.truths], summary_rows(summary, metric, intervals=False))
+        )
+    head = _head_rows(results)
+    if head and any(c != "–" for row in head for c in row[1:]):
+        out.append("share of recommendations in the head")
+        out.append(text_table(["backend", *summary.truths], head))
+    out.append("")
+    return out

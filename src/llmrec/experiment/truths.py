@@ -1,0 +1,174 @@
+"""Build one configured truth, and the ratings every backend is fitted on for it.
+
+The fitting rule depends on the kind of truth:
+
+* **neighbour truths** (the study): every rating of every user except the test users; the test
+  users' gold comes from other users, so none of their own ratings is shown to a backend.
+* **holdout truths** (probe, last-N, time split): the test users' history plus every rating of
+  the other users, ``truth.history(ratings, users=test_users)``. :func:`check_fitting` asserts it
+  before any backend is fitted: no held-out rating of a test user is in the fitting table
+  (:class:`~llmrec.errors.LeakageError` otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from llmrec.data import Ratings
+from llmrec.data.netflix import ProbeSet
+from llmrec.errors import ConfigError
+from llmrec.experiment.config import MovieLensSource, NetflixSource, SyntheticSource
+from llmrec.experiment.truth_config import (
+    LastNTruthSpec,
+    NeighbourTruthSpec,
+    ProbeTruthSpec,
+    TimeSplitTruthSpec,
+    TruthSpec,
+)
+from llmrec.truth import (
+    HoldoutTruth,
+    LastNTruth,
+    NeighbourTruth,
+    ProbeTruth,
+    ProfileDataset,
+    TimeSplitTruth,
+)
+
+__all__ = [
+    "build_truth",
+    "check_fitting",
+    "describe_fitting",
+    "fitting_ratings",
+    "holdout_truth",
+    "load_source_probe",
+    "probe_key",
+    "stage_inputs",
+]
+
+Source = SyntheticSource | NetflixSource | MovieLensSource
+
+
+def load_source_probe(source: Source) -> ProbeSet:
+    """The probe set of a data source: ``probe.txt`` in its folder.
+
+    Synthetic folders always have one; a Netflix folder must hold ``probe.txt``; MovieLens has
+    none. Each missing case is a :class:`~llmrec.errors.ConfigError` saying what to do.
+    """
+    from llmrec.data import netflix
+
+    if isinstance(source, SyntheticSource):
+        from llmrec.data.synthetic import ensure_synthetic
+
+        folder = ensure_synthetic(
+            n_users=source.n_users,
+            n_movies=source.n_movies,
+            n_ratings=source.n_ratings,
+            seed=source.seed,
+        )
+        return netflix.load_probe(folder / "probe.txt")
+    if isinstance(source, NetflixSource):
+        path = source.path / "probe.txt"
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: a probe truth needs the Prize's probe.txt in the data folder "
+                f"({source.path}); copy it there or use kind = 'last_n' or 'time_split'"
+            )
+        return netflix.load_probe(path)
+    raise ConfigError(
+        f"a probe truth needs a probe set (probe.txt), and a MovieLens source ({source.path}) "
+        "has none; use kind = 'last_n' or 'time_split'"
+    )
+
+
+def probe_key(probe: ProbeSet) -> str:
+    """Fingerprint of the probe pairs, for stage keys."""
+    from llmrec.truth.probe import probe_fingerprint
+
+    return probe_fingerprint(probe)
+
+
+def holdout_truth(spec: TruthSpec, probe: ProbeSet | None = None) -> HoldoutTruth | None:
+    """The holdout truth a spec describes (``None`` for a neighbour truth)."""
+    fields = spec.model_dump(exclude={"kind"})
+    if isinstance(spec, ProbeTruthSpec):
+        if probe is None:
+            raise ConfigError("a probe truth needs the source's probe set")
+        return ProbeTruth(probe=probe, **fields)
+    if isinstance(spec, LastNTruthSpec):
+        return LastNTruth(**fields)
+    if isinstance(spec, TimeSplitTruthSpec):
+        return TimeSplitTruth(**fields)
+    return None
+
+
+def build_truth(
+    spec: TruthSpec, ratings: Ratings, *, probe: ProbeSet | None = None, progress: bool = True
+) -> ProfileDataset:
+    """Build the :class:`ProfileDataset` of one configured truth."""
+    holdout = holdout_truth(spec, probe)
+    if holdout is not None:
+        return holdout.build(ratings, progress=progress)
+    if not isinstance(spec, NeighbourTruthSpec):  # pragma: no cover - the union is closed
+        raise TypeError(f"unknown truth spec {type(spec).__name__}")
+    return NeighbourTruth(spec.truth_config()).build(ratings, progress=progress)
+
+
+def _ids(users: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    return np.asarray(users, dtype=np.int64)
+
+
+def fitting_ratings(
+    spec: TruthSpec, ratings: Ratings, test_users: npt.ArrayLike, *, probe: ProbeSet | None = None
+) -> Ratings:
+    """The ratings every backend is fitted on for this truth (see the module docstring)."""
+    holdout = holdout_truth(spec, probe)
+    if holdout is None:
+        return ratings.for_users(_ids(test_users), exclude=True)
+    return holdout.history(ratings, users=_ids(test_users))
+
+
+def check_fitting(
+    spec: TruthSpec,
+    fitting: Ratings,
+    ratings: Ratings,
+    test_users: npt.ArrayLike,
+    *,
+    probe: ProbeSet | None = None,
+) -> None:
+    """Raise :class:`~llmrec.errors.LeakageError` if ``fitting`` would show a backend what it is
+    scored on: a held-out rating of a test user (holdout truths) or any rating of a test user
+    (neighbour truths)."""
+    from llmrec.errors import LeakageError
+
+    users = _ids(test_users)
+    holdout = holdout_truth(spec, probe)
+    if holdout is not None:
+        holdout.check_fitting(fitting, ratings, users=users)
+        return
+    seen = np.isin(fitting.user_id, users)
+    if seen.any():
+        i = int(np.flatnonzero(seen)[0])
+        raise LeakageError(
+            f"the fitting ratings hold ratings of test user {int(fitting.user_id[i])} "
+            f"(movie {int(fitting.movie_id[i])}); a neighbour truth fits on the other users only"
+        )
+
+
+def describe_fitting(spec: TruthSpec) -> str:
+    """One line for the report: what the backends were fitted on."""
+    if spec.kind == "neighbour":
+        return "every rating of the users outside the test split"
+    return "the test users' history (held-out ratings removed) plus every other user's ratings"
+
+
+def stage_inputs(spec: TruthSpec, probe: ProbeSet | None) -> list[Any]:
+    """What a truth's stage key depends on besides the data: its config (and the probe set)."""
+    if isinstance(spec, NeighbourTruthSpec):  # the key of runs made before the switch
+        return [spec.truth_config().model_dump(mode="json")]
+    parts: list[Any] = [spec.model_dump(mode="json")]
+    if isinstance(spec, ProbeTruthSpec) and probe is not None:
+        parts.append(probe_key(probe))
+    return parts
