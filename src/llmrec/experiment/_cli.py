@@ -37,6 +37,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="run only the free local stages and print every paid step with its cost",
     )
+    rep.add_argument(
+        "--allow-unknown-cost",
+        action="store_true",
+        help="run paid steps whose cost is unknown (a model without a price on a server not "
+        "marked free); same as allow_unknown_cost = true in the config",
+    )
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=_reproduce)
 
@@ -103,6 +109,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     from llmrec.experiment.run import run
 
     config = ExperimentConfig.from_file(args.config)
+    if args.allow_unknown_cost:
+        config = config.model_copy(update={"allow_unknown_cost": True})
     out = args.out or args.config.with_suffix("").with_name(args.config.stem + "-results")
     start = time.perf_counter()
     result = run(config, out, progress=not args.quiet, dry_run=args.dry_run)

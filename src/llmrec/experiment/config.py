@@ -13,11 +13,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from llmrec.errors import ConfigError
+from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
 from llmrec.openai_api.models import DEFAULT_MODEL
+from llmrec.openai_api.prices import ModelPrice, PriceTable, merge_prices
+from llmrec.openai_api.redact import mask_url
 from llmrec.prompts import PromptTemplate
 from llmrec.truth import TruthConfig
 
@@ -101,7 +104,20 @@ class BackendSpec(_Model):
 
     name: str = Field(description="Registry name, e.g. 'itemknn' or 'openai-zero-shot'.")
     label: str | None = Field(None, description="Column name in the report; default: name.")
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the backend; an `api_key` here is kept secret: never written "
+        "to config.json or results.json, never pickled.",
+    )
+
+    @field_validator("config")
+    @classmethod
+    def _secret_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return keep_secrets(value)
+
+    @field_serializer("config")
+    def _without_secrets(self, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in hide_secrets(value).items() if not is_secret_option(k)}
 
     @property
     def display(self) -> str:
@@ -164,7 +180,35 @@ class ExperimentConfig(_Model):
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint for the openai backends (default: OpenAI)."
     )
+    free: bool = Field(
+        False,
+        description="The server at base_url (or $OPENAI_BASE_URL) bills nothing (your own vLLM, "
+        "Ollama or llama.cpp): its steps cost 0 USD. Never inferred from base_url being set.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description='Prices by model id merged over the default table, e.g. [prices."MODEL"] '
+        "input = 0.2, output = 0.6 (USD per 1M tokens; training too for fine-tuning).",
+    )
+    allow_unknown_cost: bool = Field(
+        False,
+        description="Run paid steps whose cost is unknown (a model without a price on a server "
+        "not marked free); they are reported as unknown and not counted in the budget.",
+    )
+    fail_fast: bool = Field(
+        False,
+        description="A request that fails after every retry stops the run; by default it is a "
+        "failed answer (scored as a miss, counted in the report, asked again by the next run).",
+    )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
+
+    @field_serializer("base_url")
+    def _hide_url_password(self, value: str | None) -> str | None:
+        return None if value is None else mask_url(value)
+
+    def price_table(self) -> PriceTable:
+        """The default price table with this config's ``prices`` merged over it."""
+        return merge_prices(self.prices)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ExperimentConfig:

@@ -1,0 +1,120 @@
+"""Keeping API keys out of every file, repr, error and pickle llmrec writes.
+
+* :func:`register_secret` records a key's value the moment llmrec sees it (an ``api_key``
+  option, ``$OPENAI_API_KEY`` when resolved, the password of a ``user:key@host`` URL);
+  :func:`redact` then masks every registered value wherever it appears in a text, whatever
+  its shape (no ``sk-`` prefix needed), plus anything shaped like an OpenAI key and the
+  password of any URL.
+* :func:`mask_url` shows a URL without the password in its user-info part.
+* :class:`ApiKey` is a :class:`pydantic.SecretStr` whose pickle carries a process-local
+  handle instead of the value: unpickled in the same process (or a forked worker) it
+  finds the key again; anywhere else it is empty, and the key is resolved late from the
+  environment like any missing key.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+__all__ = ["MASK", "ApiKey", "mask_url", "redact", "register_secret", "url_password"]
+
+MASK = "***"
+"""What a secret is replaced with."""
+MIN_SECRET_LENGTH = 8
+"""Shorter values are not registered (masking them would mangle ordinary words)."""
+
+_KEY_LIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{4,}")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^/\s@]+@")
+_LOCK = threading.Lock()
+_SECRETS: set[str] = set()
+_HANDLES: dict[str, str] = {}  # handle -> value
+_BY_VALUE: dict[str, str] = {}  # value -> handle
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Remember ``value`` as a secret to mask in every text :func:`redact` sees."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None:
+        return
+    value = value.strip()
+    if len(value) >= MIN_SECRET_LENGTH:
+        with _LOCK:
+            _SECRETS.add(value)
+
+
+def url_password(url: str | None) -> str | None:
+    """The password of ``scheme://user:password@host/...``, if any."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user-info part replaced by :data:`MASK`."""
+    password = url_password(url)
+    if password is None:
+        return url
+    register_secret(password)
+    parts = urlsplit(url)
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret, key-shaped string and URL password masked."""
+    with _LOCK:
+        known = sorted(_SECRETS, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return _KEY_LIKE.sub("sk-" + MASK, text)
+
+
+def _handle_for(value: str) -> str:
+    with _LOCK:
+        handle = _BY_VALUE.get(value)
+        if handle is None:
+            handle = secrets.token_hex(16)
+            _BY_VALUE[value] = handle
+            _HANDLES[handle] = value
+        return handle
+
+
+def _restore(handle: str) -> ApiKey | None:
+    with _LOCK:
+        value = _HANDLES.get(handle)
+    return None if value is None else ApiKey(value)
+
+
+class ApiKey(SecretStr):
+    """A secret string that is registered for redaction and never pickled in clear.
+
+    Pickling stores a random handle known only to this process; unpickling elsewhere gives
+    ``None`` (the key is then resolved from the environment when a request needs it).
+    """
+
+    def __init__(self, secret_value: str) -> None:
+        super().__init__(secret_value)
+        register_secret(secret_value)
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return _restore, (_handle_for(self.get_secret_value()),)
+
+    def __deepcopy__(self, memo: object) -> ApiKey:
+        return self
+
+    def __copy__(self) -> ApiKey:
+        return self
