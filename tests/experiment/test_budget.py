@@ -175,9 +175,7 @@ output = 2.0
         ExperimentConfig.from_file(bad)
 
 
-def test_cli_flag_allows_unknown_cost(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_flag_allows_unknown_cost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     backends = [{"name": "popularity"}, {"name": "openai-zero-shot", "config": {"model": QWEN}}]
     with LocalOpenAIServer() as srv:
         path = tmp_path / "study.json"

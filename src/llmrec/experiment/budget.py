@@ -18,7 +18,7 @@ from llmrec.experiment.costs import CostLine
 __all__ = ["UNKNOWN_COST_HELP", "check_budget", "planned_total"]
 
 UNKNOWN_COST_HELP = (
-    "add the model's price to the config (`[prices.\"MODEL\"]` with `input` and `output` in USD "
+    'add the model\'s price to the config (`[prices."MODEL"]` with `input` and `output` in USD '
     "per 1M tokens), mark a server that bills nothing with `free = true` (top level for "
     "base_url, or in the backend's `config` table), or accept an unknown cost with "
     "`allow_unknown_cost = true` in the config (`llmrec reproduce --allow-unknown-cost`)"
@@ -39,9 +39,7 @@ def planned_total(lines: Iterable[CostLine]) -> tuple[float, list[CostLine]]:
     return total, unknown
 
 
-def check_budget(
-    lines: Iterable[CostLine], budget_usd: float, *, allow_unknown_cost: bool
-) -> None:
+def check_budget(lines: Iterable[CostLine], budget_usd: float, *, allow_unknown_cost: bool) -> None:
     """Raise :class:`~llmrec.errors.BudgetExceededError` unless the run fits its budget.
 
     ``lines`` are the paid steps still to be performed (steps finished by an earlier run cost

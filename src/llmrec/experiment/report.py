@@ -151,6 +151,7 @@ def _diagnostics_section(ds: DatasetResult) -> list[str]:
             f"{d.prompt_tokens:,}",
             f"{d.completion_tokens:,}",
             f"{d.cost_usd:.4f}",
+            f"{d.failed_answers:,}",
         ]
         for label, d in ds.llm_diagnostics.items()
     ]
@@ -162,6 +163,7 @@ def _diagnostics_section(ds: DatasetResult) -> list[str]:
         "prompt tokens",
         "completion tokens",
         "cost USD",
+        "failed answers",
     ]
     return ["Language-model diagnostics:", "", _markdown_table(header, rows), ""]
 

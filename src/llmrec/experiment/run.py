@@ -306,13 +306,19 @@ class _Runner:
         path = f"recs/{name}/{spec.display}.jsonl"
         config_path = f"recs/{name}/{spec.display}.config.json"
 
+        failed = [0]
+
         def work() -> None:
             write_json_atomic(self.out / config_path, {**rec.to_config(), "k": self.config.k})
             rec.fit(train_ratings, catalog, parts["train"])
             recs = rec.recommend_many(test.profiles, self.config.k, progress=self.progress)
             _write_recs(self.out / path, test.user_ids, recs)
+            failed[0] = sum(1 for r in recs if "failed" in (r.diagnostics or {}))
 
         self.store.run(stage, key, [path, config_path], work)
+        if failed[0]:
+            # failed answers are not cached: the next run asks for them again
+            self.store.forget(stage)
         entry.recommendations = path
         return entry
 

@@ -75,7 +75,9 @@ family that OpenAI fine-tunes with DPO."""
 _ALIASES: Mapping[str, str] = {"gpt-4o-mini": DEFAULT_MODEL}
 
 
-def merge_prices(extra: Mapping[str, ModelPrice] | None, base: PriceTable | None = None) -> PriceTable:
+def merge_prices(
+    extra: Mapping[str, ModelPrice] | None, base: PriceTable | None = None
+) -> PriceTable:
     """``base`` (default :data:`PRICES`) with the rows of ``extra`` added or replacing its own.
 
     This is how prices written in a config (``[prices."MODEL"]`` in an experiment's TOML, or a

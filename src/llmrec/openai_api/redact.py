@@ -21,7 +21,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-__all__ = ["MASK", "ApiKey", "mask_url", "redact", "register_secret", "url_password"]
+__all__ = [
+    "MASK",
+    "ApiKey",
+    "mask_url",
+    "redact",
+    "redact_strings",
+    "register_secret",
+    "scrub_exception",
+    "url_password",
+]
 
 MASK = "***"
 """What a secret is replaced with."""
@@ -118,3 +127,29 @@ class ApiKey(SecretStr):
 
     def __copy__(self) -> ApiKey:
         return self
+
+
+def redact_strings(obj: object) -> object:
+    """``obj`` (JSON-like: dicts, lists, strings) with :func:`redact` applied to every string."""
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {k: redact_strings(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_strings(v) for v in obj]
+    return obj
+
+
+def scrub_exception(exc: BaseException) -> BaseException:
+    """Redact an exception's text in place (``args``, and ``message``/``body`` of SDK errors).
+
+    Used where an SDK error is re-raised as is, so callers keep its type."""
+    exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+    for name in ("message", "body"):
+        value = getattr(exc, name, None)
+        if value is not None:
+            try:
+                setattr(exc, name, redact_strings(value))
+            except AttributeError:  # a read-only property
+                pass
+    return exc

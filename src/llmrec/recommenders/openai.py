@@ -110,6 +110,7 @@ class OpenAIRecommender(LanguageModelRecommender):
             max_retries=cfg.max_retries,
             backoff_base=cfg.backoff_base,
             backoff_max=cfg.backoff_max,
+            fail_fast=cfg.fail_fast,
         )
 
     def make_transport(self) -> OpenAIChatTransport:

@@ -29,7 +29,11 @@ from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, CacheMissError, ConfigError, NotFittedError
 from llmrec.recommenders.base import Recommendation, Recommender
 from llmrec.recommenders.capabilities import CostEstimate, Credentials, RunSettings
-from llmrec.recommenders.llm.answers import answer_from_cache, recommendation_from_answer
+from llmrec.recommenders.llm.answers import (
+    answer_from_cache,
+    failed_recommendation,
+    recommendation_from_answer,
+)
 from llmrec.recommenders.llm.cache import ResponseCache, request_key
 from llmrec.recommenders.llm.transports.base import ChatAnswer, ChatRequest, Transport
 
@@ -274,9 +278,16 @@ class LanguageModelRecommender(Recommender):
     def to_recommendation(
         self, profile: Sequence[int], k: int, key: str, answer: ChatAnswer
     ) -> Recommendation:
-        """Parse, resolve and diagnose one answer (see :mod:`.answers`)."""
+        """Parse, resolve and diagnose one answer (see :mod:`.answers`).
+
+        An answer that failed for good (``answer.error``) is an empty recommendation with
+        ``diagnostics["failed"]`` (scored as a miss; it is not cached, so the next run asks
+        again), or a :class:`~llmrec.errors.BackendError` with the config's ``fail_fast``.
+        """
         if answer.error is not None:
-            raise BackendError(f"{self.endpoint} failed for request {key[:12]}: {answer.error}")
+            if getattr(self.config, "fail_fast", False):
+                raise BackendError(f"{self.endpoint} failed for request {key[:12]}: {answer.error}")
+            return failed_recommendation(key, answer)
         return recommendation_from_answer(
             profile, k, key, answer, template=self.template, resolver=self.resolver_
         )

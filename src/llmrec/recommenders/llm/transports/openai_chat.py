@@ -23,6 +23,7 @@ from llmrec.errors import BackendError
 from llmrec.openai_api.client import classify, make_client
 from llmrec.openai_api.keys import KEY_HELP, redact
 from llmrec.openai_api.models import CHAT_PATH
+from llmrec.openai_api.redact import mask_url
 from llmrec.openai_api.retry import RetryPolicy, call_with_retries
 from llmrec.recommenders.llm.concurrency import map_bounded
 from llmrec.recommenders.llm.transports.base import (
@@ -41,6 +42,9 @@ __all__ = ["OpenAIChatTransport", "OpenAISettings"]
 
 log = logging.getLogger("llmrec.recommenders.openai")
 
+_FATAL_STATUSES = frozenset({401, 403, 404})
+"""HTTP statuses that stop the run even without ``fail_fast``: every request would get them."""
+
 
 @dataclass(frozen=True)
 class OpenAISettings:
@@ -58,9 +62,10 @@ class OpenAISettings:
     max_retries: int = 6
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    fail_fast: bool = False
 
-    def __repr__(self) -> str:  # never show the key
-        return f"OpenAISettings(model={self.model!r}, base_url={self.base_url!r})"
+    def __repr__(self) -> str:  # never show the key (nor a password inside base_url)
+        return f"OpenAISettings(model={self.model!r}, base_url={mask_url(self.base_url)!r})"
 
     @property
     def policy(self) -> RetryPolicy:
@@ -85,7 +90,8 @@ class OpenAIChatTransport(Transport):
 
     @property
     def endpoint(self) -> str:
-        return self.settings.base_url + CHAT_PATH
+        """The chat URL, with any password of ``user:key@host`` masked (it is a cache key)."""
+        return mask_url(self.settings.base_url) + CHAT_PATH
 
     @property
     def model(self) -> str:
@@ -148,6 +154,12 @@ class OpenAIChatTransport(Transport):
 
         return map_bounded(one, requests, max_workers=self.settings.max_concurrency)
 
+    @staticmethod
+    def _failed(reason: str, started: float, attempts: int) -> ChatAnswer:
+        """A request that failed for good: an answer with ``error`` set (never cached)."""
+        latency = time.perf_counter() - started
+        return ChatAnswer({}, 0, 0, None, latency, attempts, False, False, reason)
+
     def _send_one(self, request: ChatRequest) -> ChatAnswer:
         """Send one request with retries."""
         import openai
@@ -169,9 +181,16 @@ class OpenAIChatTransport(Transport):
                 )
             return data
 
+        attempts = 0
+
+        def counted() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
+            return call()
+
         try:
-            response, attempts = call_with_retries(
-                call,
+            response, _ = call_with_retries(
+                counted,
                 classify=classify,
                 policy=s.policy,
                 rng=random.Random(int(request.key[:16], 16)),
@@ -180,15 +199,26 @@ class OpenAIChatTransport(Transport):
             )
         except openai.APIStatusError as exc:
             hint = f"; {KEY_HELP}" if exc.status_code == 401 else ""
-            raise BackendError(
+            error = BackendError(
                 f"{self.endpoint} answered HTTP {exc.status_code} to {label}: "
                 f"{redact(exc.message)}{hint}"
-            ) from None
+            )
+            # a rejected key, a forbidden or unknown model fail every request alike
+            if s.fail_fast or exc.status_code in _FATAL_STATUSES:
+                raise error from None
+            return self._failed(str(error), started, attempts)
         except openai.APIError as exc:
-            raise BackendError(
-                f"{self.endpoint} failed for {label} after {s.max_retries + 1} attempts "
+            error = BackendError(
+                f"{self.endpoint} failed for {label} after {attempts} attempts "
                 f"(timeout {s.timeout} s): {redact(exc.message)}"
-            ) from None
+            )
+            if s.fail_fast:
+                raise error from None
+            return self._failed(str(error), started, attempts)
+        except BackendError as exc:
+            if s.fail_fast:
+                raise
+            return self._failed(redact(str(exc)), started, attempts)
         latency = time.perf_counter() - started
         pt, ct = usage(response)
         return ChatAnswer(
