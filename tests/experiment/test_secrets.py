@@ -145,10 +145,10 @@ def test_a_key_inside_base_url_is_hidden(tmp_path: Path) -> None:
     assert KEY not in rec.endpoint
     assert KEY.encode() not in pickle.dumps(ExperimentConfig(base_url=url)) or True
     assert KEY not in ExperimentConfig(base_url=url).to_json()
+    import numpy as np
+
     from llmrec.data.catalog import Catalog, Movie
     from llmrec.data.ratings import Ratings
-
-    import numpy as np
 
     catalog = Catalog([Movie(1, "Heat", 1995), Movie(2, "Casino", 1995)])
     ratings = Ratings(

@@ -79,9 +79,9 @@ def test_an_invalid_response_is_a_failed_answer(srv: LocalOpenAIServer, tmp_path
 
 def test_a_wrong_key_still_stops_the_run(tmp_path: Path) -> None:
     # not a profile's failure: every request would fail the same way
-    with LocalOpenAIServer(answer, api_key="right-key-1234") as guarded:
-        with pytest.raises(BackendError, match=r"HTTP 401"):
-            make(guarded, tmp_path / "c.sqlite").recommend_many(PROFILES, k=2)
+    guarded = LocalOpenAIServer(answer, api_key="right-key-1234")
+    with guarded, pytest.raises(BackendError, match=r"HTTP 401"):
+        make(guarded, tmp_path / "c.sqlite").recommend_many(PROFILES, k=2)
 
 
 def test_the_experiment_counts_failed_answers_and_reruns_them(tmp_path: Path) -> None:

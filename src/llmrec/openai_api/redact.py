@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import threading
@@ -148,8 +149,6 @@ def scrub_exception(exc: BaseException) -> BaseException:
     for name in ("message", "body"):
         value = getattr(exc, name, None)
         if value is not None:
-            try:
+            with contextlib.suppress(AttributeError):  # a read-only property
                 setattr(exc, name, redact_strings(value))
-            except AttributeError:  # a read-only property
-                pass
     return exc
