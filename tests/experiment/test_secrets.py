@@ -135,7 +135,7 @@ def test_server_errors_echoing_the_key_are_redacted(
         lenient.close()
     for exc in errors:
         assert KEY not in _error_text(exc), _error_text(exc)
-    assert _scan_files(tmp_path) == [train] or _scan_files(tmp_path) == []
+    assert _scan_files(tmp_path) == []  # the manifests, the cache, the training file
 
 
 def test_a_key_inside_base_url_is_hidden(tmp_path: Path) -> None:
@@ -143,7 +143,6 @@ def test_a_key_inside_base_url_is_hidden(tmp_path: Path) -> None:
     rec = OpenAIRecommender(base_url=url, api_key_optional=True, max_retries=0, timeout=2)
     assert KEY not in repr(rec) + repr(rec.config) + json.dumps(rec.to_config())
     assert KEY not in rec.endpoint
-    assert KEY.encode() not in pickle.dumps(ExperimentConfig(base_url=url)) or True
     assert KEY not in ExperimentConfig(base_url=url).to_json()
     import numpy as np
 

@@ -35,7 +35,12 @@ from llmrec.recommenders.llm.answers import (
     recommendation_from_answer,
 )
 from llmrec.recommenders.llm.cache import ResponseCache, request_key
-from llmrec.recommenders.llm.transports.base import ChatAnswer, ChatRequest, Transport
+from llmrec.recommenders.llm.transports.base import (
+    ChatAnswer,
+    ChatRequest,
+    Transport,
+    response_problem,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -238,7 +243,12 @@ class LanguageModelRecommender(Recommender):
         cache = self.response_cache
         if cache is None:
             return {}
-        return {key: answer_from_cache(hit) for key, hit in cache.get_many(keys).items()}
+        hits = cache.get_many(keys)
+        for key, hit in hits.items():
+            problem = response_problem(hit.response)
+            if problem is not None:  # the same check as a live answer's
+                raise cache.bad_row(key, f"is rejected as it would be live: an answer {problem}")
+        return {key: answer_from_cache(hit) for key, hit in hits.items()}
 
     def check_replay(
         self, profiles: Sequence[Sequence[int]], keys: Sequence[str], have: Any

@@ -34,6 +34,7 @@ __all__ = [
     "ChatRequest",
     "Transport",
     "message_text",
+    "response_problem",
     "usage",
 ]
 
@@ -65,6 +66,17 @@ class ChatRequest:
     @property
     def label(self) -> str:
         return f"profile #{self.index} (request {self.key[:12]})"
+
+
+def response_problem(response: object) -> str | None:
+    """Why a chat-completions-shaped response cannot be used, or ``None`` when it can.
+
+    The one check for every answer, live or read back from the response cache, so a stored
+    answer is never served when the same answer live would be rejected.
+    """
+    if not isinstance(response, Mapping) or not isinstance(response.get("choices"), list):
+        return "without a 'choices' list"
+    return None
 
 
 def usage(response: Mapping[str, Any]) -> tuple[int, int]:

@@ -32,6 +32,7 @@ from llmrec.recommenders.llm.transports.base import (
     ChatAnswer,
     ChatRequest,
     Transport,
+    response_problem,
     usage,
 )
 
@@ -174,9 +175,10 @@ class OpenAIChatTransport(Transport):
             # built and hashed for the cache, and skips the typed parameter transformation,
             # which costs about as much CPU as the HTTP exchange itself.
             data: object = client.post(CHAT_PATH, body=request.body, cast_to=object)
-            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            problem = response_problem(data)
+            if problem is not None or not isinstance(data, dict):
                 raise BackendError(
-                    f"{self.endpoint} answered {label} without a 'choices' list (not cached): "
+                    f"{self.endpoint} answered {label} {problem} (not cached): "
                     f"{redact(str(data))[:300]}"
                 )
             return data
