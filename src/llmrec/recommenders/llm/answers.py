@@ -32,6 +32,7 @@ def answer_from_cache(hit: CachedResponse) -> ChatAnswer:
         0,
         hit.batch,
         True,
+        structured_mode=hit.structured_mode,
     )
 
 
@@ -110,6 +111,8 @@ def recommendation_from_answer(
         "attempts": answer.attempts,
         "batch": answer.batch,
     }
+    if answer.structured_mode is not None:
+        diagnostics["structured_output"] = answer.structured_mode
     return Recommendation(
         movie_ids=tuple(ids),
         scores=tuple(scores),

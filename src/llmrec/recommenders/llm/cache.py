@@ -45,11 +45,23 @@ CREATE TABLE IF NOT EXISTS responses (
     latency_s REAL,
     batch INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    n_writes INTEGER NOT NULL DEFAULT 1
+    n_writes INTEGER NOT NULL DEFAULT 1,
+    structured_mode TEXT
 );
 """
 # SQLite's default limit on host parameters in one statement is 999 on old builds.
 _CHUNK = 900
+
+
+def _add_mode_column(conn: sqlite3.Connection) -> None:
+    """Files written before ``structured_mode`` existed get the column (NULL: not recorded)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(responses)")}
+    if "structured_mode" not in columns:
+        try:
+            conn.execute("ALTER TABLE responses ADD COLUMN structured_mode TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def canonical_json(obj: Any) -> str:
@@ -74,6 +86,8 @@ class CachedResponse:
     cost_usd: float | None
     latency_s: float | None
     batch: bool
+    structured_mode: str | None = None
+    """How structured output was asked for when this answer was received (if it was)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,7 @@ class ResponseCache:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(_SCHEMA)
+                _add_mode_column(conn)
                 row = conn.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
                 if row is None:
                     conn.execute(
@@ -195,17 +210,17 @@ class ResponseCache:
                 try:
                     rows = conn.execute(
                         "SELECT key, response, prompt_tokens, completion_tokens, cost_usd, "
-                        f"latency_s, batch FROM responses WHERE key IN ({marks})",
+                        f"latency_s, batch, structured_mode FROM responses WHERE key IN ({marks})",
                         chunk,
                     ).fetchall()
                 except sqlite3.DatabaseError as exc:
                     raise self.damaged(exc) from exc
-                for key, resp, pt, ct, cost, lat, batch in rows:
-                    found[key] = self._row(key, resp, pt, ct, cost, lat, batch)
+                for key, resp, pt, ct, cost, lat, batch, mode in rows:
+                    found[key] = self._row(key, resp, pt, ct, cost, lat, batch, mode)
         return found
 
     def _row(
-        self, key: str, resp: Any, pt: Any, ct: Any, cost: Any, lat: Any, batch: Any
+        self, key: str, resp: Any, pt: Any, ct: Any, cost: Any, lat: Any, batch: Any, mode: Any
     ) -> CachedResponse:
         try:
             response = json.loads(resp)
@@ -214,7 +229,8 @@ class ResponseCache:
         if not isinstance(response, dict):
             raise self.bad_row(key, f"is a JSON {type(response).__name__}, not an object")
         try:
-            return CachedResponse(key, response, int(pt), int(ct), cost, lat, bool(batch))
+            mode = None if mode is None else str(mode)
+            return CachedResponse(key, response, int(pt), int(ct), cost, lat, bool(batch), mode)
         except (TypeError, ValueError) as exc:
             raise self.bad_row(key, f"has unreadable token counts ({exc})") from None
 
@@ -235,6 +251,7 @@ class ResponseCache:
         cost_usd: float | None = None,
         latency_s: float | None = None,
         batch: bool = False,
+        structured_mode: str | None = None,
     ) -> bool:
         """Store one answer and commit; return ``False`` if ``key`` was already stored.
 
@@ -254,6 +271,7 @@ class ResponseCache:
             latency_s,
             int(batch),
             now,
+            structured_mode,
         )
         with self._lock:
             conn = self._connect()
@@ -263,8 +281,8 @@ class ResponseCache:
             try:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO responses(key, endpoint, model, request, response, "
-                    "prompt_tokens, completion_tokens, cost_usd, latency_s, batch, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "prompt_tokens, completion_tokens, cost_usd, latency_s, batch, created_at, "
+                    "structured_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
                 inserted = cur.rowcount == 1

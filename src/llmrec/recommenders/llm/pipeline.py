@@ -283,6 +283,7 @@ class LanguageModelRecommender(Recommender):
             cost_usd=answer.cost_usd,
             latency_s=answer.latency_s,
             batch=answer.batch,
+            structured_mode=answer.structured_mode,
         )
 
     def to_recommendation(

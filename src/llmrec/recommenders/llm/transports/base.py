@@ -109,6 +109,9 @@ class ChatAnswer:
     batch: bool = False
     cached: bool = False
     error: str | None = None
+    structured_mode: str | None = None
+    """How structured output was asked for (``json_schema``, ``json_object`` or
+    ``instructions``: the template's own JSON instructions only); ``None``: not asked."""
 
     @property
     def text(self) -> str:

@@ -24,7 +24,7 @@ from llmrec.openai_api.client import classify, make_client
 from llmrec.openai_api.keys import KEY_HELP, redact
 from llmrec.openai_api.models import CHAT_PATH
 from llmrec.openai_api.redact import mask_url
-from llmrec.openai_api.retry import RetryPolicy, call_with_retries
+from llmrec.openai_api.retry import RetryPolicy, Transient, call_with_retries
 from llmrec.recommenders.llm.concurrency import map_bounded
 from llmrec.recommenders.llm.transports.base import (
     STRUCTURED_OUTPUT,
@@ -35,6 +35,7 @@ from llmrec.recommenders.llm.transports.base import (
     response_problem,
     usage,
 )
+from llmrec.recommenders.llm.transports.structured import StructuredFallback
 
 if TYPE_CHECKING:
     import openai as _openai_sdk
@@ -88,6 +89,7 @@ class OpenAIChatTransport(Transport):
         self._price = price
         self._lock = threading.Lock()
         self._client: _openai_sdk.OpenAI | None = None
+        self._fallback = StructuredFallback()
 
     @property
     def endpoint(self) -> str:
@@ -162,19 +164,65 @@ class OpenAIChatTransport(Transport):
         return ChatAnswer({}, 0, 0, None, latency, attempts, False, False, reason)
 
     def _send_one(self, request: ChatRequest) -> ChatAnswer:
-        """Send one request with retries."""
+        """Send one request with retries, one structured-output step lower after a rejection
+        of its ``response_format`` (see :mod:`.structured`)."""
         import openai
 
-        client = self.client()
-        s = self.settings
-        label = request.label
         started = time.perf_counter()
+        attempts = 0
+        while True:
+            body, mode = self._fallback.body_for(request.body)
+            try:
+                response, n = self._post(request, body, mode)
+            except openai.APIStatusError as exc:
+                if self._fallback.is_rejection(exc.status_code, str(exc.message), mode):
+                    attempts += 1
+                    now = self._fallback.reject(str(mode))
+                    log.warning(
+                        "%s rejected response_format %s (HTTP %s); asking with %s from now on",
+                        self.endpoint,
+                        mode,
+                        exc.status_code,
+                        now,
+                    )
+                    continue
+                attempts += getattr(exc, "llmrec_attempts", 1)
+                return self._failure(request, exc, started, attempts)
+            except Exception as exc:
+                attempts += getattr(exc, "llmrec_attempts", 1)
+                return self._failure(request, exc, started, attempts)
+            attempts += n
+            break
+        latency = time.perf_counter() - started
+        pt, ct = usage(response)
+        return ChatAnswer(
+            response,
+            pt,
+            ct,
+            self.cost(pt, ct, batch=False),
+            latency,
+            attempts,
+            False,
+            False,
+            structured_mode=mode,
+        )
+
+    def _post(
+        self, request: ChatRequest, body: dict[str, Any], mode: str | None
+    ) -> tuple[dict[str, Any], int]:
+        """POST ``body`` with retries; returns the response and the attempts made. An error
+        leaves with the attempts made in its ``llmrec_attempts`` attribute."""
+        client = self.client()
+        label = request.label
+        attempts = 0
 
         def call() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
             # ``post`` (the SDK's documented call for raw requests) sends the body exactly as
             # built and hashed for the cache, and skips the typed parameter transformation,
             # which costs about as much CPU as the HTTP exchange itself.
-            data: object = client.post(CHAT_PATH, body=request.body, cast_to=object)
+            data: object = client.post(CHAT_PATH, body=body, cast_to=object)
             problem = response_problem(data)
             if problem is not None or not isinstance(data, dict):
                 raise BackendError(
@@ -183,46 +231,55 @@ class OpenAIChatTransport(Transport):
                 )
             return data
 
-        attempts = 0
-
-        def counted() -> dict[str, Any]:
-            nonlocal attempts
-            attempts += 1
-            return call()
+        def retryable(exc: BaseException) -> Transient | None:
+            status = getattr(exc, "status_code", None)
+            message = str(getattr(exc, "message", ""))
+            if isinstance(status, int) and self._fallback.is_rejection(status, message, mode):
+                return None  # a rejected response_format: degrade now, do not retry
+            return classify(exc)
 
         try:
             response, _ = call_with_retries(
-                counted,
-                classify=classify,
-                policy=s.policy,
+                call,
+                classify=retryable,
+                policy=self.settings.policy,
                 rng=random.Random(int(request.key[:16], 16)),
                 label=label,
                 logger=log,
             )
-        except openai.APIStatusError as exc:
+        except Exception as exc:
+            exc.llmrec_attempts = attempts  # type: ignore[attr-defined]
+            raise
+        return response, attempts
+
+    def _failure(
+        self, request: ChatRequest, exc: Exception, started: float, attempts: int
+    ) -> ChatAnswer:
+        """A request that failed for good: a failed answer, or an error with ``fail_fast``
+        (and always for a rejected key, a forbidden or unknown model: every request would
+        fail alike)."""
+        import openai
+
+        s, label = self.settings, request.label
+        if isinstance(exc, openai.APIStatusError):
             hint = f"; {KEY_HELP}" if exc.status_code == 401 else ""
             error = BackendError(
                 f"{self.endpoint} answered HTTP {exc.status_code} to {label}: "
                 f"{redact(exc.message)}{hint}"
             )
-            # a rejected key, a forbidden or unknown model fail every request alike
             if s.fail_fast or exc.status_code in _FATAL_STATUSES:
                 raise error from None
-            return self._failed(str(error), started, attempts)
-        except openai.APIError as exc:
+        elif isinstance(exc, openai.APIError):
             error = BackendError(
                 f"{self.endpoint} failed for {label} after {attempts} attempts "
                 f"(timeout {s.timeout} s): {redact(exc.message)}"
             )
             if s.fail_fast:
                 raise error from None
-            return self._failed(str(error), started, attempts)
-        except BackendError as exc:
+        elif isinstance(exc, BackendError):
             if s.fail_fast:
-                raise
-            return self._failed(redact(str(exc)), started, attempts)
-        latency = time.perf_counter() - started
-        pt, ct = usage(response)
-        return ChatAnswer(
-            response, pt, ct, self.cost(pt, ct, batch=False), latency, attempts, False, False
-        )
+                raise exc
+            error = exc
+        else:
+            raise exc
+        return self._failed(redact(str(error)), started, attempts)
