@@ -210,3 +210,10 @@ def test_a_fine_tuning_job_counts_towards_the_total(tmp_path: Path) -> None:
         with pytest.raises(BudgetExceededError, match=r"in total"):
             run(cfg, tmp_path / "out", progress=False)
         assert srv.requests == []  # no upload, no job, no chat
+
+
+def test_free_needs_a_server_of_ones_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    cfg = ExperimentConfig.model_validate(_config(None, free=True))
+    with pytest.raises(ConfigError, match=r"free = true .*api\.openai\.com"):
+        run(cfg, tmp_path / "out", progress=False, dry_run=True)

@@ -165,6 +165,14 @@ class _Runner:
 
     def _free_server(self) -> bool:
         """Whether the experiment's server is said to bill nothing (never inferred)."""
+        import os
+
+        if self.config.free and not (self.config.base_url or os.environ.get("OPENAI_BASE_URL")):
+            raise ConfigError(
+                "free = true says the server at base_url bills nothing, but no base_url (nor "
+                "$OPENAI_BASE_URL) is set, so requests would go to https://api.openai.com/v1, "
+                "which bills; set base_url to your own server or remove free = true"
+            )
         return self.config.free
 
     def _job_key(self, files_key: str) -> str:
