@@ -143,6 +143,15 @@ def test_a_key_inside_base_url_is_hidden(tmp_path: Path) -> None:
     rec = OpenAIRecommender(base_url=url, api_key_optional=True, max_retries=0, timeout=2)
     assert KEY not in repr(rec) + repr(rec.config) + json.dumps(rec.to_config())
     assert KEY not in rec.endpoint
+    # pickles carry a process-local handle, not the password; in this process it comes back
+    config = ExperimentConfig(
+        base_url=url, backends=[{"name": "openai", "config": {"base_url": url}}]
+    )
+    for obj in (config, rec):
+        assert KEY.encode() not in pickle.dumps(obj)
+    assert pickle.loads(pickle.dumps(config)).base_url == url
+    assert pickle.loads(pickle.dumps(rec)).config.base_url == url
+    assert KEY not in repr(config) + config.to_json()
     assert KEY not in ExperimentConfig(base_url=url).to_json()
     import numpy as np
 

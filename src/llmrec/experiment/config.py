@@ -20,7 +20,7 @@ from llmrec.errors import ConfigError
 from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.openai_api.prices import ModelPrice, PriceTable, merge_prices
-from llmrec.openai_api.redact import mask_url
+from llmrec.openai_api.redact import mask_url, secret_url
 from llmrec.prompts import PromptTemplate
 from llmrec.truth import TruthConfig
 
@@ -201,6 +201,11 @@ class ExperimentConfig(_Model):
         "failed answer (scored as a miss, counted in the report, asked again by the next run).",
     )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
+
+    @field_validator("base_url")
+    @classmethod
+    def _keep_url_password_secret(cls, value: str | None) -> str | None:
+        return None if value is None else secret_url(value)
 
     @field_serializer("base_url")
     def _hide_url_password(self, value: str | None) -> str | None:

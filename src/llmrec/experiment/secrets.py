@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from llmrec.openai_api.redact import ApiKey, mask_url
+from llmrec.openai_api.redact import ApiKey, mask_url, secret_url
 
 __all__ = ["hide_secrets", "is_secret_option", "keep_secrets", "reveal_secrets"]
 
@@ -32,6 +32,8 @@ def keep_secrets(options: dict[str, Any]) -> dict[str, Any]:
             value = ApiKey(value)
         elif is_secret_option(name) and isinstance(value, SecretStr):
             value = ApiKey(value.get_secret_value())
+        elif isinstance(value, str) and "@" in value:
+            value = secret_url(value)
         out[name] = value
     return out
 

@@ -25,11 +25,13 @@ from pydantic import SecretStr
 __all__ = [
     "MASK",
     "ApiKey",
+    "SecretURL",
     "mask_url",
     "redact",
     "redact_strings",
     "register_secret",
     "scrub_exception",
+    "secret_url",
     "url_password",
 ]
 
@@ -152,3 +154,47 @@ def scrub_exception(exc: BaseException) -> BaseException:
             with contextlib.suppress(AttributeError):  # a read-only property
                 setattr(exc, name, redact_strings(value))
     return exc
+
+
+def _seal_url(url: str) -> str:
+    """``url`` with its password replaced by a process-local handle."""
+    password = url_password(url)
+    if password is None:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    handle = "llmrec-secret-" + _handle_for(password)
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{handle}@{host}"))
+
+
+def _restore_url(sealed: str) -> str:
+    password = url_password(sealed)
+    if password is None or not password.startswith("llmrec-secret-"):
+        return sealed
+    with _LOCK:
+        value = _HANDLES.get(password.removeprefix("llmrec-secret-"))
+    if value is None:  # another process: the password is gone, shown masked
+        return sealed.replace(password, MASK)
+    return SecretURL(sealed.replace(password, value))
+
+
+class SecretURL(str):
+    """A URL whose user-info password is registered for redaction, shown masked in its repr
+    and never pickled in clear (like :class:`ApiKey`)."""
+
+    def __new__(cls, value: str) -> SecretURL:
+        register_secret(url_password(value))
+        return super().__new__(cls, value)
+
+    def __reduce_ex__(self, protocol: object) -> tuple[object, tuple[str]]:
+        return _restore_url, (_seal_url(str(self)),)
+
+    def __repr__(self) -> str:
+        return repr(mask_url(str(self)))
+
+
+def secret_url(value: str) -> str:
+    """``value`` as a :class:`SecretURL` when it holds a password, else unchanged."""
+    return SecretURL(value) if url_password(value) else value

@@ -18,7 +18,7 @@ from llmrec.openai_api.client import resolved_base_url
 from llmrec.openai_api.keys import KEY_HELP, redact
 from llmrec.openai_api.models import CHAT_PATH, DEFAULT_MODEL, OPENAI_BASE_URL
 from llmrec.openai_api.prices import ModelPrice
-from llmrec.openai_api.redact import ApiKey, mask_url
+from llmrec.openai_api.redact import ApiKey, mask_url, secret_url
 from llmrec.prompts import PromptTemplate
 
 __all__ = [
@@ -137,7 +137,7 @@ class OpenAIConfig(BaseModel):
             raise ValueError(
                 f"base_url must start with http:// or https://, got {mask_url(value)!r}"
             )
-        return value
+        return secret_url(value)
 
     @field_validator("api_key")
     @classmethod
