@@ -308,9 +308,11 @@ class LanguageModelRecommender(Recommender):
         profiles: Sequence[Sequence[int]],
         requests: Sequence[ChatRequest],
         answers: dict[str, ChatAnswer],
+        parsed: dict[str, Recommendation] | None = None,
     ) -> list[Recommendation]:
-        """Recommendations in input order from the answers by key (each parsed once)."""
-        done: dict[str, Recommendation] = {}
+        """Recommendations in input order from the answers by key (each parsed once;
+        ``parsed`` holds those already parsed as they arrived)."""
+        done: dict[str, Recommendation] = dict(parsed or {})
         out = []
         for profile, request in zip(profiles, requests, strict=True):
             rec = done.get(request.key)
@@ -333,11 +335,16 @@ class LanguageModelRecommender(Recommender):
         answers = self.cached_answers(keys)
         self.check_replay(profiles, keys, answers)
         todo = list({r.key: r for r in requests if r.key not in answers}.values())
+        parsed: dict[str, Recommendation] = {}
         if todo:
             bar = progress_bar(enabled=progress, total=len(todo), desc=self.model_id)
 
             def arrived(request: ChatRequest, answer: ChatAnswer) -> None:
                 self.store(request, answer)
+                # parsed while other requests are still in flight, not after the last one;
+                # the request's profile holds the catalog movies, all that parsing excludes
+                key = request.key
+                parsed[key] = self.to_recommendation(request.profile, request.k, key, answer)
                 bar.update(1)
 
             try:
@@ -345,4 +352,4 @@ class LanguageModelRecommender(Recommender):
             finally:
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
-        return self.build(profiles, requests, answers)
+        return self.build(profiles, requests, answers, parsed)
