@@ -217,3 +217,27 @@ def test_free_needs_a_server_of_ones_own(tmp_path: Path, monkeypatch: pytest.Mon
     cfg = ExperimentConfig.model_validate(_config(None, free=True))
     with pytest.raises(ConfigError, match=r"free = true .*api\.openai\.com"):
         run(cfg, tmp_path / "out", progress=False, dry_run=True)
+
+
+def test_an_unpriced_fine_tuning_model_is_an_unknown_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # OpenAI documents its example limit, llmrec's table has no training price for it
+    model = "gpt-4o-2024-08-06"
+    with LocalOpenAIServer(fine_tune_step_seconds=0.02) as srv:
+        extra = {
+            "finetune": {"enabled": True, "poll_interval": 0.02, "model": model},
+            "truth": {"a": {"n_users": 60}},
+            "backends": [{"name": "popularity"}],
+        }
+        path = tmp_path / "study.json"
+        path.write_text(json.dumps(_config(srv.base_url, **extra)))
+        out = tmp_path / "out"
+        assert main(["reproduce", str(path), "--out", str(out), "--quiet"]) != 0
+        assert "allow_unknown_cost" in capsys.readouterr().err
+        assert srv.requests == []
+        args = ["reproduce", str(path), "--out", str(out), "--quiet", "--allow-unknown-cost"]
+        assert main(args) == 0
+        printed = capsys.readouterr().out
+        assert f"fine-tune {model} on a" in printed and "unknown USD" in printed
+        assert "unknown" in (out / "report.md").read_text()

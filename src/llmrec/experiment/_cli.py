@@ -74,12 +74,14 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
         ts = ds.get("truth_stats", {})
         ft = ds.get("finetune", {})
         share = ts.get("popular_share")
+        usd = ft.get("training_cost_usd", 0)
+        cost = "unknown USD" if usd is None else f"{usd:.2f} USD"
         print(
             f"{name}: {ts.get('n_examples', 0):,} users with gold "
             f"({'n/a' if share is None else f'{share:.0%}'} of gold items among the 100 "
             f"most-rated movies); split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; "
             f"fine-tuning file {ft.get('train_tokens', 0):,} tokens, "
-            f"{ft.get('training_cost_usd', 0):.2f} USD for {ft.get('n_epochs')} epochs "
+            f"{cost} for {ft.get('n_epochs')} epochs "
             f"(validated: {ft.get('train_valid')})"
         )
     print()
