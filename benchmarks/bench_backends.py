@@ -229,7 +229,10 @@ PARTS: dict[str, Callable[[argparse.Namespace], None]] = {"baselines": bench_bas
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--part", choices=["baselines", "openai", "all"], default="all")
+    parser.add_argument(
+        "--part", choices=["baselines", "openai", "throughput", "all"], default="all"
+    )
+    parser.add_argument("--throughput-rounds", type=int, default=3)
     parser.add_argument("--n-ratings", type=int, default=10_000_000)
     parser.add_argument("--n-users", type=int, default=480_189)
     parser.add_argument("--n-movies", type=int, default=17_770)
@@ -428,6 +431,90 @@ def bench_openai(args: argparse.Namespace) -> None:
 
 
 PARTS["openai"] = bench_openai
+
+
+def bench_throughput(args: argparse.Namespace) -> None:
+    """The OpenAI backend against a plain thread pool over the official SDK, same server, same
+    run: 200 requests, 16 in flight, 100 ms per answer (issue 11, item 13: within 10 %)."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    import openai
+
+    from llmrec.prompts import PromptTemplate
+    from llmrec.recommenders.openai import OpenAIRecommender
+
+    n, conc, latency = 200, 16, 0.1
+    rounds = int(getattr(args, "throughput_rounds", 3))
+    floor = -(-n // conc) * latency
+    print(f"machine: {machine()}")
+    print(
+        f"throughput: {n} requests, {conc} in flight, {latency * 1000:.0f} ms per answer, local "
+        f"server in its own process; floor {floor:.2f} s; best of {rounds} rounds each"
+    )
+    rng = np.random.default_rng(0)
+    profiles = [
+        tuple(int(m) for m in rng.choice(_OPENAI_N_MOVIES, 10, replace=False) + 1) for _ in range(n)
+    ]
+    catalog = _openai_catalog()
+    ratings = Ratings(
+        np.array([1]), np.array([1]), np.array([5]), np.array(["2005-01-01"], "M8[D]")
+    )
+    template = PromptTemplate()
+    folder = Path(tempfile.mkdtemp(prefix="llmrec-bench-throughput-"))
+    server = _OpenAIServerProcess(latency, 0.0, 0)
+    try:
+        client = openai.OpenAI(base_url=server.base_url, api_key="bench", max_retries=0)
+        bodies = [
+            {
+                "model": "gpt-4o-mini-2024-07-18",
+                "messages": template.messages(p, catalog, k=10),
+                "temperature": 0.0,
+                "max_tokens": 400,
+            }
+            for p in profiles
+        ]
+
+        def plain() -> float:
+            with ThreadPoolExecutor(conc) as pool:
+                start = time.perf_counter()
+                answers = list(pool.map(lambda b: client.chat.completions.create(**b), bodies))
+                seconds = time.perf_counter() - start
+            assert len(answers) == n
+            return seconds
+
+        def llmrec(round_: int) -> float:
+            rec = OpenAIRecommender(
+                base_url=server.base_url,
+                api_key="bench",
+                cache=folder / f"round{round_}.sqlite",
+                max_concurrency=conc,
+            ).fit(ratings, catalog)
+            rec.transport().client()  # the SDK client is built lazily: not part of the timing
+            start = time.perf_counter()
+            recs = rec.recommend_many(profiles, 10)
+            seconds = time.perf_counter() - start
+            assert len(recs) == n and not any(r.cached for r in recs)
+            rec.close()
+            return seconds
+
+        plain()  # warm up: connections, imports
+        best_plain = best_llmrec = float("inf")
+        for r in range(rounds):
+            a, b = plain(), llmrec(r)
+            best_plain, best_llmrec = min(best_plain, a), min(best_llmrec, b)
+            print(f"  round {r + 1}: plain SDK pool {a:6.3f} s   llmrec backend {b:6.3f} s")
+        print(
+            f"  best: plain SDK ThreadPoolExecutor({conc}) {best_plain:6.3f} s; llmrec "
+            f"OpenAIRecommender(max_concurrency={conc}, cache on) {best_llmrec:6.3f} s; "
+            f"ratio {best_llmrec / best_plain:5.3f} (target <= 1.10); peak RSS {peak_mb():.0f} MiB"
+        )
+    finally:
+        server.close()
+
+
+PARTS["throughput"] = bench_throughput
 
 
 if __name__ == "__main__":

@@ -43,6 +43,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="run only the free local stages and print every paid step with its cost",
     )
+    rep.add_argument(
+        "--allow-unknown-cost",
+        action="store_true",
+        help="run paid steps whose cost is unknown (a model without a price on a server not "
+        "marked free); same as allow_unknown_cost = true in the config",
+    )
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=_reproduce)
 
@@ -74,13 +80,15 @@ def _print_summary(result: Any, config: Any, seconds: float) -> None:
         ts = ds.get("truth_stats", {})
         ft = ds.get("finetune", {})
         share = ts.get("popular_share")
+        usd = ft.get("training_cost_usd", 0)
+        cost = "unknown USD" if usd is None else f"{usd:.2f} USD"
         print(
             f"{name} ({ds.get('kind', 'neighbour')} truth): {ts.get('n_examples', 0):,} "
             "users with gold "
             f"({'n/a' if share is None else f'{share:.0%}'} of gold items among the 100 "
             f"most-rated movies); split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; "
             f"fine-tuning file {ft.get('train_tokens', 0):,} tokens, "
-            f"{ft.get('training_cost_usd', 0):.2f} USD for {ft.get('n_epochs')} epochs "
+            f"{cost} for {ft.get('n_epochs')} epochs "
             f"(validated: {ft.get('train_valid')})"
         )
     print()
@@ -114,6 +122,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     from llmrec.experiment.validate import check_config
 
     config = ExperimentConfig.from_file(args.config)
+    if args.allow_unknown_cost:
+        config = config.model_copy(update={"allow_unknown_cost": True})
     try:
         check_config(config)  # run() checks too; here the error can name the file
     except ConfigError as exc:

@@ -13,14 +13,25 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from llmrec._paths import expand_path
 from llmrec.errors import ConfigError
 from llmrec.experiment._config_defaults import fill_defaults
+from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
 from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
 from llmrec.openai_api.models import DEFAULT_MODEL
+from llmrec.openai_api.prices import ModelPrice, PriceTable, merge_prices
+from llmrec.openai_api.redact import mask_url, secret_url
 from llmrec.prompts import PromptTemplate
 
 if sys.version_info >= (3, 11):
@@ -107,7 +118,20 @@ class BackendSpec(_Model):
 
     name: str = Field(description="Registry name, e.g. 'itemknn' or 'openai-zero-shot'.")
     label: str | None = Field(None, description="Column name in the report; default: name.")
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the backend; an `api_key` here is kept secret: never written "
+        "to config.json or results.json, never pickled.",
+    )
+
+    @field_validator("config")
+    @classmethod
+    def _secret_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return keep_secrets(value)
+
+    @field_serializer("config")
+    def _without_secrets(self, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in hide_secrets(value).items() if not is_secret_option(k)}
 
     @property
     def display(self) -> str:
@@ -184,6 +208,26 @@ class ExperimentConfig(_Model):
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint for the openai backends (default: OpenAI)."
     )
+    free: bool = Field(
+        False,
+        description="The server at base_url (or $OPENAI_BASE_URL) bills nothing (your own vLLM, "
+        "Ollama or llama.cpp): its steps cost 0 USD. Never inferred from base_url being set.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description='Prices by model id merged over the default table, e.g. [prices."MODEL"] '
+        "input = 0.2, output = 0.6 (USD per 1M tokens; training too for fine-tuning).",
+    )
+    allow_unknown_cost: bool = Field(
+        False,
+        description="Run paid steps whose cost is unknown (a model without a price on a server "
+        "not marked free); they are reported as unknown and not counted in the budget.",
+    )
+    fail_fast: bool = Field(
+        False,
+        description="A request that fails after every retry stops the run; by default it is a "
+        "failed answer (scored as a miss, counted in the report, asked again by the next run).",
+    )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
 
     @model_validator(mode="before")
@@ -200,6 +244,19 @@ class ExperimentConfig(_Model):
                 "set (probe.txt); use kind = 'last_n' or 'time_split' for MovieLens"
             )
         return self
+
+    @field_validator("base_url")
+    @classmethod
+    def _keep_url_password_secret(cls, value: str | None) -> str | None:
+        return None if value is None else secret_url(value)
+
+    @field_serializer("base_url")
+    def _hide_url_password(self, value: str | None) -> str | None:
+        return None if value is None else mask_url(value)
+
+    def price_table(self) -> PriceTable:
+        """The default price table with this config's ``prices`` merged over it."""
+        return merge_prices(self.prices)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ExperimentConfig:

@@ -61,6 +61,7 @@ def _llm_diagnostics(rows: list[dict[str, Any]]) -> LLMDiagnostics:
         cost_usd=cost_paid + cost_cached,
         cost_paid_this_run_usd=cost_paid,
         served_from_cache=cached,
+        failed_answers=sum(1 for d in diags if "failed" in d),
     )
 
 

@@ -162,6 +162,7 @@ def _diagnostics_section(ds: DatasetResult) -> list[str]:
             f"{d.prompt_tokens:,}",
             f"{d.completion_tokens:,}",
             f"{d.cost_usd:.4f}",
+            f"{d.failed_answers:,}",
         ]
         for label, d in ds.llm_diagnostics.items()
     ]
@@ -173,6 +174,7 @@ def _diagnostics_section(ds: DatasetResult) -> list[str]:
         "prompt tokens",
         "completion tokens",
         "cost USD",
+        "failed answers",
     ]
     return ["Language-model diagnostics:", "", _markdown_table(header, rows), ""]
 
@@ -224,10 +226,12 @@ def _finetune_section(ds: DatasetResult) -> list[str]:
     ft = ds.finetune
     if not ft:
         return []
+    usd = ft.get("training_cost_usd", 0.0)
+    cost = "an unknown amount (no training price)" if usd is None else f"{usd:.2f} USD"
     return [
         f"Fine-tuning file: {ft.get('train_examples', 0):,} examples, "
         f"{ft.get('train_tokens', 0):,} tokens; {ft.get('n_epochs')} epochs cost "
-        f"{ft.get('training_cost_usd', 0.0):.2f} USD at list price.",
+        f"{cost} at list price.",
         "",
     ]
 

@@ -56,6 +56,9 @@ class LLMDiagnostics(_Model):
     cost_usd: float
     cost_paid_this_run_usd: float
     served_from_cache: int
+    failed_answers: int = Field(
+        0, description="Requests that failed after every retry (empty lists, scored as misses)."
+    )
 
 
 class BeyondAccuracy(_Model):

@@ -22,7 +22,8 @@ from typing import Any
 from llmrec._io import atomic_open, write_json_atomic
 from llmrec.data import Catalog, Ratings
 from llmrec.data.netflix import ProbeSet
-from llmrec.errors import BudgetExceededError
+from llmrec.errors import ConfigError
+from llmrec.experiment.budget import check_budget
 from llmrec.experiment.config import BackendSpec, ExperimentConfig
 from llmrec.experiment.costs import CostLine
 from llmrec.experiment.data_source import load_source
@@ -87,6 +88,8 @@ class _Runner:
         self.results = Results(config=json.loads(config.to_json()), datasets={})
         self.plan: list[CostLine] = []
         self._probe: ProbeSet | None = None
+        self.finished_steps: set[int] = set()
+        """Indices of plan lines whose stage an earlier run finished (they cost nothing now)."""
 
     # -- stages -----------------------------------------------------------------------------
     def data(self) -> tuple[Ratings, Catalog]:
@@ -150,32 +153,64 @@ class _Runner:
                 report = validate_chat_jsonl(self.out / rel, model=ft.model)
                 summary[f"{label}_valid"] = report.ok
                 summary[f"{label}_findings"] = [str(f) for f in report.findings[:20]]
-            est = estimate_training_cost(self.out / train, model=ft.model, n_epochs=ft.n_epochs)
+            table, priced = _training_prices(self.config)
+            est = estimate_training_cost(
+                self.out / train, model=ft.model, n_epochs=ft.n_epochs, prices=table
+            )
             summary["train_examples"] = est.n_examples
             summary["train_tokens"] = est.total_tokens
             summary["billed_tokens"] = est.billed_tokens
-            summary["training_cost_usd"] = est.usd
+            summary["training_cost_usd"] = est.usd if priced else None
             summary["n_epochs"] = ft.n_epochs
             summary["model"] = ft.model
             write_json_atomic(self.out / summary_path, summary)
 
-        self.store.run(f"finetune-files:{name}", key, [train, val, summary_path], work)
+        files_stage = key if not self.config.prices else stage_key(key, self.config.prices)
+        self.store.run(f"finetune-files:{name}", files_stage, [train, val, summary_path], work)
         summary: dict[str, Any] = json.loads((self.out / summary_path).read_text("utf-8"))
         summary["key"] = key
         summary["train_file"] = train
         summary["val_file"] = val
+        usd = summary["training_cost_usd"]
+        if self._free_server():
+            usd = 0.0
         self.plan.append(
             CostLine(
                 step=f"fine-tune {ft.model} on {name}",
                 requests=1,
                 input_tokens=int(summary["billed_tokens"]),
                 output_tokens=0,
-                usd=float(summary["training_cost_usd"]),
+                usd=None if usd is None else float(usd),
                 will_run=ft.enabled and name not in ft.fine_tuned_models,
                 kind="training",
             )
         )
+        if self.store.is_done(f"finetune-job:{name}", self._job_key(key)):
+            self.finished_steps.add(len(self.plan) - 1)
         return summary
+
+    def _free_server(self) -> bool:
+        """Whether the experiment's server is said to bill nothing (never inferred)."""
+        import os
+
+        if self.config.free and not (self.config.base_url or os.environ.get("OPENAI_BASE_URL")):
+            raise ConfigError(
+                "free = true says the server at base_url bills nothing, but no base_url (nor "
+                "$OPENAI_BASE_URL) is set, so requests would go to https://api.openai.com/v1, "
+                "which bills; set base_url to your own server or remove free = true"
+            )
+        return self.config.free
+
+    def _job_key(self, files_key: str) -> str:
+        ft = self.config.finetune
+        return stage_key(files_key, ft.model_dump(mode="json", exclude={"poll_interval"}))
+
+    def check_budget(self) -> None:
+        """Stop before anything is sent unless every paid step still to run fits the budget."""
+        todo = [line for i, line in enumerate(self.plan) if i not in self.finished_steps]
+        check_budget(
+            todo, self.config.budget_usd, allow_unknown_cost=self.config.allow_unknown_cost
+        )
 
     def hosted_finetune(self, name: str, files_key: str, summary: dict[str, Any]) -> str | None:
         """Return the fine-tuned model id for ``name`` (given, or from a job run now).
@@ -189,23 +224,22 @@ class _Runner:
             return ft.fine_tuned_models[name]
         if not ft.enabled or self.dry_run:
             return None
-        cost = float(summary["training_cost_usd"])
-        if cost > self.config.budget_usd:
-            raise BudgetExceededError(
-                f"fine-tuning on {name} is estimated at {cost:.2f} USD, above the budget of "
-                f"{self.config.budget_usd:.2f} USD; raise budget_usd to allow it"
-            )
-        key = stage_key(files_key, ft.model_dump(mode="json", exclude={"poll_interval"}))
+        key = self._job_key(files_key)
         model_path = f"finetune/{name}.model.json"
+        # the whole run was checked against the budget before anything was sent
+        # (check_budget); the job checks its own estimate again before uploading
+        known = summary["training_cost_usd"] is not None and not self._free_server()
 
         def work() -> None:
             from llmrec.finetune import FineTuner
 
+            table, _ = _training_prices(self.config, free=not known)
             tuner = FineTuner(
                 _openai_client(self.config),
                 manifest=self.out / f"finetune/{name}.manifest.json",
                 progress=self.progress,
                 poll_interval=ft.poll_interval,
+                prices=table,
             )
             if not tuner.has_job():
                 tuner.start(
@@ -217,7 +251,7 @@ class _Runner:
                     learning_rate_multiplier=ft.learning_rate_multiplier,
                     suffix=ft.suffix,
                     seed=ft.seed,
-                    max_cost_usd=self.config.budget_usd,
+                    max_cost_usd=self.config.budget_usd if known else None,
                 )
             final = tuner.wait()
             write_json_atomic(
@@ -229,60 +263,114 @@ class _Runner:
         model = json.loads((self.out / model_path).read_text("utf-8")).get("fine_tuned_model")
         return str(model) if model else None
 
-    def backend(
+    def plan_backend(
         self,
         name: str,
         spec: BackendSpec,
+        split_key: str,
+        parts: dict[str, ProfileDataset],
+        catalog: Catalog,
+        fine_tuned_model: str | None,
+    ) -> _Planned:
+        """Build one backend and add what it costs to the plan; nothing is sent.
+
+        Language-model backends are priced, checked for credentials and budgeted through the
+        capability protocol only."""
+        from llmrec.experiment.secrets import reveal_secrets
+        from llmrec.recommenders import get_recommender
+        from llmrec.recommenders.capabilities import LanguageModelBackend, uses_fine_tuned_model
+        from llmrec.recommenders.registry import get_recommender_factory
+
+        cfg = reveal_secrets(dict(spec.config))
+        entry = BackendEntry(backend=spec.name, label=spec.display, llm=False)
+        test = parts["test"]
+        why_not: str | None = None
+        awaits_job = False
+        if uses_fine_tuned_model(get_recommender_factory(spec.name)) and "model" not in cfg:
+            cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
+            awaits_job = fine_tuned_model is None and why_not is None
+        rec = get_recommender(spec.name, **cfg)
+        planned = _Planned(name, spec, entry, rec, why_not, awaits_job)
+        if isinstance(rec, LanguageModelBackend):
+            entry.llm = True
+            planned.rec = rec = rec.with_run_settings(self._run_settings())
+            credentials = rec.credentials()
+            if why_not is None and not credentials.present:
+                planned.why_not = f"no {' or '.join(credentials.names)} (and no base_url)"
+            line = self._plan_llm(name, spec, rec, test, catalog, will_run=planned.why_not is None)
+            planned.line = len(self.plan) - 1
+            if planned.why_not is not None:
+                entry.skipped = planned.why_not
+                entry.estimated_cost_usd = line.usd
+            elif not awaits_job and self.store.is_done(*self._backend_stage(planned, split_key)):
+                self.finished_steps.add(planned.line)
+        return planned
+
+    def _backend_stage(self, planned: _Planned, split_key: str) -> tuple[str, str]:
+        spec = planned.spec
+        key = stage_key(split_key, spec.name, planned.rec.to_config()["config"], self.config.k)
+        return f"backend:{planned.name}:{spec.display}", key
+
+    def run_backend(
+        self,
+        planned: _Planned,
         split_key: str,
         parts: dict[str, ProfileDataset],
         train_ratings: Ratings,
         catalog: Catalog,
         fine_tuned_model: str | None,
     ) -> BackendEntry:
-        """Run one backend on the test split (or plan it); language-model backends are priced,
-        checked for credentials and budgeted through the capability protocol only."""
-        from llmrec.recommenders import get_recommender
-        from llmrec.recommenders.capabilities import LanguageModelBackend, uses_fine_tuned_model
-        from llmrec.recommenders.registry import get_recommender_factory
-
-        cfg = dict(spec.config)
-        entry = BackendEntry(backend=spec.name, label=spec.display, llm=False)
-        test = parts["test"]
-        why_not: str | None = None
-        if uses_fine_tuned_model(get_recommender_factory(spec.name)) and "model" not in cfg:
-            cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
-        rec = get_recommender(spec.name, **cfg)
-        if isinstance(rec, LanguageModelBackend):
-            entry.llm = True
-            rec = rec.with_run_settings(self._run_settings())
-            credentials = rec.credentials()
-            if why_not is None and not credentials.present:
-                why_not = f"no {' or '.join(credentials.names)} (and no base_url)"
-            line = self._plan_llm(name, spec, rec, test, catalog, will_run=why_not is None)
-            if why_not is not None:
-                entry.skipped = why_not
-                entry.estimated_cost_usd = line.usd
-                return entry
-            if self.dry_run:
-                entry.planned = True
-                return entry
-            self._check_budget(f"{spec.display} on {name}", line)
-        elif self.dry_run:
+        """Run one planned backend on the test split (after the budget check of the run)."""
+        entry, spec, name = planned.entry, planned.spec, planned.name
+        if planned.why_not is not None:
+            return entry
+        if self.dry_run:
             entry.planned = True
             return entry
-        key = stage_key(split_key, spec.name, rec.to_config()["config"], self.config.k)
+        rec = planned.rec
+        if planned.awaits_job:
+            if fine_tuned_model is None:
+                entry.skipped = "the fine-tuning job gave no model"
+                return entry
+            rec = rec.with_model(fine_tuned_model)
+            if planned.line is not None:
+                self._replan(planned.line, name, spec, rec, parts["test"], catalog)
+        test = parts["test"]
+        stage, key = self._backend_stage(_Planned(name, spec, entry, rec, None, False), split_key)
         path = f"recs/{name}/{spec.display}.jsonl"
         config_path = f"recs/{name}/{spec.display}.config.json"
+
+        failed = [0]
 
         def work() -> None:
             write_json_atomic(self.out / config_path, {**rec.to_config(), "k": self.config.k})
             rec.fit(train_ratings, catalog, parts["train"])
             recs = rec.recommend_many(test.profiles, self.config.k, progress=self.progress)
             _write_recs(self.out / path, test.user_ids, recs)
+            failed[0] = sum(1 for r in recs if "failed" in (r.diagnostics or {}))
 
-        self.store.run(f"backend:{name}:{spec.display}", key, [path, config_path], work)
+        self.store.run(stage, key, [path, config_path], work)
+        if failed[0]:
+            # failed answers are not cached: the next run asks for them again
+            self.store.forget(stage)
         entry.recommendations = path
         return entry
+
+    def _replan(
+        self,
+        index: int,
+        name: str,
+        spec: BackendSpec,
+        rec: Any,
+        test: ProfileDataset,
+        catalog: Catalog,
+    ) -> None:
+        """Price a backend again once its model is known; the run must still fit the budget."""
+        old = self.plan[index]
+        self._plan_llm(name, spec, rec, test, catalog, will_run=old.will_run)
+        self.plan[index] = self.plan.pop()
+        if self.plan[index].usd != old.usd:
+            self.check_budget()
 
     def _fine_tuned_model(self, fine_tuned_model: str | None) -> tuple[str, str | None]:
         """The model a fine-tuned backend runs, and why it cannot run (``None``: it can)."""
@@ -291,11 +379,22 @@ class _Runner:
         from llmrec.finetune.job import planned_model_id
 
         planned = planned_model_id(self.config.finetune.model)
-        if self.dry_run and self.config.finetune.enabled:
-            return planned, None  # the job would run first and give the model
+        if self.config.finetune.enabled:
+            return planned, None  # the job runs first and gives the model
         return planned, (
             "needs a fine-tuned model: enable finetune or set finetune.fine_tuned_models"
         )
+
+    def known_fine_tuned_model(self, name: str, files_key: str) -> str | None:
+        """The fine-tuned model for ``name`` if it is given or an earlier run's job made it."""
+        ft = self.config.finetune
+        if name in ft.fine_tuned_models:
+            return ft.fine_tuned_models[name]
+        model_path = self.out / f"finetune/{name}.model.json"
+        if ft.enabled and self.store.is_done(f"finetune-job:{name}", self._job_key(files_key)):
+            model = json.loads(model_path.read_text("utf-8")).get("fine_tuned_model")
+            return str(model) if model else None
+        return None
 
     def _run_settings(self) -> Any:
         from llmrec.recommenders.capabilities import RunSettings
@@ -305,23 +404,10 @@ class _Runner:
             cache_path=self.out / "llm-cache.sqlite",
             base_url=self.config.base_url,
             keyless_server=self.config.base_url is not None,
+            free=self._free_server(),
+            prices=self.config.prices or None,
+            fail_fast=self.config.fail_fast,
         )
-
-    def _check_budget(self, what: str, line: CostLine) -> None:
-        """Stop before a paid step above the budget (or of unknown cost)."""
-        if self.config.base_url is not None:
-            return  # a server of the user's own: nothing is billed
-        budget = self.config.budget_usd
-        if line.usd is None:
-            raise BudgetExceededError(
-                f"{what} has an unknown cost (no price for its model); it cannot be checked "
-                f"against the budget of {budget:.2f} USD"
-            )
-        if line.usd > budget:
-            raise BudgetExceededError(
-                f"{what} is estimated at {line.usd:.2f} USD, above the "
-                f"budget of {budget:.2f} USD; raise budget_usd to allow it"
-            )
 
     def _plan_llm(
         self,
@@ -335,7 +421,7 @@ class _Runner:
     ) -> CostLine:
         est = rec.estimate_cost(test.profiles, self.config.k, catalog)
         line = CostLine(
-            step=f"{spec.display} on {name} ({len(test)} test users)",
+            step=f"{spec.display} on {name} ({len(test)} test users, model {est.model})",
             requests=est.requests,
             input_tokens=est.input_tokens,
             output_tokens=est.output_tokens,
@@ -344,6 +430,40 @@ class _Runner:
         )
         self.plan.append(line)
         return line
+
+
+@dataclass
+class _Planned:
+    """A backend built and priced, waiting for the run's budget check."""
+
+    name: str
+    spec: BackendSpec
+    entry: BackendEntry
+    rec: Any
+    why_not: str | None
+    awaits_job: bool
+    """Runs the model of this run's fine-tuning job (known only once the job ends)."""
+    line: int | None = None
+    """Its line in the plan (language-model backends)."""
+
+
+def _training_prices(config: ExperimentConfig, *, free: bool = False) -> tuple[Any, bool]:
+    """The price table for the fine-tuning estimate and whether it prices the model.
+
+    A model without a training price (or a free server, ``free=True``) is priced at 0 so its
+    tokens are still counted; the second value says whether the USD figure is real."""
+    from llmrec.openai_api.prices import ModelPrice, merge_prices, training_price
+
+    table = config.price_table()
+    model = config.finetune.model
+    try:
+        training_price(model, table)
+        priced = True
+    except ConfigError:
+        priced = False
+    if free or not priced:
+        table = merge_prices({model: ModelPrice(input=0.0, output=0.0, training=0.0)}, table)
+    return table, priced and not free
 
 
 def _openai_client(config: ExperimentConfig) -> Any:
@@ -379,18 +499,31 @@ def run(
     write_json_atomic(out / "config.json", json.loads(config.to_json()))
     runner = _Runner(config, out, progress=progress, dry_run=dry_run)
     ratings, catalog = runner.data()
+    # 1. the free local stages of every data set, and every paid step priced
+    prepared = []
     for name in config.truth:
         truth_key, dataset = runner.truth(name, ratings)
         split_key, parts = runner.split(name, truth_key, dataset)
         summary = runner.finetune_files(name, split_key, parts, catalog)
+        known_model = runner.known_fine_tuned_model(name, summary["key"])
+        planned = [
+            runner.plan_backend(name, spec, split_key, parts, catalog, known_model)
+            for spec in config.backends
+        ]
+        prepared.append((name, dataset, split_key, parts, summary, planned))
+    # 2. the whole run against the budget, before anything is sent
+    if not dry_run:
+        runner.check_budget()
+    # 3. the paid steps
+    for name, dataset, split_key, parts, summary, planned in prepared:
         ft_model = runner.hosted_finetune(name, summary["key"], summary)
         spec, test_users = config.truth[name], parts["test"].user_ids
         probe = runner.probe() if spec.kind == "probe" else None
         train_ratings = fitting_ratings(spec, ratings, test_users, probe=probe)
         check_fitting(spec, train_ratings, ratings, test_users, probe=probe)
         entries = [
-            runner.backend(name, spec, split_key, parts, train_ratings, catalog, ft_model)
-            for spec in config.backends
+            runner.run_backend(p, split_key, parts, train_ratings, catalog, ft_model)
+            for p in planned
         ]
         fields: dict[str, Any] = {
             "truth_stats": dataset.stats().to_dict(),

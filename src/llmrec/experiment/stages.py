@@ -47,6 +47,11 @@ class StageStore:
             return False
         return all((self.out_dir / a).exists() for a in entry.get("artifacts", []))
 
+    def forget(self, name: str) -> None:
+        """Drop the record of stage ``name``: the next run performs it again."""
+        if self._record.pop(name, None) is not None:
+            write_json_atomic(self.path, self._record)
+
     def run(
         self,
         name: str,

@@ -25,10 +25,13 @@ to the ``openai`` client (its ``max_retries``), configured by whoever creates it
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, BudgetExceededError, ConfigError
@@ -41,6 +44,7 @@ from llmrec.finetune.manifest import (
     file_sha256,
     utc_now,
 )
+from llmrec.openai_api.keys import redact
 from llmrec.openai_api.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -52,6 +56,29 @@ if TYPE_CHECKING:
 __all__ = ["FineTuner", "JobState"]
 
 _ADOPTABLE_STATUSES = frozenset({"validating_files", "queued", "running", "succeeded"})
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def _scrubbed() -> Iterator[None]:
+    """Errors leave with every known API key masked in their text (servers may echo it)."""
+    from llmrec.openai_api.redact import scrub_exception
+
+    try:
+        yield
+    except Exception as exc:
+        scrub_exception(exc)
+        raise
+
+
+def _keys_masked(method: _F) -> _F:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _scrubbed():
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,7 @@ class FineTuner:
         self.prices = prices
 
     # -- public -----------------------------------------------------------------------------
+    @_keys_masked
     def start(
         self,
         training_file: str | Path,
@@ -232,6 +260,7 @@ class FineTuner:
             self._create_job(manifest)
         return self._state(manifest)
 
+    @_keys_masked
     def status(self) -> JobState:
         """Ask the API once for the job's status, recording what is new.
 
@@ -241,6 +270,7 @@ class FineTuner:
         self._refresh(manifest)
         return self._state(manifest)
 
+    @_keys_masked
     def wait(self, *, timeout: float | None = None) -> JobState:
         """Follow the job until it ends, saving each change; returns its final state.
 
@@ -268,6 +298,7 @@ class FineTuner:
         finally:
             bar.close()
 
+    @_keys_masked
     def cancel(self) -> JobState:
         """Cancel the job (if it has not ended) and record the new status."""
         manifest = self._load_with_job()
@@ -391,7 +422,7 @@ class FineTuner:
             message = "the job failed without an error message"
             if error is not None and error.message:
                 message = error.message + (f" (code {error.code})" if error.code else "")
-            manifest.error = message
+            manifest.error = redact(message)
         if changed or manifest.done:
             manifest.save(self.manifest_path)
 

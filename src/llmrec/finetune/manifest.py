@@ -177,8 +177,11 @@ class RunManifest(BaseModel):
 
     def save(self, path: str | Path) -> None:
         """Write to ``path`` atomically, stamping ``updated_at``."""
+        from llmrec.openai_api.redact import redact_strings
+
         self.updated_at = utc_now()
-        write_json_atomic(path, self.model_dump(mode="json"))
+        # a server may echo the API key in an error or event: never write it
+        write_json_atomic(path, redact_strings(self.model_dump(mode="json")))
 
     @classmethod
     def load(cls, path: str | Path) -> RunManifest:

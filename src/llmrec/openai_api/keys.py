@@ -11,11 +11,12 @@ the SDK still needs a non-empty string then, and gets :data:`NO_KEY`.
 from __future__ import annotations
 
 import os
-import re
 
 from pydantic import SecretStr
 
 from llmrec.errors import APIKeyMissingError
+from llmrec.openai_api.redact import redact as _redact
+from llmrec.openai_api.redact import register_secret
 
 __all__ = ["KEY_ENV", "KEY_HELP", "NO_KEY", "has_api_key", "redact", "resolve_api_key"]
 
@@ -29,7 +30,6 @@ KEY_HELP = (
     "non-empty key works"
 )
 """How to supply a key; appended to every error caused by a missing or rejected key."""
-_KEY_LIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{4,}")
 
 
 def _explicit(api_key: str | SecretStr | None) -> str | None:
@@ -52,6 +52,7 @@ def resolve_api_key(
     """
     key = _explicit(api_key) or os.environ.get(KEY_ENV, "").strip() or None
     if key is not None:
+        register_secret(key)
         return key
     if keyless_ok:
         return NO_KEY
@@ -59,5 +60,9 @@ def resolve_api_key(
 
 
 def redact(text: str) -> str:
-    """Mask anything shaped like an API key (servers may echo part of a rejected key)."""
-    return _KEY_LIKE.sub("sk-***", text)
+    """Mask every key this process knows (and anything shaped like an API key) in ``text``.
+
+    Servers may echo a rejected key; see :mod:`llmrec.openai_api.redact`.
+    """
+    register_secret(os.environ.get(KEY_ENV))
+    return _redact(text)

@@ -7,6 +7,7 @@ Batch API halves inference prices (:data:`BATCH_DISCOUNT`); training is never di
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,7 @@ __all__ = [
     "ModelPrice",
     "PriceTable",
     "inference_cost",
+    "merge_prices",
     "price_for",
     "training_price",
 ]
@@ -73,6 +75,20 @@ family that OpenAI fine-tunes with DPO."""
 _ALIASES: Mapping[str, str] = {"gpt-4o-mini": DEFAULT_MODEL}
 
 
+def merge_prices(
+    extra: Mapping[str, ModelPrice] | None, base: PriceTable | None = None
+) -> PriceTable:
+    """``base`` (default :data:`PRICES`) with the rows of ``extra`` added or replacing its own.
+
+    This is how prices written in a config (``[prices."MODEL"]`` in an experiment's TOML, or a
+    backend's ``prices`` option) reach every estimate; the date stays the default table's.
+    """
+    table = PRICES if base is None else base
+    if not extra:
+        return table
+    return PriceTable(as_of=table.as_of, models={**table.models, **dict(extra)})
+
+
 def _lookup_key(model: str) -> str:
     """``ft:BASE:org:suffix:id`` → ``ft:BASE`` (aliases such as ``gpt-4o-mini`` resolved)."""
     if model.startswith("ft:"):
@@ -93,7 +109,10 @@ def price_for(model: str, prices: PriceTable | None = None) -> ModelPrice:
     if row is None:
         raise ConfigError(
             f"no price for model {model!r} (looked up {key!r}) in the table of {table.as_of}; "
-            f"known: {sorted(table.models)}. Pass prices=PriceTable(...) to add it."
+            f"known: {sorted(table.models)}. Add it: `[prices.{json.dumps(model)}]` with input "
+            "and output (USD per 1M tokens) in an experiment config, `prices` in a backend's "
+            "config, or prices=PriceTable(...) in Python; a server that bills nothing is "
+            "`free = true`."
         )
     return row
 

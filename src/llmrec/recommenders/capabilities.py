@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from typing_extensions import Self
 
     from llmrec.data.catalog import Catalog
+    from llmrec.openai_api.prices import ModelPrice
     from llmrec.prompts import PromptTemplate
 
 __all__ = [
@@ -76,6 +77,12 @@ class RunSettings:
     """An OpenAI-compatible server for backends that talk to one."""
     keyless_server: bool = False
     """The server at ``base_url`` takes requests without an API key (a local server)."""
+    free: bool = False
+    """The server at ``base_url`` bills nothing: a backend that uses it estimates 0 USD."""
+    prices: Mapping[str, ModelPrice] | None = None
+    """Prices merged over the default table (the backend's own prices win)."""
+    fail_fast: bool | None = None
+    """A request failing after every retry stops the run (``None``: the backend's default)."""
 
 
 @runtime_checkable

@@ -64,12 +64,21 @@ Answer = ChatAnswer
 
 
 def _answer_cost(
-    model: str, prompt_tokens: int, completion_tokens: int, batch: bool
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    batch: bool,
+    config: OpenAIConfig | None = None,
 ) -> float | None:
-    from llmrec.openai_api.prices import inference_cost
+    """USD at the config's prices (merged over the default table); 0 on a ``free`` server;
+    ``None`` for a model without a price."""
+    from llmrec.openai_api.prices import inference_cost, merge_prices
 
+    if config is not None and config.free:
+        return 0.0
+    table = merge_prices(config.prices if config is not None else None)
     try:
-        return inference_cost(model, prompt_tokens, completion_tokens, batch=batch)
+        return inference_cost(model, prompt_tokens, completion_tokens, batch=batch, prices=table)
     except ConfigError:
         return None
 
@@ -102,11 +111,12 @@ class OpenAIRecommender(LanguageModelRecommender):
             max_retries=cfg.max_retries,
             backoff_base=cfg.backoff_base,
             backoff_max=cfg.backoff_max,
+            fail_fast=cfg.fail_fast,
         )
 
     def make_transport(self) -> OpenAIChatTransport:
-        model = self.config.model
-        price = lambda pt, ct, batch: _answer_cost(model, pt, ct, batch)  # noqa: E731
+        model, cfg = self.config.model, self.config
+        price = lambda pt, ct, batch: _answer_cost(model, pt, ct, batch, cfg)  # noqa: E731
         if self.config.batch:
             return self._batch_transport(price)
         return OpenAIChatTransport(self.settings(), price=price)
@@ -118,7 +128,7 @@ class OpenAIRecommender(LanguageModelRecommender):
         )
         if price is None:
             model = cfg.model
-            price = lambda pt, ct, batch: _answer_cost(model, pt, ct, batch)  # noqa: E731
+            price = lambda pt, ct, batch: _answer_cost(model, pt, ct, batch, cfg)  # noqa: E731
         return OpenAIBatchTransport(
             self.settings(), state_dir=folder, poll_interval=cfg.batch_poll_interval, price=price
         )
@@ -144,21 +154,29 @@ class OpenAIRecommender(LanguageModelRecommender):
         return Credentials((KEY_ENV,), present, KEY_HELP)
 
     def token_cost(self, input_tokens: int, output_tokens: int) -> float | None:
-        return _answer_cost(self.config.model, input_tokens, output_tokens, self.config.batch)
+        cfg = self.config
+        return _answer_cost(cfg.model, input_tokens, output_tokens, cfg.batch, cfg)
 
     def with_run_settings(self, settings: RunSettings) -> Self:
         copy = super().with_run_settings(settings)
+        cfg = self.config
         changes: dict[str, Any] = {}
-        if settings.base_url is not None and self.config.base_url is None:
+        if settings.base_url is not None and cfg.base_url is None:
             changes["base_url"] = settings.base_url
             if settings.keyless_server:
                 changes["api_key_optional"] = True
+            if settings.free and "free" not in cfg.model_fields_set:
+                changes["free"] = True  # the experiment's server is the one said to be free
+        if settings.prices:
+            changes["prices"] = {**settings.prices, **cfg.prices}  # the backend's own win
+        if settings.fail_fast is not None and "fail_fast" not in cfg.model_fields_set:
+            changes["fail_fast"] = settings.fail_fast
         return copy._copy(**changes) if changes else copy
 
     # -- public helpers kept from 0.1 -------------------------------------------------------
     def cost(self, prompt_tokens: int, completion_tokens: int, *, batch: bool) -> float | None:
         """USD for one answer at the price table's rate; ``None`` for models without a price."""
-        return _answer_cost(self.config.model, prompt_tokens, completion_tokens, batch)
+        return _answer_cost(self.config.model, prompt_tokens, completion_tokens, batch, self.config)
 
     def client(self) -> _openai_sdk.OpenAI:
         """The SDK client, built on first use; the API key is resolved here and only here."""

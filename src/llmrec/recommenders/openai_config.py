@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
 
 from llmrec._paths import cache_dir
 from llmrec.openai_api.client import resolved_base_url
 from llmrec.openai_api.keys import KEY_HELP, redact
 from llmrec.openai_api.models import CHAT_PATH, DEFAULT_MODEL, OPENAI_BASE_URL
+from llmrec.openai_api.prices import ModelPrice
+from llmrec.openai_api.redact import ApiKey, mask_url, secret_url
 from llmrec.prompts import PromptTemplate
 
 __all__ = [
@@ -60,6 +62,21 @@ class OpenAIConfig(BaseModel):
         False,
         description="The server takes requests without an API key (a local server): no key "
         "found is not an error.",
+    )
+    free: bool = Field(
+        False,
+        description="The server bills nothing (your own vLLM, Ollama or llama.cpp): every "
+        "request costs 0 USD, whatever the price table says.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Prices (USD per 1M tokens) merged over the default table, by model id; "
+        "a model without a price costs an unknown amount.",
+    )
+    fail_fast: bool = Field(
+        False,
+        description="A request that still fails after every retry stops the run; by default "
+        "it is recorded as a failed answer (an empty list) and asked again by the next run.",
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     seed: int | None = Field(None, description="Sampling seed sent to the API (best effort).")
@@ -117,8 +134,27 @@ class OpenAIConfig(BaseModel):
             return None
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
-        return value
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {mask_url(value)!r}"
+            )
+        return secret_url(value)
+
+    @field_validator("api_key")
+    @classmethod
+    def _keep_key_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or isinstance(value, ApiKey):
+            return value
+        return ApiKey(value.get_secret_value())
+
+    @field_serializer("base_url")
+    def _hide_url_password(self, value: str | None) -> str | None:
+        return None if value is None else mask_url(value)
+
+    def __repr_args__(self) -> list[tuple[str | None, object]]:
+        return [
+            (k, mask_url(v) if k == "base_url" and isinstance(v, str) else v)
+            for k, v in super().__repr_args__()
+        ]
 
     def resolved_base_url(self) -> str:
         """``base_url``, else ``$OPENAI_BASE_URL``, else the OpenAI API root (no trailing /)."""

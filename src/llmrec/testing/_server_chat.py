@@ -14,7 +14,13 @@ from typing import Any
 
 from llmrec.testing._server_state import APIError, IdMaker, TokenCounter, count_message_tokens
 
-__all__ = ["ChatFunction", "check_chat_request", "complete", "echo_last_user_message"]
+__all__ = [
+    "ChatFunction",
+    "check_chat_request",
+    "complete",
+    "echo_last_user_message",
+    "reject_unsupported_format",
+]
 
 ChatFunction = Callable[[dict[str, Any]], "str | dict[str, Any]"]
 
@@ -49,6 +55,19 @@ def check_chat_request(body: Any) -> dict[str, Any]:
     if body.get("stream"):
         raise APIError(400, "the local server does not stream; omit stream", param="stream")
     return body
+
+
+def reject_unsupported_format(body: dict[str, Any], rejected: frozenset[str]) -> None:
+    """Answer a ``response_format`` type in ``rejected`` as llama.cpp's server does: HTTP 500,
+    ``response_format type must be one of "text" or "json_object", but got: json_schema``."""
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind is None or kind not in rejected:
+        return
+    allowed = [t for t in ("text", "json_object", "json_schema") if t not in rejected]
+    shown = " or ".join(f'"{t}"' for t in allowed)
+    must = f"must be one of {shown}" if len(allowed) > 1 else f"must be {shown}"
+    raise APIError(500, f"response_format type {must}, but got: {kind}", type="server_error")
 
 
 def complete(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.testing._server_batches import run_batch
-from llmrec.testing._server_chat import check_chat_request, complete
+from llmrec.testing._server_chat import check_chat_request, complete, reject_unsupported_format
 from llmrec.testing._server_http import Call, Reply, Route, parse_multipart
 from llmrec.testing._server_state import FILE_PURPOSES, APIError
 
@@ -38,6 +38,7 @@ def chat_completion(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Rep
     """Answer at once; the handler holds the reply until ``latency`` after the arrival, so the
     time spent building it is hidden inside the latency instead of added to it."""
     body = check_chat_request(call.json)
+    reject_unsupported_format(body, app.reject_response_formats)
     latency = app.latency
     reply = complete(body, app._chat, app._ids, app._token_counter)
     return Reply(200, reply, not_before=call.received + latency if latency > 0 else None)

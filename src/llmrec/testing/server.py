@@ -94,6 +94,9 @@ class LocalOpenAIServer:
     ``batch_step_seconds`` are how long each fine-tuning / batch status lasts. ``token_counter``
     counts tokens for ``usage`` and ``trained_tokens`` (whitespace words by default). With
     ``api_key`` set, only that key is accepted; otherwise any ``Authorization: Bearer`` key is.
+    ``reject_response_formats`` names ``response_format`` types (``"json_schema"``,
+    ``"json_object"``) answered with HTTP 500 and llama.cpp's message, as llama.cpp's
+    OpenAI-compatible server does for the types it does not support.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class LocalOpenAIServer:
         port: int = 0,
         token_counter: TokenCounter | None = None,
         api_key: str | None = None,
+        reject_response_formats: Sequence[str] = (),
     ) -> None:
         for name, value in (
             ("latency", latency),
@@ -121,6 +125,7 @@ class LocalOpenAIServer:
         self._chat: ChatFunction = chat or echo_last_user_message
         self._token_counter: TokenCounter = token_counter or whitespace_tokens
         self._api_key = api_key
+        self.reject_response_formats: frozenset[str] = frozenset(reject_response_formats)
         self._lock = threading.Lock()
         self._log_lock = threading.Lock()
         self._log: list[tuple[int, RecordedRequest]] = []  # (sequence number, record)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from llmrec.data.resolver import TitleResolver
     from llmrec.prompts import PromptTemplate
     from llmrec.recommenders.llm.cache import CachedResponse
-__all__ = ["answer_from_cache", "recommendation_from_answer"]
+__all__ = ["answer_from_cache", "failed_recommendation", "recommendation_from_answer"]
 
 
 def answer_from_cache(hit: CachedResponse) -> ChatAnswer:
@@ -32,6 +32,29 @@ def answer_from_cache(hit: CachedResponse) -> ChatAnswer:
         0,
         hit.batch,
         True,
+        structured_mode=hit.structured_mode,
+    )
+
+
+def failed_recommendation(key: str, answer: ChatAnswer) -> Recommendation:
+    """An answer that failed for good: no movies, the reason in ``diagnostics["failed"]``."""
+    from llmrec.openai_api.redact import redact
+
+    return Recommendation(
+        movie_ids=(),
+        scores=(),
+        raw_text="",
+        diagnostics={
+            "request_key": key,
+            "failed": redact(answer.error or "failed"),
+            "n_titles": 0,
+            "attempts": answer.attempts,
+            "batch": answer.batch,
+        },
+        usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        latency_s=answer.latency_s,
+        cost_usd=answer.cost_usd,
+        cached=False,
     )
 
 
@@ -88,6 +111,8 @@ def recommendation_from_answer(
         "attempts": answer.attempts,
         "batch": answer.batch,
     }
+    if answer.structured_mode is not None:
+        diagnostics["structured_output"] = answer.structured_mode
     return Recommendation(
         movie_ids=tuple(ids),
         scores=tuple(scores),

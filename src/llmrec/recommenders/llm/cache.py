@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, DataFormatError
 
 __all__ = ["CacheStats", "CachedResponse", "ResponseCache", "request_key"]
 
@@ -45,11 +45,23 @@ CREATE TABLE IF NOT EXISTS responses (
     latency_s REAL,
     batch INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    n_writes INTEGER NOT NULL DEFAULT 1
+    n_writes INTEGER NOT NULL DEFAULT 1,
+    structured_mode TEXT
 );
 """
 # SQLite's default limit on host parameters in one statement is 999 on old builds.
 _CHUNK = 900
+
+
+def _add_mode_column(conn: sqlite3.Connection) -> None:
+    """Files written before ``structured_mode`` existed get the column (NULL: not recorded)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(responses)")}
+    if "structured_mode" not in columns:
+        try:
+            conn.execute("ALTER TABLE responses ADD COLUMN structured_mode TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def canonical_json(obj: Any) -> str:
@@ -74,6 +86,8 @@ class CachedResponse:
     cost_usd: float | None
     latency_s: float | None
     batch: bool
+    structured_mode: str | None = None
+    """How structured output was asked for when this answer was received (if it was)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,7 @@ class ResponseCache:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(_SCHEMA)
+                _add_mode_column(conn)
                 row = conn.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
                 if row is None:
                     conn.execute(
@@ -136,6 +151,39 @@ class ResponseCache:
                 ) from exc
             self._conn = conn
         return self._conn
+
+    def damaged(self, exc: sqlite3.DatabaseError) -> DataFormatError:
+        """The error for a cache file sqlite cannot read: names the file and the fix."""
+        return DataFormatError(
+            f"the response cache is damaged ({exc}); delete the file (its answers are asked "
+            "for again, and paid for again, by the next run) or point `cache` at another file",
+            path=self.path,
+        )
+
+    def bad_row(self, key: str, problem: str) -> DataFormatError:
+        """The error for one unusable stored answer: names the file, the row and the fix."""
+        return DataFormatError(
+            f"the stored answer for request {key} {problem}; discard the row with "
+            f"`ResponseCache({str(self.path)!r}).discard([{key!r}])` (or delete the file) "
+            "and run again: that request is asked for again",
+            path=self.path,
+        )
+
+    def discard(self, keys: Iterable[str]) -> int:
+        """Delete the stored answers of ``keys`` (e.g. a damaged row); returns how many."""
+        wanted = list(dict.fromkeys(keys))
+        removed = 0
+        with self._lock:
+            try:
+                conn = self._connect()
+                for start in range(0, len(wanted), _CHUNK):
+                    chunk = wanted[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    cur = conn.execute(f"DELETE FROM responses WHERE key IN ({marks})", chunk)
+                    removed += max(cur.rowcount, 0)
+            except sqlite3.DatabaseError as exc:
+                raise self.damaged(exc) from exc
+        return removed
 
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
@@ -159,16 +207,32 @@ class ResponseCache:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    "SELECT key, response, prompt_tokens, completion_tokens, cost_usd, "
-                    f"latency_s, batch FROM responses WHERE key IN ({marks})",
-                    chunk,
-                ).fetchall()
-                for key, resp, pt, ct, cost, lat, batch in rows:
-                    found[key] = CachedResponse(
-                        key, json.loads(resp), int(pt), int(ct), cost, lat, bool(batch)
-                    )
+                try:
+                    rows = conn.execute(
+                        "SELECT key, response, prompt_tokens, completion_tokens, cost_usd, "
+                        f"latency_s, batch, structured_mode FROM responses WHERE key IN ({marks})",
+                        chunk,
+                    ).fetchall()
+                except sqlite3.DatabaseError as exc:
+                    raise self.damaged(exc) from exc
+                for key, resp, pt, ct, cost, lat, batch, mode in rows:
+                    found[key] = self._row(key, resp, pt, ct, cost, lat, batch, mode)
         return found
+
+    def _row(
+        self, key: str, resp: Any, pt: Any, ct: Any, cost: Any, lat: Any, batch: Any, mode: Any
+    ) -> CachedResponse:
+        try:
+            response = json.loads(resp)
+        except (TypeError, ValueError) as exc:
+            raise self.bad_row(key, f"is not valid JSON ({exc})") from None
+        if not isinstance(response, dict):
+            raise self.bad_row(key, f"is a JSON {type(response).__name__}, not an object")
+        try:
+            mode = None if mode is None else str(mode)
+            return CachedResponse(key, response, int(pt), int(ct), cost, lat, bool(batch), mode)
+        except (TypeError, ValueError) as exc:
+            raise self.bad_row(key, f"has unreadable token counts ({exc})") from None
 
     def get(self, key: str) -> CachedResponse | None:
         """The stored answer for ``key``, or ``None``."""
@@ -187,6 +251,7 @@ class ResponseCache:
         cost_usd: float | None = None,
         latency_s: float | None = None,
         batch: bool = False,
+        structured_mode: str | None = None,
     ) -> bool:
         """Store one answer and commit; return ``False`` if ``key`` was already stored.
 
@@ -206,26 +271,35 @@ class ResponseCache:
             latency_s,
             int(batch),
             now,
+            structured_mode,
         )
         with self._lock:
             conn = self._connect()
             # One statement in autocommit mode is one transaction: the answer is committed
             # when ``execute`` returns, with a single round into sqlite (and a single release
             # of the interpreter lock) instead of BEGIN / INSERT / COMMIT.
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO responses(key, endpoint, model, request, response, "
-                "prompt_tokens, completion_tokens, cost_usd, latency_s, batch, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            inserted = cur.rowcount == 1
-            if not inserted:
-                conn.execute("UPDATE responses SET n_writes = n_writes + 1 WHERE key = ?", (key,))
+            try:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO responses(key, endpoint, model, request, response, "
+                    "prompt_tokens, completion_tokens, cost_usd, latency_s, batch, created_at, "
+                    "structured_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                inserted = cur.rowcount == 1
+                if not inserted:
+                    conn.execute(
+                        "UPDATE responses SET n_writes = n_writes + 1 WHERE key = ?", (key,)
+                    )
+            except sqlite3.DatabaseError as exc:
+                raise self.damaged(exc) from exc
         return inserted
 
     def __len__(self) -> int:
         with self._lock:
-            (n,) = self._connect().execute("SELECT COUNT(*) FROM responses").fetchone()
+            try:
+                (n,) = self._connect().execute("SELECT COUNT(*) FROM responses").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self.damaged(exc) from exc
         return int(n)
 
     def __contains__(self, key: object) -> bool:

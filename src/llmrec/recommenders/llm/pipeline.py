@@ -29,9 +29,18 @@ from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, CacheMissError, ConfigError, NotFittedError
 from llmrec.recommenders.base import Recommendation, Recommender
 from llmrec.recommenders.capabilities import CostEstimate, Credentials, RunSettings
-from llmrec.recommenders.llm.answers import answer_from_cache, recommendation_from_answer
+from llmrec.recommenders.llm.answers import (
+    answer_from_cache,
+    failed_recommendation,
+    recommendation_from_answer,
+)
 from llmrec.recommenders.llm.cache import ResponseCache, request_key
-from llmrec.recommenders.llm.transports.base import ChatAnswer, ChatRequest, Transport
+from llmrec.recommenders.llm.transports.base import (
+    ChatAnswer,
+    ChatRequest,
+    Transport,
+    response_problem,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -234,7 +243,12 @@ class LanguageModelRecommender(Recommender):
         cache = self.response_cache
         if cache is None:
             return {}
-        return {key: answer_from_cache(hit) for key, hit in cache.get_many(keys).items()}
+        hits = cache.get_many(keys)
+        for key, hit in hits.items():
+            problem = response_problem(hit.response)
+            if problem is not None:  # the same check as a live answer's
+                raise cache.bad_row(key, f"is rejected as it would be live: an answer {problem}")
+        return {key: answer_from_cache(hit) for key, hit in hits.items()}
 
     def check_replay(
         self, profiles: Sequence[Sequence[int]], keys: Sequence[str], have: Any
@@ -269,14 +283,22 @@ class LanguageModelRecommender(Recommender):
             cost_usd=answer.cost_usd,
             latency_s=answer.latency_s,
             batch=answer.batch,
+            structured_mode=answer.structured_mode,
         )
 
     def to_recommendation(
         self, profile: Sequence[int], k: int, key: str, answer: ChatAnswer
     ) -> Recommendation:
-        """Parse, resolve and diagnose one answer (see :mod:`.answers`)."""
+        """Parse, resolve and diagnose one answer (see :mod:`.answers`).
+
+        An answer that failed for good (``answer.error``) is an empty recommendation with
+        ``diagnostics["failed"]`` (scored as a miss; it is not cached, so the next run asks
+        again), or a :class:`~llmrec.errors.BackendError` with the config's ``fail_fast``.
+        """
         if answer.error is not None:
-            raise BackendError(f"{self.endpoint} failed for request {key[:12]}: {answer.error}")
+            if getattr(self.config, "fail_fast", False):
+                raise BackendError(f"{self.endpoint} failed for request {key[:12]}: {answer.error}")
+            return failed_recommendation(key, answer)
         return recommendation_from_answer(
             profile, k, key, answer, template=self.template, resolver=self.resolver_
         )
@@ -286,9 +308,11 @@ class LanguageModelRecommender(Recommender):
         profiles: Sequence[Sequence[int]],
         requests: Sequence[ChatRequest],
         answers: dict[str, ChatAnswer],
+        parsed: dict[str, Recommendation] | None = None,
     ) -> list[Recommendation]:
-        """Recommendations in input order from the answers by key (each parsed once)."""
-        done: dict[str, Recommendation] = {}
+        """Recommendations in input order from the answers by key (each parsed once;
+        ``parsed`` holds those already parsed as they arrived)."""
+        done: dict[str, Recommendation] = dict(parsed or {})
         out = []
         for profile, request in zip(profiles, requests, strict=True):
             rec = done.get(request.key)
@@ -311,11 +335,16 @@ class LanguageModelRecommender(Recommender):
         answers = self.cached_answers(keys)
         self.check_replay(profiles, keys, answers)
         todo = list({r.key: r for r in requests if r.key not in answers}.values())
+        parsed: dict[str, Recommendation] = {}
         if todo:
             bar = progress_bar(enabled=progress, total=len(todo), desc=self.model_id)
 
             def arrived(request: ChatRequest, answer: ChatAnswer) -> None:
                 self.store(request, answer)
+                # parsed while other requests are still in flight, not after the last one;
+                # the request's profile holds the catalog movies, all that parsing excludes
+                key = request.key
+                parsed[key] = self.to_recommendation(request.profile, request.k, key, answer)
                 bar.update(1)
 
             try:
@@ -323,4 +352,4 @@ class LanguageModelRecommender(Recommender):
             finally:
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
-        return self.build(profiles, requests, answers)
+        return self.build(profiles, requests, answers, parsed)

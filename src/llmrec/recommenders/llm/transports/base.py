@@ -34,6 +34,7 @@ __all__ = [
     "ChatRequest",
     "Transport",
     "message_text",
+    "response_problem",
     "usage",
 ]
 
@@ -67,6 +68,17 @@ class ChatRequest:
         return f"profile #{self.index} (request {self.key[:12]})"
 
 
+def response_problem(response: object) -> str | None:
+    """Why a chat-completions-shaped response cannot be used, or ``None`` when it can.
+
+    The one check for every answer, live or read back from the response cache, so a stored
+    answer is never served when the same answer live would be rejected.
+    """
+    if not isinstance(response, Mapping) or not isinstance(response.get("choices"), list):
+        return "without a 'choices' list"
+    return None
+
+
 def usage(response: Mapping[str, Any]) -> tuple[int, int]:
     """Prompt and completion tokens of a response (0 where the server reports none)."""
     counts = response.get("usage") or {}
@@ -97,6 +109,9 @@ class ChatAnswer:
     batch: bool = False
     cached: bool = False
     error: str | None = None
+    structured_mode: str | None = None
+    """How structured output was asked for (``json_schema``, ``json_object`` or
+    ``instructions``: the template's own JSON instructions only); ``None``: not asked."""
 
     @property
     def text(self) -> str:

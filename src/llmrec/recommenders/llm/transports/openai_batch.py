@@ -30,6 +30,7 @@ from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, ConfigError, DataFormatError
 from llmrec.openai_api.client import classify
 from llmrec.openai_api.keys import redact
+from llmrec.openai_api.redact import mask_url
 from llmrec.openai_api.retry import call_with_retries
 from llmrec.recommenders.llm.transports.base import (
     DEFERRED,
@@ -114,7 +115,7 @@ class OpenAIBatchTransport(OpenAIChatTransport):
             status = getattr(exc, "status_code", None)
             shown = f"HTTP {status}: " if status is not None else ""
             raise BackendError(
-                f"{self.settings.base_url}: {label} failed: {shown}{redact(exc.message)}"
+                f"{mask_url(self.settings.base_url)}: {label} failed: {shown}{redact(exc.message)}"
             ) from None
 
     def default_state_path(self, keys: Sequence[str]) -> Path:

@@ -23,7 +23,8 @@ from llmrec.errors import BackendError
 from llmrec.openai_api.client import classify, make_client
 from llmrec.openai_api.keys import KEY_HELP, redact
 from llmrec.openai_api.models import CHAT_PATH
-from llmrec.openai_api.retry import RetryPolicy, call_with_retries
+from llmrec.openai_api.redact import mask_url
+from llmrec.openai_api.retry import RetryPolicy, Transient, call_with_retries
 from llmrec.recommenders.llm.concurrency import map_bounded
 from llmrec.recommenders.llm.transports.base import (
     STRUCTURED_OUTPUT,
@@ -31,8 +32,10 @@ from llmrec.recommenders.llm.transports.base import (
     ChatAnswer,
     ChatRequest,
     Transport,
+    response_problem,
     usage,
 )
+from llmrec.recommenders.llm.transports.structured import StructuredFallback
 
 if TYPE_CHECKING:
     import openai as _openai_sdk
@@ -40,6 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIChatTransport", "OpenAISettings"]
 
 log = logging.getLogger("llmrec.recommenders.openai")
+
+_FATAL_STATUSES = frozenset({401, 403, 404})
+"""HTTP statuses that stop the run even without ``fail_fast``: every request would get them."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,10 @@ class OpenAISettings:
     max_retries: int = 6
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    fail_fast: bool = False
 
-    def __repr__(self) -> str:  # never show the key
-        return f"OpenAISettings(model={self.model!r}, base_url={self.base_url!r})"
+    def __repr__(self) -> str:  # never show the key (nor a password inside base_url)
+        return f"OpenAISettings(model={self.model!r}, base_url={mask_url(self.base_url)!r})"
 
     @property
     def policy(self) -> RetryPolicy:
@@ -82,10 +89,12 @@ class OpenAIChatTransport(Transport):
         self._price = price
         self._lock = threading.Lock()
         self._client: _openai_sdk.OpenAI | None = None
+        self._fallback = StructuredFallback()
 
     @property
     def endpoint(self) -> str:
-        return self.settings.base_url + CHAT_PATH
+        """The chat URL, with any password of ``user:key@host`` masked (it is a cache key)."""
+        return mask_url(self.settings.base_url) + CHAT_PATH
 
     @property
     def model(self) -> str:
@@ -148,49 +157,129 @@ class OpenAIChatTransport(Transport):
 
         return map_bounded(one, requests, max_workers=self.settings.max_concurrency)
 
+    @staticmethod
+    def _failed(reason: str, started: float, attempts: int) -> ChatAnswer:
+        """A request that failed for good: an answer with ``error`` set (never cached)."""
+        latency = time.perf_counter() - started
+        return ChatAnswer({}, 0, 0, None, latency, attempts, False, False, reason)
+
     def _send_one(self, request: ChatRequest) -> ChatAnswer:
-        """Send one request with retries."""
+        """Send one request with retries, one structured-output step lower after a rejection
+        of its ``response_format`` (see :mod:`.structured`)."""
         import openai
 
-        client = self.client()
-        s = self.settings
-        label = request.label
         started = time.perf_counter()
+        attempts = 0
+        while True:
+            body, mode = self._fallback.body_for(request.body)
+            try:
+                response, n = self._post(request, body, mode)
+            except openai.APIStatusError as exc:
+                if self._fallback.is_rejection(exc.status_code, str(exc.message), mode):
+                    attempts += 1
+                    now = self._fallback.reject(str(mode))
+                    log.warning(
+                        "%s rejected response_format %s (HTTP %s); asking with %s from now on",
+                        self.endpoint,
+                        mode,
+                        exc.status_code,
+                        now,
+                    )
+                    continue
+                attempts += getattr(exc, "llmrec_attempts", 1)
+                return self._failure(request, exc, started, attempts)
+            except Exception as exc:
+                attempts += getattr(exc, "llmrec_attempts", 1)
+                return self._failure(request, exc, started, attempts)
+            attempts += n
+            break
+        latency = time.perf_counter() - started
+        pt, ct = usage(response)
+        return ChatAnswer(
+            response,
+            pt,
+            ct,
+            self.cost(pt, ct, batch=False),
+            latency,
+            attempts,
+            False,
+            False,
+            structured_mode=mode,
+        )
+
+    def _post(
+        self, request: ChatRequest, body: dict[str, Any], mode: str | None
+    ) -> tuple[dict[str, Any], int]:
+        """POST ``body`` with retries; returns the response and the attempts made. An error
+        leaves with the attempts made in its ``llmrec_attempts`` attribute."""
+        client = self.client()
+        label = request.label
+        attempts = 0
 
         def call() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
             # ``post`` (the SDK's documented call for raw requests) sends the body exactly as
             # built and hashed for the cache, and skips the typed parameter transformation,
             # which costs about as much CPU as the HTTP exchange itself.
-            data: object = client.post(CHAT_PATH, body=request.body, cast_to=object)
-            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            data: object = client.post(CHAT_PATH, body=body, cast_to=object)
+            problem = response_problem(data)
+            if problem is not None or not isinstance(data, dict):
                 raise BackendError(
-                    f"{self.endpoint} answered {label} without a 'choices' list (not cached): "
+                    f"{self.endpoint} answered {label} {problem} (not cached): "
                     f"{redact(str(data))[:300]}"
                 )
             return data
 
+        def retryable(exc: BaseException) -> Transient | None:
+            status = getattr(exc, "status_code", None)
+            message = str(getattr(exc, "message", ""))
+            if isinstance(status, int) and self._fallback.is_rejection(status, message, mode):
+                return None  # a rejected response_format: degrade now, do not retry
+            return classify(exc)
+
         try:
-            response, attempts = call_with_retries(
+            response, _ = call_with_retries(
                 call,
-                classify=classify,
-                policy=s.policy,
+                classify=retryable,
+                policy=self.settings.policy,
                 rng=random.Random(int(request.key[:16], 16)),
                 label=label,
                 logger=log,
             )
-        except openai.APIStatusError as exc:
+        except Exception as exc:
+            exc.llmrec_attempts = attempts  # type: ignore[attr-defined]
+            raise
+        return response, attempts
+
+    def _failure(
+        self, request: ChatRequest, exc: Exception, started: float, attempts: int
+    ) -> ChatAnswer:
+        """A request that failed for good: a failed answer, or an error with ``fail_fast``
+        (and always for a rejected key, a forbidden or unknown model: every request would
+        fail alike)."""
+        import openai
+
+        s, label = self.settings, request.label
+        if isinstance(exc, openai.APIStatusError):
             hint = f"; {KEY_HELP}" if exc.status_code == 401 else ""
-            raise BackendError(
+            error = BackendError(
                 f"{self.endpoint} answered HTTP {exc.status_code} to {label}: "
                 f"{redact(exc.message)}{hint}"
-            ) from None
-        except openai.APIError as exc:
-            raise BackendError(
-                f"{self.endpoint} failed for {label} after {s.max_retries + 1} attempts "
+            )
+            if s.fail_fast or exc.status_code in _FATAL_STATUSES:
+                raise error from None
+        elif isinstance(exc, openai.APIError):
+            error = BackendError(
+                f"{self.endpoint} failed for {label} after {attempts} attempts "
                 f"(timeout {s.timeout} s): {redact(exc.message)}"
-            ) from None
-        latency = time.perf_counter() - started
-        pt, ct = usage(response)
-        return ChatAnswer(
-            response, pt, ct, self.cost(pt, ct, batch=False), latency, attempts, False, False
-        )
+            )
+            if s.fail_fast:
+                raise error from None
+        elif isinstance(exc, BackendError):
+            if s.fail_fast:
+                raise exc
+            error = exc
+        else:
+            raise exc
+        return self._failed(redact(str(error)), started, attempts)

@@ -1,0 +1,68 @@
+"""The run's budget: every paid step that will run, summed, checked before anything is sent.
+
+A step costs what its backend (or the fine-tuning estimate) says at the run's prices: the
+default table with the config's ``prices`` merged over it. A server costs nothing only when the
+config says so (``free = true`` for the experiment's ``base_url``, or ``free = true`` in a
+backend's config); the presence of ``base_url`` says nothing about price, since OpenAI itself
+is reached through one. A step of unknown cost (a model without a price, on a server not marked
+free) stops the run unless ``allow_unknown_cost = true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from llmrec.errors import BudgetExceededError
+from llmrec.experiment.costs import CostLine
+
+__all__ = ["UNKNOWN_COST_HELP", "check_budget", "planned_total"]
+
+UNKNOWN_COST_HELP = (
+    'add the model\'s price to the config (`[prices."MODEL"]` with `input` and `output` in USD '
+    "per 1M tokens), mark a server that bills nothing with `free = true` (top level for "
+    "base_url, or in the backend's `config` table), or accept an unknown cost with "
+    "`allow_unknown_cost = true` in the config (`llmrec reproduce --allow-unknown-cost`)"
+)
+
+
+def planned_total(lines: Iterable[CostLine]) -> tuple[float, list[CostLine]]:
+    """USD of the steps that will run and whose cost is known, and those whose cost is not."""
+    total = 0.0
+    unknown: list[CostLine] = []
+    for line in lines:
+        if not line.will_run:
+            continue
+        if line.usd is None:
+            unknown.append(line)
+        else:
+            total += line.usd
+    return total, unknown
+
+
+def check_budget(lines: Iterable[CostLine], budget_usd: float, *, allow_unknown_cost: bool) -> None:
+    """Raise :class:`~llmrec.errors.BudgetExceededError` unless the run fits its budget.
+
+    ``lines`` are the paid steps still to be performed (steps finished by an earlier run cost
+    nothing now and are left out by the caller).
+    """
+    steps = list(lines)
+    total, unknown = planned_total(steps)
+    if unknown and not allow_unknown_cost:
+        names = "; ".join(line.step for line in unknown)
+        raise BudgetExceededError(
+            f"{len(unknown)} paid step(s) have an unknown cost (no price for their model) and "
+            f"cannot be checked against the budget of {budget_usd:.4f} USD: {names}. To run "
+            f"them, {UNKNOWN_COST_HELP}"
+        )
+    if total > budget_usd:
+        listed = "; ".join(
+            f"{line.step}: {line.usd:.4f} USD"
+            for line in steps
+            if line.will_run and line.usd is not None
+        )
+        raise BudgetExceededError(
+            f"this run would spend {total:.4f} USD in total, above the budget of "
+            f"{budget_usd:.2f} USD (budget_usd); nothing was sent. Steps: {listed}. Raise "
+            "budget_usd in the config, run fewer backends or test users, or mark a server that "
+            "bills nothing with `free = true`"
+        )
