@@ -25,6 +25,7 @@ def _config(base_url: str | None, **extra: Any) -> dict[str, Any]:
             "a": {"n_users": 60, "neighbour_min_rating": 5, "watch_factor": 0.5},
             "b": {"n_users": 60, "neighbour_min_rating": 4, "watch_factor": 0.6},
         },
+        "truth_replace": True,
         "n_bootstrap": 20,
         "base_url": base_url,
         "backends": [
@@ -140,6 +141,7 @@ def test_prices_from_a_toml_config(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     toml.write_text(
         f"""
 budget_usd = 100.0
+truth_replace = true
 
 [data]
 kind = "synthetic"
@@ -195,6 +197,7 @@ def test_a_fine_tuning_job_counts_towards_the_total(tmp_path: Path) -> None:
         extra = {
             "finetune": {"enabled": True, "poll_interval": 0.02},
             "truth": {"a": {"n_users": 60}},
+            "truth_replace": True,
         }
         plan = run(
             ExperimentConfig.model_validate(_config(srv.base_url, **extra)),
@@ -228,6 +231,7 @@ def test_an_unpriced_fine_tuning_model_is_an_unknown_cost(
         extra = {
             "finetune": {"enabled": True, "poll_interval": 0.02, "model": model},
             "truth": {"a": {"n_users": 60}},
+            "truth_replace": True,
             "backends": [{"name": "popularity"}],
         }
         path = tmp_path / "study.json"

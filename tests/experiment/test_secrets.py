@@ -43,6 +43,7 @@ def test_a_whole_experiment_writes_the_key_nowhere(
         cfg = {
             "data": DATA,
             "truth": {"a": {"n_users": 60}},
+            "truth_replace": True,
             "n_bootstrap": 20,
             "base_url": srv.base_url,
             "finetune": {"enabled": True, "poll_interval": 0.02},

@@ -99,6 +99,7 @@ def test_the_experiment_counts_failed_answers_and_reruns_them(tmp_path: Path) ->
                 "data": {"kind": "synthetic", "n_users": 800, "n_movies": 200,
                          "n_ratings": 30_000, "seed": 5},
                 "truth": {"a": {"n_users": 60}},
+                "truth_replace": True,
                 "n_bootstrap": 20,
                 "base_url": srv.base_url,
                 "free": True,

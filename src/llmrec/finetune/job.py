@@ -159,6 +159,10 @@ class FineTuner:
     ) -> None:
         if poll_interval < 0:
             raise ConfigError(f"poll_interval must be >= 0, got {poll_interval}")
+        from llmrec.openai_api.redact import register_secret
+
+        # whatever client is handed in, a server echoing its key never gets it into a manifest
+        register_secret(getattr(client, "api_key", None))
         self.client = client
         self.manifest_path = Path(manifest)
         self.progress = progress
