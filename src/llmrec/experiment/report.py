@@ -196,6 +196,10 @@ def _finetune_section(ds: DatasetResult) -> list[str]:
     ft = ds.finetune
     if not ft:
         return []
+    if ft.get("provider") == "local":
+        from llmrec.experiment.local_finetune import report_lines
+
+        return report_lines(ft)
     return [
         f"Fine-tuning file: {ft.get('train_examples', 0):,} examples, "
         f"{ft.get('train_tokens', 0):,} tokens; {ft.get('n_epochs')} epochs cost "

@@ -138,6 +138,8 @@ class _Runner:
         summary["key"] = key
         summary["train_file"] = train
         summary["val_file"] = val
+        if ft.provider == "local":  # compute, not USD: see experiment.local_finetune
+            return summary
         self.plan.append(
             CostLine(
                 step=f"fine-tune {ft.model} on {name}",
@@ -161,6 +163,10 @@ class _Runner:
         ft = self.config.finetune
         if name in ft.fine_tuned_models:
             return ft.fine_tuned_models[name]
+        if ft.provider == "local":
+            from llmrec.experiment.local_finetune import train_local_arm
+
+            return train_local_arm(self, name, files_key, summary)
         if not ft.enabled or self.dry_run:
             return None
         cost = float(summary["training_cost_usd"])
@@ -223,9 +229,13 @@ class _Runner:
         entry = BackendEntry(backend=spec.name, label=spec.display, llm=False)
         test = parts["test"]
         why_not: str | None = None
-        if uses_fine_tuned_model(get_recommender_factory(spec.name)) and "model" not in cfg:
+        by_class = uses_fine_tuned_model(get_recommender_factory(spec.name))
+        if by_class and "model" not in cfg:
             cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
         rec = get_recommender(spec.name, **cfg)
+        if not by_class and uses_fine_tuned_model(rec) and isinstance(rec, LanguageModelBackend):
+            model, why_not = self._fine_tuned_model(fine_tuned_model)  # set by its config
+            rec = rec.with_model(model)
         if isinstance(rec, LanguageModelBackend):
             entry.llm = True
             rec = rec.with_run_settings(self._run_settings())
@@ -262,6 +272,10 @@ class _Runner:
         """The model a fine-tuned backend runs, and why it cannot run (``None``: it can)."""
         if fine_tuned_model is not None:
             return fine_tuned_model, None
+        if self.config.finetune.provider == "local":
+            from llmrec.experiment.local_finetune import planned_local_model
+
+            return planned_local_model(self.config.finetune, dry_run=self.dry_run)
         from llmrec.finetune.job import planned_model_id
 
         planned = planned_model_id(self.config.finetune.model)
