@@ -20,7 +20,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -58,7 +58,7 @@ class TransformersConfig(BaseModel):
     )
     device: str = Field("auto", min_length=1, description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="'auto': bfloat16 on a GPU that has it, float16 on others, else float32."
+        "auto", description="'auto': bfloat16 on a GPU that has it, float16 on others, else float32"
     )
     batch_size: int = Field(16, ge=1, le=4096, description="Prompts per generation batch.")
     max_new_tokens: int = Field(256, ge=1, le=32768, description="Cap on tokens per answer.")
@@ -210,6 +210,6 @@ class TransformersRecommender(LanguageModelRecommender):
         per_item = (
             statistics.median(len(ids) for ids in tokenizer(labels)["input_ids"]) if labels else 0
         )
-        n_out = len(profiles) * (int(round(per_item * k)) + 1)
+        n_out = len(profiles) * (round(per_item * k) + 1)
         n_out = min(n_out, len(profiles) * self.config.max_new_tokens)
         return CostEstimate(name, len(profiles), n_in, n_out, 0.0)

@@ -99,9 +99,7 @@ def test_constrained_decoding_on_random_weights_stays_in_the_catalog(
     assert all(r.movie_ids == () for r in free.recommend_many(users.profiles[:3], k=5))
 
 
-def test_capability_protocol_local_is_free_and_needs_no_credentials(
-    tiny_folder, tiny_data
-) -> None:
+def test_capability_protocol_local_is_free_and_needs_no_credentials(tiny_folder, tiny_data) -> None:
     catalog, dataset = tiny_data
     rec = get_recommender("transformers", model=str(tiny_folder), template=TEMPLATE)
     assert isinstance(rec, LanguageModelBackend)

@@ -28,7 +28,7 @@ def synthetic_tiny(private_dir: Path) -> Path:
 
 
 def _config(model: Path, *, enabled: bool = True) -> dict[str, Any]:
-    generation = {"device": "cpu", "max_new_tokens": 40, "batch_size": 8}
+    gen = {"device": "cpu", "max_new_tokens": 40, "batch_size": 8}
     return {
         "data": SMALL_DATA,
         "truth": {"profileData50": {"n_users": 40, "neighbour_min_rating": 5}},
@@ -38,9 +38,9 @@ def _config(model: Path, *, enabled: bool = True) -> dict[str, Any]:
         "budget_usd": 0.0,
         "backends": [
             {"name": "popularity"},
-            {"name": "transformers", "label": "zero-shot", "config": {"model": str(model), **generation}},
-            {"name": "transformers", "label": "fine-tuned", "config": {"fine_tuned": True, **generation}},
-        ],  # fmt: skip
+            {"name": "transformers", "label": "zero-shot", "config": {"model": str(model), **gen}},
+            {"name": "transformers", "label": "fine-tuned", "config": {"fine_tuned": True, **gen}},
+        ],
         "finetune": {
             "enabled": enabled,
             "provider": "local",

@@ -88,6 +88,10 @@ def weights_identity(model: str, base_model: str | None = None) -> str | None:
     return f"sha256:{folder_sha256(base)}+adapter:{folder_sha256(folder)}"
 
 
+def _plain(request: ChatRequest) -> list[dict[str, str]]:
+    return [dict(m) for m in request.messages]
+
+
 class TransformersTransport(Transport):
     """Answers chat requests with a local model (see the module docstring); thread-safe."""
 
@@ -203,7 +207,7 @@ class TransformersTransport(Transport):
             return []
         local = self.local_model()
         lengths = [
-            len(local.tokenizer(local.render(r.messages), add_special_tokens=False)["input_ids"])
+            len(local.tokenizer(local.render(_plain(r)), add_special_tokens=False)["input_ids"])
             for r in requests
         ]
         order = sorted(range(len(requests)), key=lambda i: (requests[i].k, -lengths[i], i))
@@ -226,7 +230,7 @@ class TransformersTransport(Transport):
         began = time.perf_counter()
         with self._generate_lock:  # one forward pass at a time on the shared model
             results = local.generate(
-                [list(r.messages) for r in batch],
+                [_plain(r) for r in batch],
                 max_new_tokens=self.settings.max_new_tokens,
                 constrained_to=constraint,
                 exclude=[r.profile for r in batch] if constraint is not None else None,
@@ -251,7 +255,9 @@ class TransformersTransport(Transport):
                 },
             }
             answers.append(
-                ChatAnswer(response, result.prompt_tokens, result.completion_tokens, 0.0, latency, 1)
+                ChatAnswer(
+                    response, result.prompt_tokens, result.completion_tokens, 0.0, latency, 1
+                )
             )
         return answers
 
