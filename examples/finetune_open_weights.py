@@ -4,7 +4,8 @@ Run: python examples/finetune_open_weights.py            (a tiny model on CPU, a
      python examples/finetune_open_weights.py --model Qwen/Qwen2.5-0.5B-Instruct   (on a GPU)
 
 Synthetic Netflix data -> profileData50 -> chat JSONL -> local fine-tuning (full weights for the
-tiny model, LoRA for a real one) -> greedy generation, free and catalog-constrained -> metrics.
+tiny model, LoRA for a real one) -> the `transformers` recommender backend (greedy, batched,
+free and catalog-constrained) -> metrics and hallucination rates.
 Needs the [train] extra: pip install 'llmrec[train]'. Nothing is downloaded for the tiny model.
 """
 
@@ -14,12 +15,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from llmrec.data import TitleResolver, ensure_synthetic, load_ratings, load_titles
+from llmrec.data import ensure_synthetic, load_ratings, load_titles
 from llmrec.finetune import export_chat_jsonl
 from llmrec.finetune.local import LocalTrainConfig, train_local
-from llmrec.local_models import LocalModel
 from llmrec.metrics import evaluate
-from llmrec.prompts import PromptTemplate, parse_response
+from llmrec.metrics.beyond import hallucination_rate
+from llmrec.prompts import PromptTemplate
+from llmrec.recommenders import get_recommender
 from llmrec.truth import NeighbourTruth
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,25 +58,19 @@ print(f"training {model} ({config.method}) on {len(train_users)} users")
 manifest = train_local(train_file, model, out, config=config, progress=False)
 print(f"{manifest.status}: {manifest.optimizer_steps} steps, final loss {manifest.final_loss:.3f}")
 
-# 3. Generate for the training users (memorisation) and the test users, free and constrained.
-engine = LocalModel(out, batch_size=16)
-constraint = engine.constraint(catalog, template)
-resolver = TitleResolver(catalog)
+# 3. Evaluate through the `transformers` backend (the same pipeline as the OpenAI backends:
+#    template, response cache, parsing, title resolution, diagnostics), free and constrained,
+#    on the training users (memorisation) and the test users.
 for name, users in (("training users", train_users), ("test users", test)):
-    messages = [template.messages(e.profile, catalog) for e in users]
-    for mode, kwargs in (
-        ("free", {}),
-        ("constrained", {"constrained_to": constraint, "exclude": [e.profile for e in users]}),
-    ):
-        answers = engine.generate(messages, max_new_tokens=120, **kwargs)
-        recs, written, unresolved = {}, 0, 0
-        for example, answer in zip(users, answers, strict=True):
-            items = parse_response(answer.text).items
-            found = resolver.resolve_many([(i.title, i.year) for i in items])
-            written += len(found)
-            unresolved += sum(r.movie_id is None for r in found)
-            recs[example.user_id] = [r.movie_id for r in found if r.movie_id is not None]
-        report = evaluate(recs, {e.user_id: e.gold for e in users}, metrics=["precision@5"])
-        rate = unresolved / max(written, 1)
+    for mode, constrained in (("free", False), ("constrained", True)):
+        rec = get_recommender(
+            "transformers", model=str(out), template=template, max_new_tokens=120,
+            batch_size=16, constrained=constrained, cache=work / "responses.sqlite",
+        ).fit(ratings, catalog)  # fmt: skip
+        recs = rec.recommend_many(users.profiles, k=5)
+        found = {e.user_id: list(r.movie_ids) for e, r in zip(users, recs, strict=True)}
+        report = evaluate(found, {e.user_id: e.gold for e in users}, metrics=["precision@5"])
+        written = [r.diagnostics["n_titles"] for r in recs]
+        rate = hallucination_rate([r.diagnostics["n_unresolved"] for r in recs], written)
         print(f"{name}, {mode}: precision@5 {report['precision@5']:.3f}, "
-              f"hallucinated {rate:.1%} of {written} titles")  # fmt: skip
+              f"hallucinated {rate:.1%} of {sum(written)} titles")  # fmt: skip

@@ -27,6 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 from llmrec._paths import expand_path
 from llmrec.errors import ConfigError
 from llmrec.experiment._config_defaults import fill_defaults
+from llmrec.experiment.local_finetune import LocalFineTune
 from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
 from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
 from llmrec.openai_api.models import DEFAULT_MODEL
@@ -142,6 +143,12 @@ class FineTuneStage(_Model):
     """The hosted fine-tuning job; off unless asked for, and never above the budget."""
 
     enabled: bool = Field(False, description="Start (or resume) a hosted fine-tuning job.")
+    provider: Literal["openai", "local"] = Field(
+        "openai", description="'openai': a hosted job; 'local': train on this machine."
+    )
+    local: LocalFineTune | None = Field(
+        None, description="provider 'local': the base model and LocalTrainConfig settings."
+    )
     model: str = DEFAULT_MODEL
     n_epochs: int = Field(2, ge=1)
     batch_size: int = Field(32, ge=1)

@@ -171,6 +171,8 @@ class _Runner:
         summary["key"] = key
         summary["train_file"] = train
         summary["val_file"] = val
+        if ft.provider == "local":  # compute, not USD: see experiment.local_finetune
+            return summary
         usd = summary["training_cost_usd"]
         if self._free_server():
             usd = 0.0
@@ -222,6 +224,10 @@ class _Runner:
         ft = self.config.finetune
         if name in ft.fine_tuned_models:
             return ft.fine_tuned_models[name]
+        if ft.provider == "local":
+            from llmrec.experiment.local_finetune import train_local_arm
+
+            return train_local_arm(self, name, files_key, summary)
         if not ft.enabled or self.dry_run:
             return None
         key = self._job_key(files_key)
@@ -286,10 +292,15 @@ class _Runner:
         test = parts["test"]
         why_not: str | None = None
         awaits_job = False
-        if uses_fine_tuned_model(get_recommender_factory(spec.name)) and "model" not in cfg:
+        by_class = uses_fine_tuned_model(get_recommender_factory(spec.name))
+        if by_class and "model" not in cfg:
             cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
             awaits_job = fine_tuned_model is None and why_not is None
         rec = get_recommender(spec.name, **cfg)
+        if not by_class and uses_fine_tuned_model(rec) and isinstance(rec, LanguageModelBackend):
+            model, why_not = self._fine_tuned_model(fine_tuned_model)  # set by its config
+            rec = rec.with_model(model)
+            awaits_job = fine_tuned_model is None and why_not is None
         planned = _Planned(name, spec, entry, rec, why_not, awaits_job)
         if isinstance(rec, LanguageModelBackend):
             entry.llm = True
@@ -376,6 +387,10 @@ class _Runner:
         """The model a fine-tuned backend runs, and why it cannot run (``None``: it can)."""
         if fine_tuned_model is not None:
             return fine_tuned_model, None
+        if self.config.finetune.provider == "local":
+            from llmrec.experiment.local_finetune import planned_local_model
+
+            return planned_local_model(self.config.finetune, dry_run=self.dry_run)
         from llmrec.finetune.job import planned_model_id
 
         planned = planned_model_id(self.config.finetune.model)
@@ -390,6 +405,10 @@ class _Runner:
         ft = self.config.finetune
         if name in ft.fine_tuned_models:
             return ft.fine_tuned_models[name]
+        if ft.provider == "local":
+            from llmrec.experiment.local_finetune import known_local_model
+
+            return known_local_model(self, name, files_key) if ft.enabled else None
         model_path = self.out / f"finetune/{name}.model.json"
         if ft.enabled and self.store.is_done(f"finetune-job:{name}", self._job_key(files_key)):
             model = json.loads(model_path.read_text("utf-8")).get("fine_tuned_model")
