@@ -122,14 +122,14 @@ def preference_margin(folder: Path, prefs: Path) -> float:
 
 def test_dpo_moves_preferences_towards_the_chosen_answers(sft_then_dpo, dpo_files) -> None:
     """After SFT the model already leans to the gold lists (it was trained on them); DPO must
-    widen the chosen-minus-rejected log-probability margin by a clear amount: at least 5 nats
-    per pair on average (measured: about NN)."""
+    widen the chosen-minus-rejected log-probability margin by a clear amount: at least 8 nats
+    per pair on average (measured on CPU: 5.5 after SFT, 23.3 after DPO)."""
     _, prefs = dpo_files
     sft, dpo, manifest = sft_then_dpo
     assert manifest.status == "succeeded"
     before = preference_margin(sft, prefs)
     after = preference_margin(dpo, prefs)
-    assert after > before + 5.0, (before, after)
+    assert after > before + 8.0, (before, after)
 
 
 def test_the_reference_is_the_sft_model(sft_then_dpo) -> None:
