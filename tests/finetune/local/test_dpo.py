@@ -262,3 +262,33 @@ def test_sigkill_then_same_command_resumes_to_the_same_loss(
     assert resumed["resumed_from"] and resumed["resumed_from"][0].startswith("checkpoint-")
     assert resumed["optimizer_steps"] == expected["optimizer_steps"] == 6
     assert resumed["losses"][-1]["loss"] == pytest.approx(expected["losses"][-1]["loss"], abs=1e-3)
+
+
+def test_dpo_of_a_full_weights_sft_model_trains_a_fresh_adapter_on_it(
+    private_dir, trained_full, dpo_files, tiny_data
+) -> None:
+    """A full SFT folder gets a fresh LoRA adapter whose base is that folder; with LoRA's zero
+    B matrices the start is the SFT model, which is also the reference (first loss ln 2)."""
+    from llmrec.finetune.local import LocalTrainConfig, train_local
+    from llmrec.local_models import LocalModel, folder_sha256
+
+    sft, _ = trained_full
+    _, prefs = dpo_files
+    small = private_dir / "dpo-full-small.jsonl"
+    small.write_text("".join(prefs.read_text().splitlines(keepends=True)[:8]))
+    out = private_dir / "dpo-on-full"
+    config = LocalTrainConfig(method="dpo", lora_r=4, learning_rate=1e-3, epochs=1, batch_size=8)
+    manifest = train_local(small, str(sft), out, config=config, progress=False)
+    assert manifest.reference == {
+        "path": str(Path(sft).resolve()),
+        "kind": "model",
+        "sha256": folder_sha256(sft),
+    }
+    assert manifest.losses[0].loss == pytest.approx(math.log(2), abs=1e-4)
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str(Path(sft).resolve())
+    catalog, dataset = tiny_data
+    answers = LocalModel(out, device="cpu").generate(
+        [TEMPLATE.messages(dataset[0].profile, catalog)], max_new_tokens=8
+    )
+    assert answers[0].text
