@@ -3,7 +3,9 @@ any open model, on a GPU or, for a small model, a CPU.
 
 ``train_local(TRAIN_JSONL, MODEL, OUT, config=LocalTrainConfig(...))`` trains, resumes after an
 interruption and writes a manifest; ``plan_local`` is the dry run; ``train_local_dataset`` takes
-a ``ProfileDataset`` + ``PromptTemplate`` + ``Catalog``. Needs the ``[train]`` extra; importing
+a ``ProfileDataset`` + ``PromptTemplate`` + ``Catalog``. ``method="dpo"`` (or
+``train_local_dpo``) tunes an SFT model on a preference file with TRL's DPO, the SFT model as
+reference. Needs the ``[train]`` extra; importing
 this package does not import torch (names load on first use).
 """
 
@@ -18,6 +20,7 @@ from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
 
 if TYPE_CHECKING:
     from llmrec.finetune.local.dataset import train_local_dataset
+    from llmrec.finetune.local.dpo import plan_local_dpo, train_local_dpo
     from llmrec.finetune.local.estimate import DryRun
     from llmrec.finetune.local.train import OutOfMemoryError, plan_local, train_local
 
@@ -30,8 +33,10 @@ __all__ = [
     "MissingExtraError",
     "OutOfMemoryError",
     "plan_local",
+    "plan_local_dpo",
     "train_local",
     "train_local_dataset",
+    "train_local_dpo",
 ]
 
 _LAZY = {
@@ -40,6 +45,8 @@ _LAZY = {
     "plan_local": "llmrec.finetune.local.train",
     "train_local": "llmrec.finetune.local.train",
     "train_local_dataset": "llmrec.finetune.local.dataset",
+    "plan_local_dpo": "llmrec.finetune.local.dpo",
+    "train_local_dpo": "llmrec.finetune.local.dpo",
 }
 
 

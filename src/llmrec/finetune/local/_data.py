@@ -186,3 +186,25 @@ def tokenize_file(
     if not out.input_ids:
         raise DataFormatError("no example is left to train on after dropping", path=path)
     return out
+
+
+def require_file_kind(path: str | Path, method: str) -> None:
+    """Stop before loading anything when the file does not suit the method: SFT methods take a
+    chat file, ``dpo`` a preference file (told apart by
+    :func:`~llmrec.finetune.validate_preferences.file_kind`)."""
+    from llmrec.finetune.validate_preferences import file_kind
+
+    kind = file_kind(path)
+    if method == "dpo" and kind != "preference":
+        raise ConfigError(
+            f"{path} is a chat file, not a preference file; --method dpo (method='dpo') trains on "
+            "preference pairs written by `llmrec finetune export-preferences` "
+            "(export_preference_jsonl); for supervised fine-tuning on a chat file use "
+            "--method lora, qlora or full"
+        )
+    if method != "dpo" and kind == "preference":
+        raise ConfigError(
+            f"{path} is a preference file (DPO pairs), and --method {method} is supervised "
+            "fine-tuning on a chat file (`llmrec finetune export`); to tune on these pairs pass "
+            "--method dpo with the supervised model as --model"
+        )

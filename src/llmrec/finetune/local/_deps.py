@@ -34,8 +34,9 @@ def require(name: str) -> ModuleType:
 
 @contextlib.contextmanager
 def quiet_peft() -> Iterator[None]:
-    """PEFT 0.21 reads transformers 5's deprecated ``is_gradient_checkpointing``; hide only that
-    FutureWarning (not ours to fix, and tests turn warnings into errors)."""
+    """PEFT 0.21 (and TRL 1.x's DPO trainer) read transformers 5's deprecated
+    ``is_gradient_checkpointing``; hide only that FutureWarning (not ours to fix, and tests turn
+    warnings into errors)."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning

@@ -7,6 +7,12 @@ train a few million fresh parameters and take the rate the LoRA and QLoRA papers
 examples use (2e-4); full fine-tuning moves every pretrained weight and takes a tenth of it
 (2e-5), the usual rate for instruction tuning of 0.5-8B models. Both decay linearly after a
 3 % warm-up unless ``lr_scheduler="constant"``.
+
+``method="dpo"`` is preference tuning (DPO, Rafailov et al. 2023) of a supervised model on a
+preference file: ``beta`` is DPO's beta (how far the policy may move from the reference); the
+default rate 5e-6 is the one Hugging Face's alignment-handbook uses for LoRA DPO (its
+zephyr-7b-dpo-qlora recipe). The LoRA settings apply when DPO trains a fresh adapter (a full
+SFT model); a LoRA SFT folder keeps its own adapter's settings.
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["DEFAULT_LEARNING_RATES", "LocalTrainConfig", "Method", "Overlong"]
 
-Method = Literal["lora", "qlora", "full"]
+Method = Literal["lora", "qlora", "full", "dpo"]
 Overlong = Literal["error", "drop", "truncate"]
 
-DEFAULT_LEARNING_RATES: dict[str, float] = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5}
+DEFAULT_LEARNING_RATES: dict[str, float] = {
+    "lora": 2e-4,
+    "qlora": 2e-4,
+    "full": 2e-5,
+    "dpo": 5e-6,
+}
 """Learning rate used when ``LocalTrainConfig.learning_rate`` is None, per method."""
 
 
@@ -29,7 +40,10 @@ class LocalTrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Method = Field("lora", description="'lora', 'qlora' (4-bit base, CUDA) or 'full'.")
+    method: Method = Field(
+        "lora",
+        description="'lora', 'qlora' (4-bit base, CUDA), 'full', or 'dpo' (on a preference file).",
+    )
     epochs: float = Field(2, gt=0, le=100, description="Passes over the training file.")
     batch_size: int = Field(32, ge=1, le=4096, description="Examples per optimizer step.")
     per_device_batch_size: int = Field(
@@ -48,6 +62,12 @@ class LocalTrainConfig(BaseModel):
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
     lora_target_modules: str | list[str] = Field(
         "all-linear", description="Modules LoRA adapts (PEFT's 'all-linear' or a list of names)."
+    )
+    beta: float = Field(
+        0.1,
+        gt=0,
+        le=100,
+        description="DPO's beta (method 'dpo' only): higher stays nearer the reference.",
     )
     seed: int = Field(0, description="Seed of weight init, data order and dropout.")
     max_seq_len: int | None = Field(
@@ -103,6 +123,8 @@ class LocalTrainConfig(BaseModel):
             per_device_batch_size=self.device_batch,
             gradient_accumulation_steps=self.accumulation,
         )
+        if self.method != "dpo":
+            del out["beta"]  # meaningless for SFT; kept out so SFT manifests stay as they were
         if self.chat_template is not None:
             out["chat_template"] = "(custom, see template_sha256)"
         return out

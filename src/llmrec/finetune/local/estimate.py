@@ -8,6 +8,11 @@ estimate for one device: weights, gradients and AdamW states (16 bytes per train
 mixed precision), the frozen base at its storage width (2 bytes, or about 0.55 for 4-bit QLoRA),
 and activations of about ``34 x batch x seq x hidden x layers`` bytes (Korthikanti et al. 2022),
 or ``2 x ...`` with gradient checkpointing. Nothing is trained and no weights are loaded.
+
+DPO (``method="dpo"``) trains LoRA weights and runs each pair as two sequences (chosen and
+rejected) through the policy (forward and backward, ``6 x N x D``) and through the reference
+(forward only, ``2 x N x D``): ``8 x N x D`` FLOPs, with ``D`` counting both sequences, and
+activations for twice the batch.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ class DryRun:
             f"  tokens seen:          {self.tokens:,} over {self.epochs:g} epoch(s)",
             f"  optimizer steps:      {self.optimizer_steps:,}",
             f"  parameters:           {self.parameters:,} ({self.trainable_parameters:,} trained)",
-            f"  training FLOPs:       {self.flops:.3g} (6 x parameters x tokens)",
+            f"  training FLOPs:       {self.flops:.3g} "
+            f"({8 if self.method == 'dpo' else 6} x parameters x tokens)",
             f"  memory (one device):  about {self.memory_bytes / 2**30:.2f} GiB",
         ]
         return "\n".join(lines)
@@ -100,11 +106,12 @@ def estimate(
     total, trained, cfg = count_parameters(model, config)
     steps = math.ceil(math.ceil(examples / config.batch_size) * config.epochs)
     seen = tokens * config.epochs
-    base_bytes = {"full": 0.0, "lora": 2.0, "qlora": 0.55}[config.method]
+    base_bytes = {"full": 0.0, "lora": 2.0, "qlora": 0.55, "dpo": 2.0}[config.method]
     hidden = int(getattr(cfg, "hidden_size", 0) or 0)
     layers = int(getattr(cfg, "num_hidden_layers", 0) or 0)
     per_token = 2 if config.gradient_checkpointing else 34
-    activations = per_token * config.device_batch * longest * hidden * layers
+    sequences = 2 if config.method == "dpo" else 1  # chosen and rejected
+    activations = per_token * sequences * config.device_batch * longest * hidden * layers
     memory = int(16 * trained + base_bytes * total + activations)
     return DryRun(
         model=model,
@@ -116,7 +123,7 @@ def estimate(
         optimizer_steps=steps,
         parameters=total,
         trainable_parameters=trained,
-        flops=6.0 * total * seen,
+        flops=(8.0 if config.method == "dpo" else 6.0) * total * seen,
         memory_bytes=memory,
         overlong=overlong,
         dropped=dropped,

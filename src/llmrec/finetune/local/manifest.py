@@ -1,9 +1,10 @@
 """``LocalTrainManifest``: what a local fine-tuning run was given and what it did, saved atomically.
 
-It names the base model (id or folder, its content hash or hub commit), the data (SHA-256 of each
-file and the token counts), the chat template (SHA-256), the resolved hyperparameters, library
-versions, tokens seen, wall time, loss per logged step, validation loss per epoch, the last
-checkpoint and the status. The same ``train_local`` call reads it back to resume a run, to refuse
+It names the base model (id or folder, its content hash or hub commit), for DPO the SFT model
+used as start and reference (by content hash), the data (SHA-256 of each file and the token
+counts), the chat template (SHA-256), the resolved hyperparameters, library versions, tokens
+seen, wall time, loss per logged step, validation loss per epoch, the last checkpoint and the
+status. The same ``train_local`` call reads it back to resume a run, to refuse
 an output folder that holds another run, and to return a finished run without repeating it.
 """
 
@@ -49,6 +50,11 @@ class LocalTrainManifest(BaseModel):
     base_model: str = Field(description="Hub id or absolute folder of the base model.")
     base_revision: str | None = Field(None, description="Hub commit of the base, if from the hub.")
     base_sha256: str | None = Field(None, description="Content hash of a local base folder.")
+    reference: dict[str, Any] | None = Field(
+        None,
+        description="DPO only: the SFT model that is both the start and the reference "
+        "(path, kind 'adapter' or 'model', sha256).",
+    )
     train_file: dict[str, Any] = Field(description="Path, sha256 and token counts.")
     validation_file: dict[str, Any] | None = None
     template_sha256: str
@@ -79,6 +85,7 @@ class LocalTrainManifest(BaseModel):
             "base_model": self.base_model,
             "base_sha256": self.base_sha256,
             "base_revision": self.base_revision,
+            "reference_sha256": (self.reference or {}).get("sha256"),
             "train_sha256": self.train_file.get("sha256"),
             "validation_sha256": (self.validation_file or {}).get("sha256"),
             "template_sha256": self.template_sha256,

@@ -12,16 +12,15 @@ the method: full weights, or a LoRA adapter whose ``adapter_config.json`` names 
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import ConfigError
-from llmrec.finetune.local._data import TokenizedFile, template_sha256, tokenize_file
+from llmrec.finetune.local._data import (
+    TokenizedFile,
+    require_file_kind,
+    template_sha256,
+    tokenize_file,
+)
 from llmrec.finetune.local._deps import library_versions, quiet_peft, require
 from llmrec.finetune.local._model import (
     base_identity,
@@ -30,24 +29,25 @@ from llmrec.finetune.local._model import (
     max_positions,
     torch_dtype,
 )
+from llmrec.finetune.local._runner import (
+    OutOfMemoryError,
+    checkpointing_args,
+    last_complete_checkpoint,
+    run_training,
+    same_run,
+)
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.estimate import DryRun, estimate
 from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
 from llmrec.finetune.manifest import file_sha256, utc_now
 
-__all__ = ["OutOfMemoryError", "build_trainer", "plan_local", "train_local"]
-
-OOM_HELP = (
-    "ran out of memory; lower the per-device batch (LocalTrainConfig(per_device_batch_size=...), "
-    "the effective batch stays the same through more gradient accumulation steps), shorten "
-    "--max-seq-len, turn on gradient checkpointing (gradient_checkpointing=True / "
-    "--gradient-checkpointing), or train a 4-bit base with --method qlora; "
-    "the run resumes from its last checkpoint when called again"
-)
-
-
-class OutOfMemoryError(ConfigError, MemoryError):
-    """Training did not fit in the device's memory; the message says what to change."""
+__all__ = [
+    "OutOfMemoryError",
+    "build_trainer",
+    "last_complete_checkpoint",
+    "plan_local",
+    "train_local",
+]
 
 
 def _prepare(
@@ -72,6 +72,11 @@ def plan_local(
 ) -> DryRun:
     """The dry run: tokens, optimizer steps, FLOPs and memory for the run; trains nothing."""
     config = config or LocalTrainConfig()
+    require_file_kind(train, config.method)
+    if config.method == "dpo":
+        from llmrec.finetune.local.dpo import plan_local_dpo
+
+        return plan_local_dpo(train, model, validation=validation, config=config)
     _, data, _, _ = _prepare(train, model, validation, config)
     return estimate(
         model,
@@ -127,14 +132,6 @@ def _load_model(model: str, config: LocalTrainConfig) -> Any:
         return peft.get_peft_model(net, lora)
 
 
-def _checkpointing(trl: Any, enabled: bool) -> dict[str, bool]:
-    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing``."""
-    names = {f.name for f in dataclasses.fields(trl.SFTConfig)}
-    if "activation_checkpointing" in names:
-        return {"activation_checkpointing": enabled, "gradient_checkpointing": enabled}
-    return {"gradient_checkpointing": enabled}
-
-
 def build_trainer(
     model: str,
     tokenizer: Any,
@@ -169,7 +166,7 @@ def build_trainer(
         data_seed=config.seed,
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
-        **_checkpointing(trl, config.gradient_checkpointing),
+        **checkpointing_args(trl, config.gradient_checkpointing),
         max_length=None,
         packing=False,
         report_to=[],
@@ -207,11 +204,21 @@ def train_local(
 ) -> LocalTrainManifest:
     """Fine-tune ``model`` (hub id or folder) on the chat JSONL ``train``; write ``out``.
 
+    With ``config.method == "dpo"``, ``train`` is a preference file and ``model`` the supervised
+    model to tune (see :func:`~llmrec.finetune.local.dpo.train_local_dpo`).
+
     Returns the manifest (also in ``out/local-train-manifest.json``). Rerunning the same call
     resumes an interrupted run from its last checkpoint and returns a finished one as it is; a
     folder that holds a run of another base model, data or settings raises ConfigError.
     """
     config = config or LocalTrainConfig()
+    require_file_kind(train, config.method)
+    if config.method == "dpo":
+        from llmrec.finetune.local.dpo import train_local_dpo
+
+        return train_local_dpo(
+            train, model, out, validation=validation, config=config, progress=progress
+        )
     folder = Path(out)
     manifest_path = folder / MANIFEST_NAME
     base_name, revision, base_hash = base_identity(model)
@@ -232,119 +239,16 @@ def train_local(
     )
     if manifest_path.exists():
         previous = LocalTrainManifest.load(manifest_path)
-        if _same_run(previous, manifest, manifest_path):
+        if same_run(previous, manifest, manifest_path):
             if previous.status == "succeeded":
                 return previous
             manifest = previous.model_copy(update={"status": "running", "error": None})
     folder.mkdir(parents=True, exist_ok=True)
     manifest.save(manifest_path)
-    return _run(model, tokenizer, data, val, folder, config, manifest, manifest_path, progress)
 
+    def build(callbacks: list[Any]) -> Any:
+        return build_trainer(
+            model, tokenizer, data, val, folder, config, progress=progress, callbacks=callbacks
+        )
 
-def _same_run(previous: LocalTrainManifest, new: LocalTrainManifest, path: Path) -> bool:
-    old_id, new_id = previous.identity(), new.identity()
-    if old_id == new_id:
-        return True
-    changed = sorted(k for k in new_id if old_id.get(k) != new_id.get(k))
-    what = ", ".join(changed)
-    if "base_model" in changed or "base_sha256" in changed or "base_revision" in changed:
-        what += f" (the folder was trained from {previous.base_model!r}, not {new.base_model!r})"
-    raise ConfigError(
-        f"{path.parent} holds another run ({what} differ); pass another --out folder, or delete "
-        f"{path.parent} to start over"
-    )
-
-
-def last_complete_checkpoint(folder: Path) -> str | None:
-    """The newest checkpoint whose ``trainer_state.json`` (written last) reads back whole.
-
-    A kill during a save leaves a partial ``checkpoint-N``; it is removed and the previous
-    complete checkpoint is used (or none: the run starts over).
-    """
-    if not folder.is_dir():
-        return None
-    found = []
-    for path in folder.iterdir():
-        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-        if match and path.is_dir():
-            found.append((int(match.group(1)), path))
-    for _, path in sorted(found, reverse=True):
-        try:
-            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            shutil.rmtree(path, ignore_errors=True)
-            continue
-        return str(path)
-    return None
-
-
-def _run(
-    model: str,
-    tokenizer: Any,
-    data: TokenizedFile,
-    val: TokenizedFile | None,
-    folder: Path,
-    config: LocalTrainConfig,
-    manifest: LocalTrainManifest,
-    manifest_path: Path,
-    progress: bool,
-) -> LocalTrainManifest:
-    from llmrec.finetune.local._callback import ManifestCallback
-
-    torch = require("torch")
-    started = time.monotonic()
-    callback = ManifestCallback(manifest, manifest_path, started)
-    trainer = build_trainer(
-        model, tokenizer, data, val, folder, config, progress=progress, callbacks=[callback]
-    )
-    checkpoints = folder / "checkpoints"
-    last = last_complete_checkpoint(checkpoints)
-    if last is not None:
-        manifest.resumed_from.append(Path(last).name)
-    manifest.device = str(trainer.args.device)
-    try:
-        trainer.train(resume_from_checkpoint=last)
-    except torch.OutOfMemoryError:
-        manifest.status, manifest.error = "failed", "out of memory"
-        manifest.save(manifest_path)
-        raise OutOfMemoryError(f"training {model!r} {OOM_HELP}") from None
-    except BaseException as exc:
-        if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
-            manifest.status, manifest.error = "failed", "out of memory"
-            manifest.save(manifest_path)
-            raise OutOfMemoryError(f"training {model!r} {OOM_HELP}") from None
-        raise
-    callback.sync(trainer.state)
-    _save_outputs(trainer, tokenizer, model, folder, config, manifest)
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    manifest.last_checkpoint = None
-    manifest.status = "succeeded"
-    manifest.finished_at = utc_now()
-    manifest.wall_seconds = callback.wall_seconds()
-    manifest.save(manifest_path)
-    return manifest
-
-
-def _save_outputs(
-    trainer: Any,
-    tokenizer: Any,
-    model: str,
-    folder: Path,
-    config: LocalTrainConfig,
-    manifest: LocalTrainManifest,
-) -> None:
-    net = trainer.model
-    tokenizer.save_pretrained(folder)
-    if config.method == "full":
-        net.save_pretrained(folder, safe_serialization=True)
-        manifest.outputs["model"] = str(folder)
-        return
-    for adapter in net.peft_config.values():
-        adapter.base_model_name_or_path = manifest.base_model
-        adapter.revision = manifest.base_revision
-    net.save_pretrained(folder, safe_serialization=True)
-    manifest.outputs["adapter"] = str(folder)
-    if config.merged:
-        from llmrec.local_models.load import merge_adapter
-
-        manifest.outputs["merged"] = str(merge_adapter(folder, folder / "merged"))
+    return run_training(model, tokenizer, build, folder, config, manifest, manifest_path)

@@ -1,0 +1,386 @@
+"""Local DPO: preference tuning of a supervised (SFT) model with TRL's ``DPOTrainer``.
+
+``train_local(PREFS, SFT, OUT, config=LocalTrainConfig(method="dpo", beta=0.1))`` (or
+:func:`train_local_dpo`) reads a preference file (``llmrec finetune export-preferences``),
+formats each pair with the model's own chat template, and runs DPO (Rafailov et al. 2023,
+"Direct Preference Optimization: Your Language Model is Secretly a Reward Model") with the SFT
+model as **both the starting policy and the reference**:
+
+- a LoRA SFT folder (``adapter_config.json``) is loaded as its base plus the SFT adapter, and
+  that adapter keeps training. TRL (>= 1.x, with PEFT >= 0.20) copies a PEFT model's pretrained
+  adapter into a frozen adapter named ``"ref"`` and computes the reference log-probabilities
+  with it, so the reference is base + SFT adapter, not the bare base (which is what TRL uses
+  when it creates a *fresh* adapter from ``peft_config``). One copy of the base is in memory.
+  The output is an adapter on the original base, like the SFT output.
+- a full-weights SFT folder (or hub id) gets a fresh LoRA adapter (``lora_r``, ``lora_alpha``
+  ...); with the adapter's zero-initialised B matrices the start equals the SFT model, and the
+  reference is the same model (the adapter disabled, or its frozen zero copy). The output is an
+  adapter whose base is the SFT folder.
+
+Either output loads in :class:`llmrec.local_models.LocalModel` (and ``merged=True`` also writes
+plain merged weights). The manifest records ``method="dpo"``, ``beta``, and the SFT model as
+``reference`` with its content hash; resume, progress and the dry run work as for SFT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmrec.errors import DataFormatError
+from llmrec.finetune.local._data import render_prompt_completion, template_sha256
+from llmrec.finetune.local._deps import library_versions, quiet_peft, require
+from llmrec.finetune.local._model import (
+    base_identity,
+    load_tokenizer,
+    max_positions,
+    torch_dtype,
+)
+from llmrec.finetune.local._runner import checkpointing_args, run_training, same_run
+from llmrec.finetune.local.config import LocalTrainConfig
+from llmrec.finetune.local.estimate import DryRun, estimate
+from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
+from llmrec.finetune.manifest import file_sha256, utc_now
+from llmrec.finetune.preference_file import PreferenceRow, read_preference_jsonl
+from llmrec.local_models.fingerprint import folder_sha256
+from llmrec.local_models.load import adapter_base
+
+__all__ = ["PreferenceData", "SFTModel", "plan_local_dpo", "read_pairs", "train_local_dpo"]
+
+
+@dataclass(frozen=True)
+class SFTModel:
+    """The supervised model DPO starts from: its folder or id, the base it sits on, and kind."""
+
+    path: str
+    base: str
+    kind: str  # "adapter" (LoRA folder on ``base``) or "model" (full weights; base == path)
+
+    @classmethod
+    def of(cls, model: str) -> SFTModel:
+        folder = Path(model)
+        if (folder / "adapter_config.json").is_file():
+            return cls(str(folder.resolve()), adapter_base(folder, None), "adapter")
+        name = str(folder.resolve()) if folder.is_dir() else model
+        return cls(name, name, "model")
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's ``reference`` entry (path, kind, content hash or hub commit)."""
+        if Path(self.path).is_dir():
+            return {"path": self.path, "kind": self.kind, "sha256": folder_sha256(self.path)}
+        _, revision, _ = base_identity(self.path)
+        return {"path": self.path, "kind": self.kind, "sha256": None, "revision": revision}
+
+    def tokenizer_source(self) -> str:
+        """The adapter folder when it holds a tokenizer (llmrec's SFT output does), else base."""
+        if self.kind == "adapter" and not (Path(self.path) / "tokenizer_config.json").is_file():
+            return self.base
+        return self.path
+
+
+@dataclass
+class PreferenceData:
+    """The pairs of a preference file kept for training, their token counts, and what
+    happened to the overlong ones."""
+
+    path: str
+    rows: list[PreferenceRow] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    n_examples: int = 0
+    prompt_tokens: int = 0
+    chosen_tokens: int = 0
+    rejected_tokens: int = 0
+    longest: int = 0
+    overlong_lines: list[int] = field(default_factory=list)
+    dropped: int = 0
+    truncated: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Tokens one epoch feeds the policy (prompt + chosen, and prompt + rejected)."""
+        return 2 * self.prompt_tokens + self.chosen_tokens + self.rejected_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens one epoch scores (both answers)."""
+        return self.chosen_tokens + self.rejected_tokens
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the manifest and the dry run."""
+        return {
+            "path": self.path,
+            "examples": self.n_examples,
+            "kept": len(self.rows),
+            "tokens": self.tokens,
+            "completion_tokens": self.completion_tokens,
+            "overlong": len(self.overlong_lines),
+            "dropped": self.dropped,
+            "truncated": self.truncated,
+        }
+
+
+def _line_numbers(path: Path) -> list[int]:
+    with open(path, encoding="utf-8") as handle:
+        return [number for number, raw in enumerate(handle, 1) if raw.strip()]
+
+
+def read_pairs(
+    tokenizer: Any, path: str | Path, *, max_seq_len: int, overlong: str
+) -> PreferenceData:
+    """Read and count a preference file with the model's chat template; apply ``overlong``.
+
+    A pair is overlong when its prompt plus the longer answer exceeds ``max_seq_len`` tokens:
+    'error' names the lines, 'drop' drops the pair, 'truncate' keeps it for TRL to cut the
+    answers at ``max_seq_len`` (a pair whose prompt alone fills it is dropped). Always counted.
+    """
+    src = Path(path)
+    rows = read_preference_jsonl(src)
+    if not rows:
+        raise DataFormatError("the file holds no preference pairs", path=src)
+    out = PreferenceData(path=str(path), n_examples=len(rows))
+    for line, row in zip(_line_numbers(src), rows, strict=True):
+        prompt, chosen = render_prompt_completion(tokenizer, [*row.prompt, *row.chosen])
+        _, rejected = render_prompt_completion(tokenizer, [*row.prompt, *row.rejected])
+        p, c, r = (
+            len(tokenizer(t, add_special_tokens=False)["input_ids"])
+            for t in (prompt, chosen, rejected)
+        )
+        length = p + max(c, r)
+        if length > max_seq_len:
+            out.overlong_lines.append(line)
+            if overlong == "drop" or (overlong == "truncate" and p >= max_seq_len):
+                out.dropped += 1
+                continue
+            if overlong == "truncate":
+                out.truncated += 1
+                c, r, length = min(c, max_seq_len - p), min(r, max_seq_len - p), max_seq_len
+        out.rows.append(row)
+        out.lines.append(line)
+        out.prompt_tokens += p
+        out.chosen_tokens += c
+        out.rejected_tokens += r
+        out.longest = max(out.longest, length)
+    if out.overlong_lines and overlong == "error":
+        shown = ", ".join(str(n) for n in out.overlong_lines[:10])
+        raise DataFormatError(
+            f"{len(out.overlong_lines)} pair(s) are longer than max_seq_len={max_seq_len} tokens "
+            f"(lines {shown}{', ...' if len(out.overlong_lines) > 10 else ''}); raise "
+            "--max-seq-len, or pass --overlong drop or --overlong truncate",
+            path=path,
+        )
+    if not out.rows:
+        raise DataFormatError("no pair is left to train on after dropping", path=path)
+    return out
+
+
+def _prepare(
+    prefs: str | Path, sft: SFTModel, validation: str | Path | None, config: LocalTrainConfig
+) -> tuple[Any, PreferenceData, PreferenceData | None, int]:
+    tokenizer = load_tokenizer(sft.tokenizer_source(), config)
+    max_len = config.max_seq_len or max_positions(sft.base, tokenizer)
+    data = read_pairs(tokenizer, prefs, max_seq_len=max_len, overlong=config.overlong)
+    val = None
+    if validation is not None:
+        val = read_pairs(tokenizer, validation, max_seq_len=max_len, overlong=config.overlong)
+    return tokenizer, data, val, max_len
+
+
+def _adapter_settings(sft: SFTModel, config: LocalTrainConfig) -> LocalTrainConfig:
+    """For a LoRA SFT folder the trained adapter is the SFT one: its rank and targets count."""
+    if sft.kind != "adapter":
+        return config
+    saved = json.loads((Path(sft.path) / "adapter_config.json").read_text(encoding="utf-8"))
+    targets = saved.get("target_modules") or config.lora_target_modules
+    if isinstance(targets, list):
+        targets = sorted(targets)
+    return config.model_copy(
+        update={"lora_r": int(saved.get("r", config.lora_r)), "lora_target_modules": targets}
+    )
+
+
+def plan_local_dpo(
+    prefs: str | Path,
+    model: str,
+    *,
+    validation: str | Path | None = None,
+    config: LocalTrainConfig | None = None,
+) -> DryRun:
+    """The dry run of a DPO run: pairs, tokens, steps, FLOPs and memory; trains nothing."""
+    config = config or LocalTrainConfig(method="dpo")
+    sft = SFTModel.of(model)
+    _, data, _, _ = _prepare(prefs, sft, validation, config)
+    return estimate(
+        sft.base,
+        _adapter_settings(sft, config),
+        examples=len(data.rows),
+        tokens=data.tokens,
+        completion_tokens=data.completion_tokens,
+        longest=data.longest,
+        overlong=len(data.overlong_lines),
+        dropped=data.dropped,
+        truncated=data.truncated,
+    )
+
+
+def _dataset(data: PreferenceData) -> Any:
+    datasets = require("datasets")
+    return datasets.Dataset.from_list([row.to_trl() for row in data.rows])
+
+
+def _load_policy(sft: SFTModel, config: LocalTrainConfig) -> Any:
+    transformers = require("transformers")
+    torch = require("torch")
+    peft = require("peft")
+    torch.manual_seed(config.seed)
+    net = transformers.AutoModelForCausalLM.from_pretrained(sft.base, dtype=torch_dtype(config))
+    with quiet_peft():
+        if sft.kind == "adapter":
+            return peft.PeftModel.from_pretrained(net, sft.path, is_trainable=True)
+        lora = peft.LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.lora_target_modules,
+            task_type="CAUSAL_LM",
+        )
+        return peft.get_peft_model(net, lora)
+
+
+def build_dpo_trainer(
+    sft: SFTModel,
+    tokenizer: Any,
+    data: PreferenceData,
+    validation: PreferenceData | None,
+    out: Path,
+    config: LocalTrainConfig,
+    max_len: int,
+    *,
+    progress: bool = True,
+    callbacks: list[Any] | None = None,
+) -> Any:
+    """TRL's ``DPOTrainer`` for the run; the reference is the SFT model (module docstring)."""
+    trl = require("trl")
+    torch = require("torch")
+    dtype = torch_dtype(config)
+    names = {f.name for f in dataclasses.fields(trl.DPOConfig)}
+    args = trl.DPOConfig(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.device_batch,
+        per_device_eval_batch_size=config.device_batch,
+        gradient_accumulation_steps=config.accumulation,
+        learning_rate=config.lr,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy="epoch" if validation is not None else "no",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=dtype == torch.bfloat16,
+        fp16=dtype == torch.float16,
+        **{
+            k: v
+            for k, v in checkpointing_args(trl, config.gradient_checkpointing).items()
+            if k in names
+        },
+        beta=config.beta,
+        max_length=max_len,
+        precompute_ref_log_probs=False,
+        report_to=[],
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        save_only_model=False,
+    )
+    policy = _load_policy(sft, config)
+    with quiet_peft():
+        trainer = trl.DPOTrainer(
+            model=policy,
+            ref_model=None,
+            args=args,
+            train_dataset=_dataset(data),
+            eval_dataset=None if validation is None else _dataset(validation),
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+    if not progress:
+        transformers = require("transformers")
+        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+    return trainer
+
+
+def _file_record(path: str | Path, data: PreferenceData) -> dict[str, Any]:
+    return {"sha256": file_sha256(path), **data.summary(), "path": str(Path(path).resolve())}
+
+
+def train_local_dpo(
+    prefs: str | Path,
+    model: str,
+    out: str | Path,
+    *,
+    validation: str | Path | None = None,
+    config: LocalTrainConfig | None = None,
+    progress: bool = True,
+) -> LocalTrainManifest:
+    """DPO-tune the SFT model ``model`` (folder or hub id) on the preference file ``prefs``.
+
+    Returns the manifest (also in ``out/local-train-manifest.json``). Rerunning the same call
+    resumes from the last checkpoint; a finished run is returned as it is; a folder holding
+    another run raises ConfigError. ``config.method`` must be ``"dpo"`` (the default here).
+    """
+    config = config or LocalTrainConfig(method="dpo")
+    if config.method != "dpo":
+        config = config.model_copy(update={"method": "dpo"})
+    from llmrec.finetune.local._data import require_file_kind
+
+    require_file_kind(prefs, "dpo")
+    sft = SFTModel.of(model)
+    folder = Path(out)
+    manifest_path = folder / MANIFEST_NAME
+    base_name, revision, base_hash = base_identity(sft.base)
+    tokenizer, data, val, max_len = _prepare(prefs, sft, validation, config)
+    manifest = LocalTrainManifest(
+        method="dpo",
+        base_model=base_name,
+        base_revision=revision,
+        base_sha256=base_hash,
+        reference=sft.record(),
+        train_file=_file_record(prefs, data),
+        validation_file=None
+        if val is None or validation is None
+        else _file_record(validation, val),
+        template_sha256=template_sha256(tokenizer),
+        hyperparameters={**config.hyperparameters(), "max_seq_len": max_len},
+        libraries=library_versions(),
+        started_at=utc_now(),
+    )
+    if manifest_path.exists():
+        previous = LocalTrainManifest.load(manifest_path)
+        if same_run(previous, manifest, manifest_path):
+            if previous.status == "succeeded":
+                return previous
+            manifest = previous.model_copy(update={"status": "running", "error": None})
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest.save(manifest_path)
+
+    def build(callbacks: list[Any]) -> Any:
+        return build_dpo_trainer(
+            sft,
+            tokenizer,
+            data,
+            val,
+            folder,
+            config,
+            max_len,
+            progress=progress,
+            callbacks=callbacks,
+        )
+
+    return run_training(sft.path, tokenizer, build, folder, config, manifest, manifest_path)
