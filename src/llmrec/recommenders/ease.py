@@ -26,6 +26,7 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
+    rank_candidates,
     recommendations_from,
     top_k,
 )
@@ -148,3 +149,13 @@ class EASERecommender(Recommender):
         scores[rows, cols] = -np.inf
         best, values = top_k(scores, k)
         return recommendations_from(best, values, self.index_)
+
+    def _rank_many(
+        self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
+    ) -> list[Recommendation]:
+        # The same score block as _recommend_many, gathered at the candidates' columns.
+        p = profile_matrix(profiles, self.index_)
+        block = np.asarray(p @ self.weights_, dtype=np.float32)
+        return rank_candidates(
+            candidates, self.index_, k, lambda rows, cols: block[rows, cols].astype(np.float64)
+        )

@@ -13,9 +13,10 @@ similarities from the profile's items that keep ``j`` as a neighbour: ``score = 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.recommenders._matrix import (
@@ -23,6 +24,7 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
+    rank_candidates,
     top_k,
     top_k_sparse,
 )
@@ -94,6 +96,20 @@ class ItemKNNRecommender(Recommender):
     def _recommend_many(self, profiles: list[tuple[int, ...]], k: int) -> list[Recommendation]:
         p = profile_matrix(profiles, self.index_)
         return top_k_sparse(p @ self.similarity_, p, k, self.index_)
+
+    def _rank_many(
+        self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
+    ) -> list[Recommendation]:
+        # The same sparse scores as _recommend_many, read at the candidates' entries (absent
+        # entries are 0, which the full ranking fills in column order too).
+        p = profile_matrix(profiles, self.index_)
+        scores = (p @ self.similarity_).tocsr()
+
+        def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
+            values = np.asarray(scores[rows, cols], dtype=np.float64).ravel()
+            return np.maximum(values, 0.0)
+
+        return rank_candidates(candidates, self.index_, k, gather)
 
 
 def _top_n_cosine(x: sp.csr_matrix, n_neighbours: int, shrinkage: float) -> sp.csr_matrix:

@@ -31,6 +31,7 @@ from llmrec.recommenders.base import Recommendation, Recommender
 from llmrec.recommenders.capabilities import CostEstimate, Credentials, RunSettings
 from llmrec.recommenders.llm.answers import answer_from_cache, recommendation_from_answer
 from llmrec.recommenders.llm.cache import ResponseCache, request_key
+from llmrec.recommenders.llm.ranking import candidate_resolver, ranking_from_answer
 from llmrec.recommenders.llm.transports.base import ChatAnswer, ChatRequest, Transport
 
 if TYPE_CHECKING:
@@ -324,3 +325,121 @@ class LanguageModelRecommender(Recommender):
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
         return self.build(profiles, requests, answers)
+
+    # -- ranking candidates -----------------------------------------------------------------
+    def plan_ranking(
+        self,
+        profiles: Sequence[Sequence[int]],
+        candidate_lists: Sequence[Sequence[int]],
+        k: int | None,
+    ) -> list[ChatRequest]:
+        """One candidate-ranking request per profile (see
+        :meth:`~llmrec.prompts.PromptTemplate.ranking_messages`); the candidates, in their
+        order, are in the messages and so in the cache key."""
+        catalog = self._check_fitted()
+        transport = self.transport()
+        endpoint, model = transport.endpoint, transport.model
+        fmt = self.response_format()
+        template = self.template
+        made: dict[tuple[tuple[int, ...], tuple[int, ...], int], ChatRequest] = {}
+        out: list[ChatRequest] = []
+        for i, (profile, cands) in enumerate(zip(profiles, candidate_lists, strict=True)):
+            missing = [m for m in cands if m not in catalog]
+            if missing:
+                raise ConfigError(
+                    f"candidate list {i} holds movie(s) {missing[:5]} that are not in the "
+                    f"catalog, so {self.name} cannot name them in the prompt"
+                )
+            known = tuple(m for m in profile if m in catalog)
+            kk = len(cands) if k is None else min(k, len(cands))
+            key = (known, tuple(cands), kk)
+            request = made.get(key)
+            if request is None:
+                messages = tuple(template.ranking_messages(known, cands, catalog, k=kk))
+                body = transport.build_body(messages, response_format=fmt)
+                request = ChatRequest(
+                    request_key(endpoint, model, body), body, messages, known, kk, i
+                )
+                made[key] = request
+            out.append(request)
+        return out
+
+    def _rank_many(
+        self,
+        profiles: list[tuple[int, ...]],
+        candidates: list[tuple[int, ...]],
+        k: int | None,
+    ) -> list[Recommendation]:
+        return self._rank_all(profiles, candidates, k, progress=False)
+
+    def _rank_all(
+        self,
+        profiles: list[tuple[int, ...]],
+        candidates: list[tuple[int, ...]],
+        k: int | None,
+        *,
+        progress: bool,
+    ) -> list[Recommendation]:
+        """Every ranking request in one call to the transport (cache first, as for
+        :meth:`recommend_many`); an empty candidate list needs no request."""
+        out: list[Recommendation | None] = [None] * len(profiles)
+        asked = [i for i, c in enumerate(candidates) if c]
+        for i, c in enumerate(candidates):
+            if not c:
+                out[i] = Recommendation((), (), diagnostics={"task": "rank", "n_candidates": 0})
+        if asked:
+            some_profiles = [profiles[i] for i in asked]
+            some_candidates = [candidates[i] for i in asked]
+            requests = self.plan_ranking(some_profiles, some_candidates, k)
+            answers = self._answers(some_profiles, requests, progress=progress)
+            resolvers: dict[tuple[int, ...], Any] = {}
+            done: dict[str, Recommendation] = {}
+            threshold = self._option("resolver_threshold")
+            for i, cands, request in zip(asked, some_candidates, requests, strict=True):
+                rec = done.get(request.key)
+                if rec is None:
+                    answer = answers[request.key]
+                    if answer.error is not None:  # the pipeline's rule for failed answers
+                        rec = self.to_recommendation(profiles[i], request.k, request.key, answer)
+                    else:
+                        resolver = resolvers.get(cands)
+                        if resolver is None:
+                            resolver = candidate_resolver(cands, self.catalog_, threshold)
+                            resolvers[cands] = resolver
+                        rec = ranking_from_answer(
+                            cands,
+                            request.k,
+                            request.key,
+                            answer,
+                            template=self.template,
+                            resolver=resolver,
+                        )
+                    done[request.key] = rec
+                out[i] = rec
+        return [r for r in out if r is not None]
+
+    def _answers(
+        self,
+        profiles: Sequence[Sequence[int]],
+        requests: Sequence[ChatRequest],
+        *,
+        progress: bool,
+    ) -> dict[str, ChatAnswer]:
+        """The answer to every request by key: cached ones, then the rest in one send."""
+        keys = [r.key for r in requests]
+        answers = self.cached_answers(keys)
+        self.check_replay(profiles, keys, answers)
+        todo = list({r.key: r for r in requests if r.key not in answers}.values())
+        if todo:
+            bar = progress_bar(enabled=progress, total=len(todo), desc=self.model_id)
+
+            def arrived(request: ChatRequest, answer: ChatAnswer) -> None:
+                self.store(request, answer)
+                bar.update(1)
+
+            try:
+                fresh = self.transport().send(todo, on_answer=arrived)
+            finally:
+                bar.close()
+            answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
+        return answers
