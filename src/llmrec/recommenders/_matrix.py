@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # scipy loads when a model is fitted, not on import
 
 __all__ = [
     "ItemIndex",
-    "interaction_matrix",
     "index_of",
+    "interaction_matrix",
     "item_index",
     "profile_matrix",
     "rank_candidates",
@@ -103,9 +103,7 @@ def _make_index(movie_ids: npt.NDArray[np.int32], counts: npt.NDArray[np.int64])
 
 def index_of(movie_ids: npt.ArrayLike, counts: npt.ArrayLike) -> ItemIndex:
     """An index whose column ``c`` is ``movie_ids[c]`` (already in the wanted order)."""
-    return _make_index(
-        np.asarray(movie_ids, dtype=np.int32), np.asarray(counts, dtype=np.int64)
-    )
+    return _make_index(np.asarray(movie_ids, dtype=np.int32), np.asarray(counts, dtype=np.int64))
 
 
 def item_index(ratings: Ratings) -> ItemIndex:

@@ -175,6 +175,13 @@ class CandidateSets:
         """The user's positives (gold movies among the candidates), in gold order."""
         return self._positives[user_id]
 
+    def orders(self, repeats: int, seed: int = 0) -> list[CandidateSets]:
+        """The sets in ``repeats`` seeded presentation orders, repeat 0 as stored (position-bias
+        control; see :func:`llmrec.truth.orders.presentation_orders`)."""
+        from llmrec.truth.orders import presentation_orders
+
+        return presentation_orders(self, repeats, seed)
+
     def _lines(self) -> Iterator[str]:
         for u, cands in self._candidates.items():
             obj = {"user_id": u, "candidates": list(cands), "positives": list(self._positives[u])}

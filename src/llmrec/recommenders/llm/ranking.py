@@ -54,9 +54,7 @@ def _numbers_only(text: str) -> list[int] | None:
     return [int(n) for n in re.findall(r"\d+", body)]
 
 
-def _pick(
-    item: ParsedTitle, candidates: Sequence[int], resolver: Any
-) -> tuple[int | None, str]:
+def _pick(item: ParsedTitle, candidates: Sequence[int], resolver: Any) -> tuple[int | None, str]:
     """The candidate an item names and how (``"number"``, ``"title"``), or ``(None, "")``."""
     n = len(candidates)
     number = _NUMBER.match(item.title) if item.year is None else None
