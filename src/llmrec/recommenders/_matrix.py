@@ -306,7 +306,8 @@ def rank_candidates(
     cols = index.columns(flat)
     known = cols >= 0
     scores = np.zeros(flat.size, dtype=np.float64)
-    scores[known] = gather(rows[known], cols[known])
+    if known.any():
+        scores[known] = gather(rows[known], cols[known])
     primary = cols.astype(np.float64) if by_column else -scores
     primary[~known] = np.inf
     tie = np.where(known, cols, index.n_items)
