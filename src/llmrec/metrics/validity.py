@@ -113,10 +113,13 @@ def validity_mask(recommendations: Any, truth: Any, valid: Any) -> npt.NDArray[n
     With mappings, ``valid`` is a collection of valid user ids or a mapping user -> bool; with
     aligned sequences, a sequence of booleans as long as the truth.
     """
+    if isinstance(truth, Mapping) != isinstance(recommendations, Mapping):
+        raise ConfigError(
+            "recommendations and truth must both be mappings (user -> items) or both be aligned "
+            f"sequences (got {type(recommendations).__name__} and {type(truth).__name__})"
+        )
     if isinstance(truth, Mapping):
         users = list(truth)
-        if not isinstance(recommendations, Mapping):
-            raise ConfigError("recommendations and truth must both be mappings or both sequences")
         if isinstance(valid, Mapping):
             flags = [bool(valid.get(u, False)) for u in users]
         elif isinstance(valid, Collection) and not isinstance(valid, str | bytes):
@@ -135,6 +138,11 @@ def validity_mask(recommendations: Any, truth: Any, valid: Any) -> npt.NDArray[n
             "with aligned sequences, valid must be a sequence of booleans as long as the truth"
         )
     mask = np.asarray(valid)
+    if len(recommendations) != len(truth):
+        raise ConfigError(
+            f"aligned recommendations and truth differ in length ({len(recommendations)} != "
+            f"{len(truth)})"
+        )
     if mask.shape != (len(truth),) or (mask.size and mask.dtype != np.bool_):
         raise ConfigError(
             f"valid must hold one boolean per user ({len(truth)}), got shape {mask.shape} of "
