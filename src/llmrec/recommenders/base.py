@@ -27,6 +27,7 @@ import abc
 import dataclasses
 import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -391,13 +392,23 @@ class Recommender(abc.ABC):
         allowed: frozenset[int] | None = None,
     ) -> Recommendation:
         """Apply the output contract to one recommendation (see the module docstring)."""
-        for a, b in itertools.pairwise(rec.scores):
-            if not b <= a:
-                raise BackendError(
-                    f"{type(self).__name__} returned scores that increase ({a!r} then {b!r})"
-                )
+        scores = rec.scores
+        if not all(map(operator.le, scores[1:], scores[:-1])):  # fast check; then find the pair
+            for a, b in itertools.pairwise(scores):
+                if not b <= a:
+                    raise BackendError(
+                        f"{type(self).__name__} returned scores that increase ({a!r} then {b!r})"
+                    )
         if rec.scores and not all(math.isfinite(s) for s in (rec.scores[0], rec.scores[-1])):
             raise BackendError(f"{type(self).__name__} returned a non-finite score")
+        ids = rec.movie_ids
+        if (
+            len(ids) <= k
+            and len(set(ids)) == len(ids)
+            and (allowed is None or allowed.issuperset(ids))
+            and not set(profile).intersection(ids)
+        ):
+            return rec  # already conforming: the common case, checked with set operations
         own = set(profile)
         seen: set[int] = set()
         ids: list[int] = []
@@ -485,7 +496,7 @@ def _normalise_profiles(
                 f"{what} {i} must be a sequence of movie ids, got {p!r}; "
                 "for a single profile call recommend(profile, k) or rank(profile, candidates)"
             )
-        if isinstance(p, (list, tuple)) and all(type(m) is int for m in p):
+        if isinstance(p, (list, tuple)) and set(map(type, p)) <= {int}:
             out.append(tuple(p))
             continue
         try:

@@ -140,7 +140,10 @@ class EASERecommender(Recommender):
         index = item_index(ratings).head(cfg.max_items)
         x = interaction_matrix(ratings, index, min_rating=cfg.min_rating, dtype=np.float64)
         self.index_ = index
-        self.weights_ = ease_weights(_gram(x), cfg.l2, overwrite=True).astype(np.float32)
+        # C order: ``profiles @ weights_`` reads rows; a Fortran-ordered matrix would be copied
+        # whole on every call.
+        weights = ease_weights(_gram(x), cfg.l2, overwrite=True)
+        self.weights_ = np.ascontiguousarray(weights, dtype=np.float32)
 
     def _recommend_many(self, profiles: list[tuple[int, ...]], k: int) -> list[Recommendation]:
         p = profile_matrix(profiles, self.index_)

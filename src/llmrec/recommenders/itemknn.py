@@ -100,14 +100,20 @@ class ItemKNNRecommender(Recommender):
     def _rank_many(
         self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
     ) -> list[Recommendation]:
-        # The same sparse scores as _recommend_many, read at the candidates' entries (absent
-        # entries are 0, which the full ranking fills in column order too).
         p = profile_matrix(profiles, self.index_)
-        scores = (p @ self.similarity_).tocsr()
+        similarity = self.similarity_
 
         def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
-            values = np.asarray(scores[rows, cols], dtype=np.float64).ravel()
-            return np.maximum(values, 0.0)
+            # score(r, c) = Σ_{i in profile r} S[i, c], summed in float32 over the profile's
+            # columns in ascending order: the very additions ``p @ S`` makes for that entry
+            # (absent entries add nothing), without forming the product's dense rows.
+            total = np.zeros(rows.size, dtype=np.float32)
+            starts, ends = p.indptr[rows], p.indptr[rows + 1]
+            for step in range(int((ends - starts).max(initial=0))):
+                on = np.flatnonzero(ends - starts > step)
+                items = p.indices[starts[on] + step]
+                total[on] += np.asarray(similarity[items, cols[on]], dtype=np.float32).ravel()
+            return np.maximum(total.astype(np.float64), 0.0)
 
         return rank_candidates(candidates, self.index_, k, gather)
 
