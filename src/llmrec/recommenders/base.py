@@ -392,9 +392,9 @@ class Recommender(abc.ABC):
         allowed: frozenset[int] | None = None,
     ) -> Recommendation:
         """Apply the output contract to one recommendation (see the module docstring)."""
-        scores = rec.scores
-        if not all(map(operator.le, scores[1:], scores[:-1])):  # fast check; then find the pair
-            for a, b in itertools.pairwise(scores):
+        given = rec.scores
+        if not all(map(operator.le, given[1:], given[:-1])):  # fast check; then find the pair
+            for a, b in itertools.pairwise(given):
                 if not b <= a:
                     raise BackendError(
                         f"{type(self).__name__} returned scores that increase ({a!r} then {b!r})"
