@@ -401,12 +401,12 @@ class Recommender(abc.ABC):
                     )
         if rec.scores and not all(math.isfinite(s) for s in (rec.scores[0], rec.scores[-1])):
             raise BackendError(f"{type(self).__name__} returned a non-finite score")
-        ids = rec.movie_ids
+        given_ids = rec.movie_ids
         if (
-            len(ids) <= k
-            and len(set(ids)) == len(ids)
-            and (allowed is None or allowed.issuperset(ids))
-            and not set(profile).intersection(ids)
+            len(given_ids) <= k
+            and len(set(given_ids)) == len(given_ids)
+            and (allowed is None or allowed.issuperset(given_ids))
+            and not set(profile).intersection(given_ids)
         ):
             return rec  # already conforming: the common case, checked with set operations
         own = set(profile)
