@@ -14,7 +14,7 @@ outside them are neither scored nor used from profiles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -156,9 +156,18 @@ class EASERecommender(Recommender):
     def _rank_many(
         self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
     ) -> list[Recommendation]:
-        # The same score block as _recommend_many, gathered at the candidates' columns.
         p = profile_matrix(profiles, self.index_)
-        block = np.asarray(p @ self.weights_, dtype=np.float32)
-        return rank_candidates(
-            candidates, self.index_, k, lambda rows, cols: block[rows, cols].astype(np.float64)
-        )
+        weights = self.weights_
+
+        def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
+            # score(r, c) = Σ_{i in profile r} B[i, c], added in float32 over the profile's
+            # columns in ascending order: the additions ``p @ B`` makes for that entry, without
+            # the dense profiles × items block.
+            total = np.zeros(rows.size, dtype=np.float32)
+            starts, ends = p.indptr[rows], p.indptr[rows + 1]
+            for step in range(int((ends - starts).max(initial=0))):
+                on = np.flatnonzero(ends - starts > step)
+                total[on] += weights[p.indices[starts[on] + step], cols[on]]
+            return total.astype(np.float64)
+
+        return rank_candidates(candidates, self.index_, k, gather)
