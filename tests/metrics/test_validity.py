@@ -131,3 +131,12 @@ def test_summarize_repeats_checks_its_inputs() -> None:
         summarize_repeats([{"u": [1]}], {"u": {1}}, ["hit@1"], valid=[{"u"}, {"u"}])
     with pytest.raises(ConfigError, match="non-empty sequence"):
         summarize_repeats([], {"u": {1}}, ["hit@1"])
+
+
+def test_docstring_example() -> None:
+    import doctest
+
+    import llmrec.metrics.validity
+
+    result = doctest.testmod(llmrec.metrics.validity, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
