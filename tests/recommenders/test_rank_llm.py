@@ -210,3 +210,24 @@ def test_candidates_outside_the_catalog_are_rejected(
         rec.rank((1,), (4, 999))
     assert chats(srv) == []
     assert rec.rank((1,), ()).movie_ids == ()
+
+
+def test_estimate_rank_cost_counts_the_ranking_prompts(
+    srv: LocalOpenAIServer, tmp_path: Path
+) -> None:
+    from llmrec.openai_api.cost import expected_output_tokens
+    from llmrec.openai_api.tokens import count_chat_tokens
+
+    rec = make(srv, tmp_path / "c.sqlite")
+    lists = [(4, 7, 2), (), (5, 6)]
+    est = rec.estimate_rank_cost([(1,), (1,), (2, 3)], lists, None, CATALOG)
+    tpl = rec.template
+    expected_in = count_chat_tokens(tpl.ranking_messages((1,), (4, 7, 2), CATALOG)) + (
+        count_chat_tokens(tpl.ranking_messages((2, 3), (5, 6), CATALOG))
+    )
+    assert est.requests == 2 and est.input_tokens == expected_in
+    assert est.output_tokens == expected_output_tokens(3, catalog=CATALOG) + (
+        expected_output_tokens(2, catalog=CATALOG)
+    )
+    assert est.usd is not None and est.usd > 0
+    assert chats(srv) == []  # nothing sent

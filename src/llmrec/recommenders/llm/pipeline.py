@@ -364,6 +364,33 @@ class LanguageModelRecommender(Recommender):
             out.append(request)
         return out
 
+    def estimate_rank_cost(
+        self,
+        profiles: Sequence[Sequence[int]],
+        candidate_lists: Sequence[Sequence[int]],
+        k: int | None,
+        catalog: Catalog,
+    ) -> CostEstimate:
+        """What :meth:`rank_many` would send: one request per profile with candidates; input
+        tokens exact (the ranking prompt, ``o200k_base`` with chat overhead), output tokens by
+        :func:`llmrec.openai_api.cost.expected_output_tokens` for the ``k`` (all) asked for."""
+        from llmrec.openai_api.cost import expected_output_tokens
+        from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
+
+        encoding = get_encoding()
+        template = self.template
+        n_in = n_out = requests = 0
+        for profile, cands in zip(profiles, candidate_lists, strict=True):
+            if not cands:
+                continue
+            known = tuple(m for m in profile if m in catalog)
+            kk = len(cands) if k is None else min(k, len(cands))
+            messages = template.ranking_messages(known, tuple(cands), catalog, k=kk)
+            n_in += count_chat_tokens(messages, encoding=encoding)
+            n_out += expected_output_tokens(kk, template=template, catalog=catalog)
+            requests += 1
+        return CostEstimate(self.model_id, requests, n_in, n_out, self.token_cost(n_in, n_out))
+
     def _rank_many(
         self,
         profiles: list[tuple[int, ...]],
