@@ -301,6 +301,13 @@ def contract_model(body: dict[str, Any]) -> str:
     """Recommend the contract catalog's movies outside the profile, rotated by the profile."""
     _, catalog, _ = contract_data()
     profile = profile_from(body, catalog)
+    user = body["messages"][-1]["content"]
+    if "\nCandidate movies" in user:  # a ranking prompt: rank the listed candidates, rotated
+        shown = [
+            line.split(". ", 1)[1] for line in user.split("\nCandidate movies")[1].splitlines()[1:]
+        ]
+        shift = sum(profile) % len(shown)
+        return "\n".join(f"{i}. {t}" for i, t in enumerate(shown[shift:] + shown[:shift], 1))
     others = [m for m in catalog if m.movie_id not in profile]
     shift = sum(profile) % len(others)
     order = others[shift:] + others[:shift]

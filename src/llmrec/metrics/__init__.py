@@ -11,7 +11,10 @@ Every definition, with its formula and the tools it matches, is in ``docs/metric
 * :func:`compare` → :class:`Comparison` (paired t, Wilcoxon, randomisation, effect sizes);
 * long tail: every metric as ``FAMILY_tail@K`` with ``evaluate(..., head=...)``;
   :func:`head_share`, :func:`head_items` (see :mod:`llmrec.metrics.tail`);
-* beyond accuracy: coverage, popularity, novelty, hallucination / invalid-output / duplicate rates.
+* beyond accuracy: coverage, popularity, novelty, hallucination / invalid-output / duplicate rates;
+* validity: :func:`evaluate_validity` → :class:`ValidityReport` (strict and valid-only metrics
+  side by side, validity rate); :func:`summarize_repeats` → :class:`RepeatSummary` (metrics
+  over presentation orders, top-1 flip rate).
 """
 
 from __future__ import annotations
@@ -34,10 +37,12 @@ from llmrec.metrics.ndcg import ndcg_at_k, ndcg_at_k_batch
 from llmrec.metrics.precision import precision_at_k, precision_at_k_batch
 from llmrec.metrics.recall import recall_at_k, recall_at_k_batch
 from llmrec.metrics.registry import MetricSpec, available_metrics, register_metric, resolve_metric
+from llmrec.metrics.repeats import RepeatStat, RepeatSummary, summarize_repeats, top1_flip_rate
 from llmrec.metrics.report import MetricReport
 from llmrec.metrics.rr import reciprocal_rank, reciprocal_rank_batch
 from llmrec.metrics.significance import Comparison, MetricComparison, compare
 from llmrec.metrics.tail import DEFAULT_HEAD_SIZE, head_items, head_share
+from llmrec.metrics.validity import ValidityReport, evaluate_validity, validity_mask
 
 __all__ = [
     "DEFAULT_HEAD_SIZE",
@@ -48,6 +53,9 @@ __all__ = [
     "MetricComparison",
     "MetricReport",
     "MetricSpec",
+    "RepeatStat",
+    "RepeatSummary",
+    "ValidityReport",
     "available_metrics",
     "average_precision",
     "average_precision_batch",
@@ -56,6 +64,7 @@ __all__ = [
     "compare",
     "duplicate_rate",
     "evaluate",
+    "evaluate_validity",
     "f1_at_k",
     "f1_at_k_batch",
     "hallucination_rate",
@@ -77,4 +86,7 @@ __all__ = [
     "register_metric",
     "relative_popularity",
     "resolve_metric",
+    "summarize_repeats",
+    "top1_flip_rate",
+    "validity_mask",
 ]

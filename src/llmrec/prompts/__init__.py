@@ -13,10 +13,18 @@ from llmrec.prompts.parse import (
     parse_response,
     split_label,
 )
-from llmrec.prompts.template import DEFAULT_PROFILE_INTRO, DEFAULT_TASK, PromptTemplate
+from llmrec.prompts.template import (
+    DEFAULT_CANDIDATES_INTRO,
+    DEFAULT_PROFILE_INTRO,
+    DEFAULT_RANKING_TASK,
+    DEFAULT_TASK,
+    PromptTemplate,
+)
 
 __all__ = [
+    "DEFAULT_CANDIDATES_INTRO",
     "DEFAULT_PROFILE_INTRO",
+    "DEFAULT_RANKING_TASK",
     "DEFAULT_TASK",
     "OutputFormat",
     "ParsedResponse",

@@ -26,6 +26,7 @@ __all__ = [
     "RESPONSE_FORMAT_NAME",
     "OutputFormat",
     "format_instructions",
+    "ranking_instructions",
     "recommendation_schema",
     "render_list",
     "response_format",
@@ -62,6 +63,22 @@ def format_instructions(output_format: OutputFormat, k: int, include_year: bool)
     return (
         f"Answer with a numbered list of {k} movies, best first, one per line, each written as "
         f'"{example}". Write nothing else.'
+    )
+
+
+def ranking_instructions(output_format: OutputFormat, k: int, include_year: bool) -> str:
+    """The F part of a candidate-ranking prompt: the best ``k`` candidates, best first."""
+    label = "Title (Year)" if include_year else "Title"
+    if output_format == "json":
+        year = "its release year" if include_year else "null"
+        return (
+            'Answer with a JSON object of the form {"recommendations": [{"title": "...", '
+            f'"year": ...}}, ...]}} listing the {k} best candidates, best first, each with its '
+            f"title as listed and {year} as the year. Write nothing else."
+        )
+    return (
+        f"Answer with a numbered list of the {k} best candidates, best first, one per line, "
+        f'each written as "1. {label}" as listed. Write nothing else.'
     )
 
 

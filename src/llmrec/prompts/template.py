@@ -12,19 +12,33 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from llmrec.data.catalog import Catalog
 from llmrec.errors import ConfigError
 from llmrec.prompts.formats import (
     OutputFormat,
     format_instructions,
+    ranking_instructions,
     render_list,
     response_format,
 )
 from llmrec.prompts.parse import ParsedResponse, parse_response
 
-__all__ = ["DEFAULT_PROFILE_INTRO", "DEFAULT_TASK", "PromptTemplate"]
+__all__ = [
+    "DEFAULT_CANDIDATES_INTRO",
+    "DEFAULT_PROFILE_INTRO",
+    "DEFAULT_RANKING_TASK",
+    "DEFAULT_TASK",
+    "PromptTemplate",
+]
 
 DEFAULT_TASK = (
     "You are a movie recommendation system. You are given the favourite movies of a user, "
@@ -35,6 +49,22 @@ DEFAULT_TASK = (
 
 DEFAULT_PROFILE_INTRO = "My {n} favourite movies, most liked first:"
 """Lead-in of C; ``{n}`` becomes the number of profile movies."""
+
+
+DEFAULT_RANKING_TASK = (
+    "You are a movie recommendation system. You are given the favourite movies of a user, "
+    "most liked first, and a numbered list of {n} candidate movies. Rank the candidates by how "
+    "likely this user is to watch and enjoy them, most likely first."
+)
+"""Task of the candidate-ranking prompt; ``{n}`` is the number of candidates, ``{k}`` how many
+are asked for."""
+
+DEFAULT_CANDIDATES_INTRO = "Candidate movies ({n}):"
+"""Lead-in of the candidate list in the user message; ``{n}`` is the number of candidates."""
+
+# Fields of the candidate-ranking variant: left out of dumps while unset, so the dump (and every
+# key derived from it) of a template that does not customise ranking stays as it was.
+_RANKING_FIELDS = ("ranking_task", "candidates_intro")
 
 
 def _check_fields(text: str, allowed: set[str], what: str) -> str:
@@ -88,6 +118,37 @@ class PromptTemplate(BaseModel):
         default=True, description="Write 'Title (Year)' (True) or the bare title (False)."
     )
 
+    ranking_task: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Task of the candidate-ranking prompt ('{n}' candidates, '{k}' asked for); None uses "
+            "DEFAULT_RANKING_TASK."
+        ),
+    )
+    candidates_intro: str | None = Field(
+        default=None,
+        description="Line before the numbered candidates ('{n}'); None: DEFAULT_CANDIDATES_INTRO.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_ranking(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in _RANKING_FIELDS:
+            if data.get(name, "") is None:
+                del data[name]
+        return data
+
+    @field_validator("ranking_task")
+    @classmethod
+    def _ranking_placeholders(cls, value: str | None) -> str | None:
+        return None if value is None else _check_fields(value, {"k", "n"}, "ranking_task")
+
+    @field_validator("candidates_intro")
+    @classmethod
+    def _candidates_placeholders(cls, value: str | None) -> str | None:
+        return None if value is None else _check_fields(value, {"n"}, "candidates_intro")
+
     @field_validator("task", "format_text")
     @classmethod
     def _task_placeholders(cls, value: str | None) -> str | None:
@@ -124,6 +185,44 @@ class PromptTemplate(BaseModel):
         return [
             {"role": "system", "content": self.system_text(k)},
             {"role": "user", "content": self.user_text(profile, catalog)},
+        ]
+
+    # -- candidate ranking ---------------------------------------------------------------------
+    def ranking_system_text(self, n: int, k: int | None = None) -> str:
+        """System message of the candidate-ranking prompt: task, then the format for the best
+        ``k`` of ``n`` candidates (``k=None``: all ``n``)."""
+        k = n if k is None else k
+        if n < 1 or k < 1:
+            raise ConfigError(f"a ranking prompt needs n >= 1 candidates and k >= 1, got {n}, {k}")
+        task = DEFAULT_RANKING_TASK if self.ranking_task is None else self.ranking_task
+        fmt = (
+            ranking_instructions(self.output_format, k, self.include_year)
+            if self.format_text is None
+            else self.format_text.format(k=k)
+        )
+        return f"{task.format(k=k, n=n)}\n\n{fmt}"
+
+    def ranking_user_text(
+        self, profile: Sequence[int], candidates: Sequence[int], catalog: Catalog
+    ) -> str:
+        """User message: C as in :meth:`user_text`, a blank line, then the candidates numbered
+        from 1 in presentation order ("1. Title (Year)")."""
+        intro = DEFAULT_CANDIDATES_INTRO if self.candidates_intro is None else self.candidates_intro
+        lines = [self.user_text(profile, catalog), "", intro.format(n=len(candidates))]
+        lines.extend(f"{i}. {self._label(m, catalog)}" for i, m in enumerate(candidates, 1))
+        return "\n".join(lines)
+
+    def ranking_messages(
+        self,
+        profile: Sequence[int],
+        candidates: Sequence[int],
+        catalog: Catalog,
+        k: int | None = None,
+    ) -> list[dict[str, str]]:
+        """The chat messages asking to rank ``candidates`` (in this order) for ``profile``."""
+        return [
+            {"role": "system", "content": self.ranking_system_text(len(candidates), k)},
+            {"role": "user", "content": self.ranking_user_text(profile, candidates, catalog)},
         ]
 
     def target(self, gold: Sequence[int], catalog: Catalog) -> str:

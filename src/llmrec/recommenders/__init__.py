@@ -13,6 +13,7 @@ from llmrec.recommenders.base import Profile, Recommendation, Recommender
 from llmrec.recommenders.ease import EASEConfig, EASERecommender
 from llmrec.recommenders.itemknn import ItemKNNConfig, ItemKNNRecommender
 from llmrec.recommenders.popularity import PopularityConfig, PopularityRecommender
+from llmrec.recommenders.ranking import RepeatedRanking, rank_with_repeats
 from llmrec.recommenders.registry import available_recommenders, get_recommender
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "Profile",
     "Recommendation",
     "Recommender",
+    "RepeatedRanking",
     "available_recommenders",
     "get_recommender",
+    "rank_with_repeats",
 ]

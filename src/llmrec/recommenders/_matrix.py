@@ -11,12 +11,14 @@ Three pieces, each vectorised with numpy and scipy.sparse:
   Movies a model never saw in training have no column and are ignored in profiles.
 * :func:`top_k` picks the ``k`` best columns of each row of a dense score block, exactly:
   higher score first, equal scores in column order, ``-inf`` marking excluded columns.
+* :func:`rank_candidates` ranks given candidate lists by gathered scores, in the same order
+  as the full ranking (higher score first, then column), all profiles in one sort.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -31,9 +33,11 @@ if TYPE_CHECKING:  # scipy loads when a model is fitted, not on import
 
 __all__ = [
     "ItemIndex",
+    "index_of",
     "interaction_matrix",
     "item_index",
     "profile_matrix",
+    "rank_candidates",
     "recommendations_from",
     "top_k",
     "top_k_sparse",
@@ -95,6 +99,11 @@ def _make_index(movie_ids: npt.NDArray[np.int32], counts: npt.NDArray[np.int64])
         _sorted_cols=order.astype(np.int64),
         _table=table,
     )
+
+
+def index_of(movie_ids: npt.ArrayLike, counts: npt.ArrayLike) -> ItemIndex:
+    """An index whose column ``c`` is ``movie_ids[c]`` (already in the wanted order)."""
+    return _make_index(np.asarray(movie_ids, dtype=np.int32), np.asarray(counts, dtype=np.int64))
 
 
 def item_index(ratings: Ratings) -> ItemIndex:
@@ -263,4 +272,70 @@ def recommendations_from(
         else:
             kept = [(m, v) for m, v, ok in zip(row_ids, row_vals, row_ok, strict=True) if ok]
             out.append(Recommendation(tuple(m for m, _ in kept), tuple(v for _, v in kept)))
+    return out
+
+
+#: Scores of the (row, column) pairs asked for, as float64 (see :func:`rank_candidates`).
+Gather = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+
+
+def rank_candidates(
+    candidates: Sequence[Sequence[int]],
+    index: ItemIndex,
+    k: int | None,
+    gather: Gather,
+    *,
+    by_column: bool = False,
+) -> list[Recommendation]:
+    """Rank each row's candidates exactly as the full ranking would order them.
+
+    ``gather(rows, cols)`` returns the score of candidate column ``cols[j]`` for profile
+    ``rows[j]``. Candidates rank by score (higher first), equal scores by column (popularity,
+    then movie id), the order of :func:`top_k`; with ``by_column=True`` by column alone (the
+    column is the rank, as for the popularity ranking). Candidates without a column (unknown
+    to the model) come last in ascending movie id, scored one below the row's lowest score and
+    at most -1, and are counted in ``diagnostics["n_unscored"]``. One gather and one
+    ``np.lexsort`` over every (profile, candidate) pair (row by row when all lists have the same
+    length); ``k=None`` keeps every candidate.
+    """
+    b = len(candidates)
+    lengths = np.fromiter((len(c) for c in candidates), dtype=np.int64, count=b)
+    flat = np.fromiter(
+        itertools.chain.from_iterable(candidates), dtype=np.int64, count=int(lengths.sum())
+    )
+    rows = np.repeat(np.arange(b, dtype=np.int64), lengths)
+    cols = index.columns(flat)
+    known = cols >= 0
+    scores = np.zeros(flat.size, dtype=np.float64)
+    if known.any():
+        scores[known] = gather(rows[known], cols[known])
+    primary = cols.astype(np.float64) if by_column else -scores
+    primary[~known] = np.inf
+    tie = np.where(known, cols, index.n_items)
+    width = int(lengths[0]) if b else 0
+    if b and width and bool((lengths == width).all()):
+        # Equal-length lists (the usual 1 + 19): sort each row on its own, b short sorts.
+        local = np.lexsort(
+            (flat.reshape(b, width), tie.reshape(b, width), primary.reshape(b, width)), axis=-1
+        )
+        order = (local + np.arange(b)[:, np.newaxis] * width).ravel()
+    else:
+        order = np.lexsort((flat, tie, primary, rows))
+    low = np.zeros(b, dtype=np.float64)
+    np.minimum.at(low, rows[known], scores[known])
+    scores[~known] = low[rows[~known]] - 1.0
+    ids = flat[order].tolist()
+    values = scores[order].tolist()
+    unscored = np.bincount(rows[~known], minlength=b).tolist()
+    out = []
+    bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+    for row, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        stop = hi if k is None else min(hi, lo + k)
+        out.append(
+            Recommendation(
+                tuple(ids[lo:stop]),
+                tuple(values[lo:stop]),
+                diagnostics={"n_unscored": unscored[row]} if unscored[row] else {},
+            )
+        )
     return out

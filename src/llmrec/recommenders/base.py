@@ -14,6 +14,11 @@ every backend behaves the same way:
   already honour this; if it does not, the offending entries are removed and counted in
   ``diagnostics["contract_removed"]``. Scores that are not finite or not non-increasing are a
   backend bug and raise :class:`~llmrec.errors.BackendError`.
+
+Candidate ranking (:meth:`Recommender.rank`, :meth:`Recommender.rank_many`) follows the same
+pattern around ``_rank_many``: the answer holds only candidates, never a profile movie, never a
+movie twice, at most ``k`` of them (``k=None``: every candidate). Entries that break this are
+removed and counted in ``diagnostics["contract_removed"]`` (``"not_candidate"`` among them).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import abc
 import dataclasses
 import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -88,6 +94,17 @@ class Recommendation:
             "cost_usd": self.cost_usd,
             "cached": self.cached,
         }
+
+    @property
+    def valid(self) -> bool:
+        """Whether this is a usable answer: it holds at least one movie and did not fail.
+
+        For a language-model answer that means the text parsed into at least one title that
+        resolved to a catalog movie (to a candidate, when ranking) outside the profile, and the
+        request did not fail for good (``diagnostics["failed"]``). The definition is the one of
+        ``docs/metrics.md`` (validity-aware metrics).
+        """
+        return bool(self.movie_ids) and "failed" not in self.diagnostics
 
 
 def _config_error(cls: type, exc: pydantic.ValidationError) -> ConfigError:
@@ -265,23 +282,145 @@ class Recommender(abc.ABC):
                 bar.update(len(chunk))
         return out
 
-    def _enforce(self, profile: tuple[int, ...], rec: Recommendation, k: int) -> Recommendation:
+    # -- ranking candidates ------------------------------------------------------------------
+    def rank(
+        self, profile: Profile, candidates: Sequence[int], k: int | None = None
+    ) -> Recommendation:
+        """Rank ``candidates`` for one profile, best first: the best ``k`` (``None``: all).
+
+        See :meth:`rank_many`.
+        """
+        return self.rank_many([profile], [candidates], k)[0]
+
+    def rank_many(
+        self,
+        profiles: Sequence[Profile],
+        candidate_lists: Sequence[Sequence[int]],
+        k: int | None = None,
+        *,
+        progress: bool = False,
+    ) -> list[Recommendation]:
+        """Rank each profile's candidates (``candidate_lists[i]`` for ``profiles[i]``).
+
+        A recommendation holds only candidates, best first, at most ``k`` (``None``: every
+        candidate the backend ranks). Candidates are given in presentation order (which a
+        language model sees; score-based backends ignore it). A candidate list may not repeat a
+        movie or hold one of its profile's movies (:class:`~llmrec.errors.ConfigError`).
+        """
+        if not self._fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(ratings, catalog) first"
+            )
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ConfigError(f"k must be a positive integer or None, got {k!r}")
+        normalised = _normalise_profiles(profiles)
+        candidates = _normalise_candidates(candidate_lists, normalised)
+        ks = [len(c) if k is None else k for c in candidates]
+        recs = self._rank_all(normalised, candidates, k, progress=progress)
+        if len(recs) != len(normalised):
+            raise BackendError(
+                f"{type(self).__name__} returned {len(recs)} rankings for "
+                f"{len(normalised)} profiles"
+            )
+        return [
+            self._enforce(p, r, kk, allowed=frozenset(c))
+            for p, r, c, kk in zip(normalised, recs, candidates, ks, strict=True)
+        ]
+
+    def _rank_all(
+        self,
+        profiles: list[tuple[int, ...]],
+        candidates: list[tuple[int, ...]],
+        k: int | None,
+        *,
+        progress: bool,
+    ) -> list[Recommendation]:
+        """Every profile, ``chunk_size`` at a time through :meth:`_rank_many`."""
+        out: list[Recommendation] = []
+        step = max(1, int(self.chunk_size))
+        with progress_bar(enabled=progress, total=len(profiles), desc=f"{self.name} rank") as bar:
+            for start in range(0, len(profiles), step):
+                chunk = profiles[start : start + step]
+                recs = self._rank_many(chunk, candidates[start : start + step], k)
+                if len(recs) != len(chunk):
+                    raise BackendError(
+                        f"{type(self).__name__} returned {len(recs)} rankings for "
+                        f"{len(chunk)} profiles"
+                    )
+                out.extend(recs)
+                bar.update(len(chunk))
+        return out
+
+    def _rank_many(
+        self,
+        profiles: list[tuple[int, ...]],
+        candidates: list[tuple[int, ...]],
+        k: int | None,
+    ) -> list[Recommendation]:
+        """One ranking of ``candidates[i]`` per profile, best first, at most ``k`` (``None``:
+        all).
+
+        The default is the backend's own full-catalogue order restricted to the candidates:
+        :meth:`_recommend_many` is asked for longer lists (doubling) until every candidate is
+        placed or the list stops growing. Candidates the backend never recommends come last,
+        in ascending movie id, scored one below the lowest score given (and at most -1), and
+        are counted in ``diagnostics["n_unscored"]``. Score-based backends override this with
+        one vectorised pass; language-model backends with a prompt.
+        """
+        out: list[Recommendation] = []
+        for profile, cands in zip(profiles, candidates, strict=True):
+            wanted = set(cands)
+            depth = max(1, 2 * (len(cands) + len(profile)))
+            while True:
+                full = self._recommend_many([profile], depth)[0]
+                found = wanted.intersection(full.movie_ids)
+                if len(found) == len(wanted) or len(full.movie_ids) < depth:
+                    break
+                depth *= 2
+            placed = [
+                (m, s) for m, s in zip(full.movie_ids, full.scores, strict=True) if m in wanted
+            ]
+            out.append(_with_unscored(placed, sorted(wanted - found), k))
+        return out
+
+    def _enforce(
+        self,
+        profile: tuple[int, ...],
+        rec: Recommendation,
+        k: int,
+        *,
+        allowed: frozenset[int] | None = None,
+    ) -> Recommendation:
         """Apply the output contract to one recommendation (see the module docstring)."""
-        for a, b in itertools.pairwise(rec.scores):
-            if not b <= a:
-                raise BackendError(
-                    f"{type(self).__name__} returned scores that increase ({a!r} then {b!r})"
-                )
+        given = rec.scores
+        if not all(map(operator.le, given[1:], given[:-1])):  # fast check; then find the pair
+            for a, b in itertools.pairwise(given):
+                if not b <= a:
+                    raise BackendError(
+                        f"{type(self).__name__} returned scores that increase ({a!r} then {b!r})"
+                    )
         if rec.scores and not all(math.isfinite(s) for s in (rec.scores[0], rec.scores[-1])):
             raise BackendError(f"{type(self).__name__} returned a non-finite score")
+        given_ids = rec.movie_ids
+        if (
+            len(given_ids) <= k
+            and len(set(given_ids)) == len(given_ids)
+            and (allowed is None or allowed.issuperset(given_ids))
+            and not set(profile).intersection(given_ids)
+        ):
+            return rec  # already conforming: the common case, checked with set operations
         own = set(profile)
         seen: set[int] = set()
         ids: list[int] = []
         scores: list[float] = []
         removed = {"profile": 0, "duplicate": 0, "beyond_k": 0}
+        if allowed is not None:
+            removed["not_candidate"] = 0
         for m, s in zip(rec.movie_ids, rec.scores, strict=True):
             if m in own:
                 removed["profile"] += 1
+            elif allowed is not None and m not in allowed:
+                removed["not_candidate"] += 1
             elif m in seen:
                 removed["duplicate"] += 1
             elif len(ids) >= k:
@@ -300,23 +439,70 @@ class Recommender(abc.ABC):
         )
 
 
-def _normalise_profiles(profiles: Sequence[Profile]) -> list[tuple[int, ...]]:
+def _with_unscored(
+    placed: list[tuple[int, float]], unscored: list[int], k: int | None
+) -> Recommendation:
+    """A ranking from scored ``(movie, score)`` pairs (best first) and unscored movies (last,
+    in the given order, one below the lowest score and at most -1), cut at ``k``."""
+    low = min(0.0, placed[-1][1]) - 1.0 if placed else -1.0
+    pairs = [*placed, *((m, low) for m in unscored)]
+    if k is not None:
+        pairs = pairs[:k]
+    diagnostics: dict[str, Any] = {"n_unscored": len(unscored)} if unscored else {}
+    return Recommendation(
+        tuple(int(m) for m, _ in pairs), tuple(float(s) for _, s in pairs), diagnostics=diagnostics
+    )
+
+
+def _normalise_candidates(
+    candidate_lists: Sequence[Sequence[int]], profiles: list[tuple[int, ...]]
+) -> list[tuple[int, ...]]:
+    """Candidate lists as tuples of ints, one per profile, without repeats or profile movies."""
+    if isinstance(candidate_lists, (str, bytes)) or not isinstance(
+        candidate_lists, (Sequence, np.ndarray)
+    ):
+        raise ConfigError(
+            f"candidate_lists must be a sequence of candidate lists, got "
+            f"{type(candidate_lists).__name__}"
+        )
+    if len(candidate_lists) != len(profiles):
+        raise ConfigError(
+            f"rank_many needs one candidate list per profile, got {len(candidate_lists)} lists "
+            f"for {len(profiles)} profiles"
+        )
+    out = _normalise_profiles(candidate_lists, what="candidate list")
+    for i, (cands, profile) in enumerate(zip(out, profiles, strict=True)):
+        if len(set(cands)) != len(cands):
+            twice = sorted({m for m in cands if cands.count(m) > 1})
+            raise ConfigError(f"candidate list {i} holds movie(s) {twice} more than once: {cands}")
+        inside = set(cands).intersection(profile)
+        if inside:
+            raise ConfigError(
+                f"candidate list {i} holds profile movie(s) {sorted(inside)}; a profile's own "
+                "movies are never candidates"
+            )
+    return out
+
+
+def _normalise_profiles(
+    profiles: Sequence[Profile], *, what: str = "profile"
+) -> list[tuple[int, ...]]:
     if isinstance(profiles, (str, bytes)) or not isinstance(profiles, (Sequence, np.ndarray)):
         raise ConfigError(f"profiles must be a sequence of profiles, got {type(profiles).__name__}")
     out: list[tuple[int, ...]] = []
     for i, p in enumerate(profiles):
         if isinstance(p, (str, bytes)) or not isinstance(p, (Sequence, np.ndarray)):
             raise ConfigError(
-                f"profile {i} must be a sequence of movie ids, got {p!r}; "
-                "for a single profile call recommend(profile, k)"
+                f"{what} {i} must be a sequence of movie ids, got {p!r}; "
+                "for a single profile call recommend(profile, k) or rank(profile, candidates)"
             )
-        if isinstance(p, (list, tuple)) and all(type(m) is int for m in p):
+        if isinstance(p, (list, tuple)) and set(map(type, p)) <= {int}:
             out.append(tuple(p))
             continue
         try:
             out.append(tuple(_as_int(m) for m in p))
         except (TypeError, ValueError):
-            raise ConfigError(f"profile {i} must hold integer movie ids, got {p!r}") from None
+            raise ConfigError(f"{what} {i} must hold integer movie ids, got {p!r}") from None
     return out
 
 

@@ -14,7 +14,7 @@ outside them are neither scored nor used from profiles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
+    rank_candidates,
     recommendations_from,
     top_k,
 )
@@ -139,7 +140,10 @@ class EASERecommender(Recommender):
         index = item_index(ratings).head(cfg.max_items)
         x = interaction_matrix(ratings, index, min_rating=cfg.min_rating, dtype=np.float64)
         self.index_ = index
-        self.weights_ = ease_weights(_gram(x), cfg.l2, overwrite=True).astype(np.float32)
+        # C order: ``profiles @ weights_`` reads rows; a Fortran-ordered matrix would be copied
+        # whole on every call.
+        weights = ease_weights(_gram(x), cfg.l2, overwrite=True)
+        self.weights_ = np.ascontiguousarray(weights, dtype=np.float32)
 
     def _recommend_many(self, profiles: list[tuple[int, ...]], k: int) -> list[Recommendation]:
         p = profile_matrix(profiles, self.index_)
@@ -148,3 +152,22 @@ class EASERecommender(Recommender):
         scores[rows, cols] = -np.inf
         best, values = top_k(scores, k)
         return recommendations_from(best, values, self.index_)
+
+    def _rank_many(
+        self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
+    ) -> list[Recommendation]:
+        p = profile_matrix(profiles, self.index_)
+        weights = self.weights_
+
+        def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
+            # score(r, c) = Σ_{i in profile r} B[i, c], added in float32 over the profile's
+            # columns in ascending order: the additions ``p @ B`` makes for that entry, without
+            # the dense profiles × items block.
+            total = np.zeros(rows.size, dtype=np.float32)
+            starts, ends = p.indptr[rows], p.indptr[rows + 1]
+            for step in range(int((ends - starts).max(initial=0))):
+                on = np.flatnonzero(ends - starts > step)
+                total[on] += weights[p.indices[starts[on] + step], cols[on]]
+            return total.astype(np.float64)
+
+        return rank_candidates(candidates, self.index_, k, gather)

@@ -13,9 +13,10 @@ similarities from the profile's items that keep ``j`` as a neighbour: ``score = 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.recommenders._matrix import (
@@ -23,6 +24,7 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
+    rank_candidates,
     top_k,
     top_k_sparse,
 )
@@ -94,6 +96,26 @@ class ItemKNNRecommender(Recommender):
     def _recommend_many(self, profiles: list[tuple[int, ...]], k: int) -> list[Recommendation]:
         p = profile_matrix(profiles, self.index_)
         return top_k_sparse(p @ self.similarity_, p, k, self.index_)
+
+    def _rank_many(
+        self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
+    ) -> list[Recommendation]:
+        p = profile_matrix(profiles, self.index_)
+        similarity = self.similarity_
+
+        def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
+            # score(r, c) = Σ_{i in profile r} S[i, c], summed in float32 over the profile's
+            # columns in ascending order: the very additions ``p @ S`` makes for that entry
+            # (absent entries add nothing), without forming the product's dense rows.
+            total = np.zeros(rows.size, dtype=np.float32)
+            starts, ends = p.indptr[rows], p.indptr[rows + 1]
+            for step in range(int((ends - starts).max(initial=0))):
+                on = np.flatnonzero(ends - starts > step)
+                items = p.indices[starts[on] + step]
+                total[on] += np.asarray(similarity[items, cols[on]], dtype=np.float32).ravel()
+            return np.maximum(total.astype(np.float64), 0.0)
+
+        return rank_candidates(candidates, self.index_, k, gather)
 
 
 def _top_n_cosine(x: sp.csr_matrix, n_neighbours: int, shrinkage: float) -> sp.csr_matrix:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmrec.recommenders._matrix import ItemIndex, index_of, rank_candidates
 from llmrec.recommenders.base import Recommendation, Recommender
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class PopularityRecommender(Recommender):
 
     movie_ids_: npt.NDArray[np.int32]
     scores_: npt.NDArray[np.float64]
+    index_: ItemIndex
 
     def _fit(
         self,
@@ -65,6 +67,7 @@ class PopularityRecommender(Recommender):
         order = np.lexsort((ids, -counts, -score))
         self.movie_ids_ = ids[order].astype(np.int32)
         self.scores_ = score[order]
+        self.index_ = index_of(self.movie_ids_, counts[order])
 
     def _recommend_many(self, profiles: list[tuple[int, ...]], k: int) -> list[Recommendation]:
         # One global ranking: the first k + len(profile) entries always hold the answer, so each
@@ -78,3 +81,12 @@ class PopularityRecommender(Recommender):
             kept = [(m, s) for m, s in zip(ids, scores, strict=True) if m not in own][:k]
             out.append(Recommendation(tuple(m for m, _ in kept), tuple(s for _, s in kept)))
         return out
+
+    def _rank_many(
+        self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
+    ) -> list[Recommendation]:
+        # The column of a movie is its place in the global ranking: sort the candidates by it.
+        scores = self.scores_
+        return rank_candidates(
+            candidates, self.index_, k, lambda rows, cols: scores[cols], by_column=True
+        )

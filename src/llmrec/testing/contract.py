@@ -157,6 +157,26 @@ class RecommenderContract:
         _, catalog, _ = self.make_data()
         return {int(m) for m in catalog.movie_ids}
 
+    def make_candidates(self) -> list[tuple[int, ...]]:
+        """One candidate list per profile of :meth:`make_profiles`: catalog movies outside the
+        profile, in a mixed presentation order, including movie 125 (never rated)."""
+        known = sorted(self.known_movies())
+        out = []
+        for i, profile in enumerate(self.make_profiles()):
+            others = [m for m in known if m not in profile]
+            picked = others[i % 3 :: 3][:7]
+            if 125 in others and 125 not in picked:
+                picked.append(125)
+            out.append(tuple(picked[::-1] if i % 2 else picked))
+        return out
+
+    def check_ranking(
+        self, rec: Recommendation, profile: tuple[int, ...], candidates: tuple[int, ...], k: int
+    ) -> None:
+        """A ranking is a recommendation drawn only from the candidates."""
+        self.check_recommendation(rec, profile, k, set(candidates))
+        assert len(rec.movie_ids) <= len(candidates)
+
     # -- construction -----------------------------------------------------------------------
     def test_constructor_stores_config_only(self) -> None:
         model = self.make_recommender()
@@ -256,6 +276,46 @@ class RecommenderContract:
         expected = self.fitted().recommend_many(self.make_profiles(), self.k)
         got = model.recommend_many(self.make_profiles(), self.k)
         assert [r.movie_ids for r in got] == [r.movie_ids for r in expected]
+
+    # -- ranking candidates -----------------------------------------------------------------
+    def test_rank_contract(self) -> None:
+        model = self.fitted()
+        for profile, candidates in zip(self.make_profiles(), self.make_candidates(), strict=True):
+            rec = model.rank(profile, candidates)
+            self.check_ranking(rec, profile, candidates, len(candidates))
+            assert len(rec.movie_ids) > 0
+            top = model.rank(profile, candidates, k=2)
+            self.check_ranking(top, profile, candidates, 2)
+
+    def test_rank_many_equals_rank(self) -> None:
+        model = self.fitted()
+        profiles, candidates = self.make_profiles(), self.make_candidates()
+        many = model.rank_many(profiles, candidates)
+        single = [model.rank(p, c) for p, c in zip(profiles, candidates, strict=True)]
+        assert [(r.movie_ids, r.scores) for r in many] == [(r.movie_ids, r.scores) for r in single]
+        again = model.rank_many([*reversed(profiles)], [*reversed(candidates)])
+        assert [(r.movie_ids, r.scores) for r in again] == [
+            (r.movie_ids, r.scores) for r in reversed(many)
+        ]
+        assert model.rank_many([], []) == []
+        assert model.rank(profiles[0], ()).movie_ids == ()
+
+    def test_rank_rejects_bad_candidates(self) -> None:
+        import pytest
+
+        profile, candidates = self.make_profiles()[0], self.make_candidates()[0]
+        with pytest.raises(NotFittedError):
+            self.make_recommender().rank(profile, candidates)
+        model = self.fitted()
+        with pytest.raises(ConfigError, match="more than once"):
+            model.rank(profile, (*candidates, candidates[0]))
+        with pytest.raises(ConfigError, match="profile movie"):
+            model.rank(profile, (*candidates, profile[0]))
+        with pytest.raises(ConfigError, match="one candidate list per profile"):
+            model.rank_many([profile, profile], [candidates])
+        for bad in (0, -1, 2.5, True):
+            with pytest.raises(ConfigError, match="k must be"):
+                model.rank(profile, candidates, k=bad)  # type: ignore[arg-type]
 
     # -- configuration ----------------------------------------------------------------------
     def test_config_round_trip(self) -> None:

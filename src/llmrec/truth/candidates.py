@@ -41,6 +41,7 @@ FORMAT = "llmrec-candidates/1"
 _ROUNDS = 8  # vectorised rounds before a user's exact fallback draw
 _SALT_DRAW = 0x6472617773  # "draws"
 _SALT_ORDER = 0x6F72646572  # "order"
+_SALT_REPEAT = 0x726570656174  # "repeat"
 _U64 = npt.NDArray[np.uint64]
 _I64 = npt.NDArray[np.int64]
 _F64 = npt.NDArray[np.float64]
@@ -174,6 +175,35 @@ class CandidateSets:
     def positives(self, user_id: int) -> tuple[int, ...]:
         """The user's positives (gold movies among the candidates), in gold order."""
         return self._positives[user_id]
+
+    def orders(self, repeats: int, seed: int = 0) -> list[CandidateSets]:
+        """The sets in ``repeats`` seeded presentation orders, for position-bias control.
+
+        A language model ranking a list favours what it reads first (LLMRank: Hou et al.,
+        "Large Language Models are Zero-Shot Rankers for Recommender Systems", ECIR 2024).
+        Repeat 0 is the stored order; repeat ``r >= 1`` sorts each user's candidates by a
+        SplitMix64 hash of ``(seed, r, user, movie)``, so a user's orders depend only on the
+        seed, the user and the set (not its stored order, nor the other users): same seed, same
+        bytes. Each copy's ``meta`` adds ``repeat``, ``repeats``, ``order_seed`` and the
+        original's ``source_fingerprint``.
+        """
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ConfigError(f"repeats must be a positive integer, got {repeats!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        extra = {"repeats": repeats, "order_seed": seed, "source_fingerprint": self.fingerprint()}
+        first = {**self.meta, **extra, "repeat": 0}
+        out = [CandidateSets(self._candidates, self._positives, first)]
+        for r in range(1, repeats):
+            shuffled: dict[int, tuple[int, ...]] = {}
+            for u, cands in self._candidates.items():
+                movies = np.asarray(cands, dtype=np.int64)
+                users = np.full(movies.shape, u, dtype=np.int64)
+                keys = _hash(seed, _SALT_REPEAT ^ (r << 48), users, movies)
+                shuffled[u] = tuple(int(m) for m in movies[np.lexsort((movies, keys))])
+            meta = {**self.meta, **extra, "repeat": r}
+            out.append(CandidateSets(shuffled, self._positives, meta))
+        return out
 
     def _lines(self) -> Iterator[str]:
         for u, cands in self._candidates.items():

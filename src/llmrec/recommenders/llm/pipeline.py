@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from llmrec.recommenders.llm.answers import (
     recommendation_from_answer,
 )
 from llmrec.recommenders.llm.cache import ResponseCache, request_key
+from llmrec.recommenders.llm.ranking import candidate_resolver, ranking_from_answer
 from llmrec.recommenders.llm.transports.base import (
     ChatAnswer,
     ChatRequest,
@@ -331,20 +332,157 @@ class LanguageModelRecommender(Recommender):
     ) -> list[Recommendation]:
         """Every profile in one call to the transport; ``progress`` counts requests sent."""
         requests = self.plan(profiles, k)
+        parsed: dict[str, Recommendation] = {}
+
+        def parse(request: ChatRequest, answer: ChatAnswer) -> None:
+            # parsed while other requests are still in flight, not after the last one;
+            # the request's profile holds the catalog movies, all that parsing excludes
+            key = request.key
+            parsed[key] = self.to_recommendation(request.profile, request.k, key, answer)
+
+        answers = self._answers(profiles, requests, progress=progress, on_answer=parse)
+        return self.build(profiles, requests, answers, parsed)
+
+    # -- ranking candidates -----------------------------------------------------------------
+    def plan_ranking(
+        self,
+        profiles: Sequence[Sequence[int]],
+        candidate_lists: Sequence[Sequence[int]],
+        k: int | None,
+    ) -> list[ChatRequest]:
+        """One candidate-ranking request per profile (see
+        :meth:`~llmrec.prompts.PromptTemplate.ranking_messages`); the candidates, in their
+        order, are in the messages and so in the cache key."""
+        catalog = self._check_fitted()
+        transport = self.transport()
+        endpoint, model = transport.endpoint, transport.model
+        fmt = self.response_format()
+        template = self.template
+        made: dict[tuple[tuple[int, ...], tuple[int, ...], int], ChatRequest] = {}
+        out: list[ChatRequest] = []
+        for i, (profile, cands) in enumerate(zip(profiles, candidate_lists, strict=True)):
+            missing = [m for m in cands if m not in catalog]
+            if missing:
+                raise ConfigError(
+                    f"candidate list {i} holds movie(s) {missing[:5]} that are not in the "
+                    f"catalog, so {self.name} cannot name them in the prompt"
+                )
+            known = tuple(m for m in profile if m in catalog)
+            kk = len(cands) if k is None else min(k, len(cands))
+            key = (known, tuple(cands), kk)
+            request = made.get(key)
+            if request is None:
+                messages = tuple(template.ranking_messages(known, cands, catalog, k=kk))
+                body = transport.build_body(messages, response_format=fmt)
+                request = ChatRequest(
+                    request_key(endpoint, model, body), body, messages, known, kk, i
+                )
+                made[key] = request
+            out.append(request)
+        return out
+
+    def estimate_rank_cost(
+        self,
+        profiles: Sequence[Sequence[int]],
+        candidate_lists: Sequence[Sequence[int]],
+        k: int | None,
+        catalog: Catalog,
+    ) -> CostEstimate:
+        """What :meth:`rank_many` would send: one request per profile with candidates; input
+        tokens exact (the ranking prompt, ``o200k_base`` with chat overhead), output tokens by
+        :func:`llmrec.openai_api.cost.expected_output_tokens` for the ``k`` (all) asked for."""
+        from llmrec.openai_api.cost import expected_output_tokens
+        from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
+
+        encoding = get_encoding()
+        template = self.template
+        n_in = n_out = requests = 0
+        for profile, cands in zip(profiles, candidate_lists, strict=True):
+            if not cands:
+                continue
+            known = tuple(m for m in profile if m in catalog)
+            kk = len(cands) if k is None else min(k, len(cands))
+            messages = template.ranking_messages(known, tuple(cands), catalog, k=kk)
+            n_in += count_chat_tokens(messages, encoding=encoding)
+            n_out += expected_output_tokens(kk, template=template, catalog=catalog)
+            requests += 1
+        return CostEstimate(self.model_id, requests, n_in, n_out, self.token_cost(n_in, n_out))
+
+    def _rank_many(
+        self,
+        profiles: list[tuple[int, ...]],
+        candidates: list[tuple[int, ...]],
+        k: int | None,
+    ) -> list[Recommendation]:
+        return self._rank_all(profiles, candidates, k, progress=False)
+
+    def _rank_all(
+        self,
+        profiles: list[tuple[int, ...]],
+        candidates: list[tuple[int, ...]],
+        k: int | None,
+        *,
+        progress: bool,
+    ) -> list[Recommendation]:
+        """Every ranking request in one call to the transport (cache first, as for
+        :meth:`recommend_many`); an empty candidate list needs no request."""
+        out: list[Recommendation | None] = [None] * len(profiles)
+        asked = [i for i, c in enumerate(candidates) if c]
+        for i, c in enumerate(candidates):
+            if not c:
+                out[i] = Recommendation((), (), diagnostics={"task": "rank", "n_candidates": 0})
+        if asked:
+            some_profiles = [profiles[i] for i in asked]
+            some_candidates = [candidates[i] for i in asked]
+            requests = self.plan_ranking(some_profiles, some_candidates, k)
+            answers = self._answers(some_profiles, requests, progress=progress)
+            resolvers: dict[tuple[int, ...], Any] = {}
+            done: dict[str, Recommendation] = {}
+            threshold = self._option("resolver_threshold")
+            for i, cands, request in zip(asked, some_candidates, requests, strict=True):
+                rec = done.get(request.key)
+                if rec is None:
+                    answer = answers[request.key]
+                    if answer.error is not None:  # the pipeline's rule for failed answers
+                        rec = self.to_recommendation(profiles[i], request.k, request.key, answer)
+                    else:
+                        resolver = resolvers.get(cands)
+                        if resolver is None:
+                            resolver = candidate_resolver(cands, self.catalog_, threshold)
+                            resolvers[cands] = resolver
+                        rec = ranking_from_answer(
+                            cands,
+                            request.k,
+                            request.key,
+                            answer,
+                            template=self.template,
+                            resolver=resolver,
+                        )
+                    done[request.key] = rec
+                out[i] = rec
+        return [r for r in out if r is not None]
+
+    def _answers(
+        self,
+        profiles: Sequence[Sequence[int]],
+        requests: Sequence[ChatRequest],
+        *,
+        progress: bool,
+        on_answer: Callable[[ChatRequest, ChatAnswer], None] | None = None,
+    ) -> dict[str, ChatAnswer]:
+        """The answer to every request by key: cached ones, then the rest in one send (each
+        fresh answer is cached, then given to ``on_answer`` as it arrives)."""
         keys = [r.key for r in requests]
         answers = self.cached_answers(keys)
         self.check_replay(profiles, keys, answers)
         todo = list({r.key: r for r in requests if r.key not in answers}.values())
-        parsed: dict[str, Recommendation] = {}
         if todo:
             bar = progress_bar(enabled=progress, total=len(todo), desc=self.model_id)
 
             def arrived(request: ChatRequest, answer: ChatAnswer) -> None:
                 self.store(request, answer)
-                # parsed while other requests are still in flight, not after the last one;
-                # the request's profile holds the catalog movies, all that parsing excludes
-                key = request.key
-                parsed[key] = self.to_recommendation(request.profile, request.k, key, answer)
+                if on_answer is not None:
+                    on_answer(request, answer)
                 bar.update(1)
 
             try:
@@ -352,4 +490,4 @@ class LanguageModelRecommender(Recommender):
             finally:
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
-        return self.build(profiles, requests, answers, parsed)
+        return answers
