@@ -472,11 +472,12 @@ def _normalise_candidates(
         )
     out = _normalise_profiles(candidate_lists, what="candidate list")
     for i, (cands, profile) in enumerate(zip(out, profiles, strict=True)):
-        if len(set(cands)) != len(cands):
+        unique = set(cands)
+        if len(unique) != len(cands):
             twice = sorted({m for m in cands if cands.count(m) > 1})
             raise ConfigError(f"candidate list {i} holds movie(s) {twice} more than once: {cands}")
-        inside = set(cands).intersection(profile)
-        if inside:
+        if not unique.isdisjoint(profile):
+            inside = unique.intersection(profile)
             raise ConfigError(
                 f"candidate list {i} holds profile movie(s) {sorted(inside)}; a profile's own "
                 "movies are never candidates"
@@ -491,6 +492,9 @@ def _normalise_profiles(
         raise ConfigError(f"profiles must be a sequence of profiles, got {type(profiles).__name__}")
     out: list[tuple[int, ...]] = []
     for i, p in enumerate(profiles):
+        if type(p) is tuple and set(map(type, p)) <= {int}:  # the common case, no ABC checks
+            out.append(p)
+            continue
         if isinstance(p, (str, bytes)) or not isinstance(p, (Sequence, np.ndarray)):
             raise ConfigError(
                 f"{what} {i} must be a sequence of movie ids, got {p!r}; "
