@@ -16,6 +16,13 @@ from typing import Any
 
 from llmrec._io import write_json_atomic, write_text_atomic
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.ranking_report import (
+    RANKING_FIGURE,
+    has_ranking_figure,
+    ranking_lines,
+    ranking_text,
+    write_ranking_figure,
+)
 from llmrec.experiment.report_truths import (
     fitting_lines,
     holdout_truth_lines,
@@ -249,6 +256,7 @@ def _dataset_section(
         "",
         *_truth_section(ds),
         *_metrics_section(ds, config),
+        *ranking_lines(ds),
         *_significance_section(ds, config),
         *_diagnostics_section(ds),
         *_beyond_section(ds, config),
@@ -266,6 +274,8 @@ def render_markdown(results: Results | dict[str, Any], config: ExperimentConfig)
     for i, (name, ds) in enumerate(doc.datasets.items(), start=2):
         parts += _dataset_section(i, name, ds, config)
     parts += ["![Figure 2](figure.png)", ""]
+    if has_ranking_figure(doc):
+        parts += [f"![Candidate ranking]({RANKING_FIGURE})", ""]
     if doc.summary is not None and len(doc.summary.truths) > 1:
         parts += ["![Every backend on every truth](summary.png)", ""]
     return "\n".join(parts)
@@ -282,6 +292,7 @@ def render_text(results: Results | dict[str, Any], config: ExperimentConfig) -> 
                 [r[0], *(c.split(" [")[0] for c in r[1:])] for r in metric_table(ds, config.metrics)
             ]
             out.append(text_table(["metric", *ds.metrics], rows))
+        out += ranking_text(ds)
         for e in ds.backends:
             if e.skipped is not None:
                 cost = e.estimated_cost_usd
@@ -299,7 +310,10 @@ def write_outputs(out: Path, results: Results, config: ExperimentConfig) -> None
     results.artifacts = {"results": "results.json", "report": "report.md", "figure": "figure.png"}
     if results.summary is not None and len(results.summary.truths) > 1:
         results.artifacts["summary_figure"] = "summary.png"
+    if has_ranking_figure(results):
+        results.artifacts["ranking_figure"] = RANKING_FIGURE
     document = results.to_json_dict()  # serialised once, read by the figures and written
+    write_ranking_figure(out / RANKING_FIGURE, results)
     write_figure(out / "figure.png", document)
     if results.summary is not None and len(results.summary.truths) > 1:
         write_summary_figure(out / "summary.png", results.summary)

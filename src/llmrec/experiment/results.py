@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmrec.experiment.ranking_results import RankingResult
+
 __all__ = [
     "BackendEntry",
     "BeyondAccuracy",
@@ -116,6 +118,9 @@ class DatasetResult(_Model):
         None, description="Truth kind: neighbour, probe, last_n or time_split."
     )
     fitting: FittingSet | None = None
+    ranking: RankingResult | None = Field(
+        None, description="ranking = 'candidates': the candidate sets and every backend's scores."
+    )
 
 
 class PlanLine(_Model):

@@ -24,6 +24,7 @@ from llmrec.data import Catalog, Ratings
 from llmrec.data.netflix import ProbeSet
 from llmrec.errors import ConfigError
 from llmrec.experiment.budget import check_budget
+from llmrec.experiment.candidates import CandidateRanking, prepare_ranking
 from llmrec.experiment.config import BackendSpec, ExperimentConfig
 from llmrec.experiment.costs import CostLine
 from llmrec.experiment.data_source import load_source
@@ -90,6 +91,8 @@ class _Runner:
         self._probe: ProbeSet | None = None
         self.finished_steps: set[int] = set()
         """Indices of plan lines whose stage an earlier run finished (they cost nothing now)."""
+        self.ranking: dict[str, CandidateRanking] = {}
+        """Truths with ``ranking = "candidates"``: their :class:`CandidateRanking`."""
 
     # -- stages -----------------------------------------------------------------------------
     def data(self) -> tuple[Ratings, Catalog]:
@@ -319,6 +322,8 @@ class _Runner:
 
     def _backend_stage(self, planned: _Planned, split_key: str) -> tuple[str, str]:
         spec = planned.spec
+        if planned.name in self.ranking:
+            return self.ranking[planned.name].stage(spec, planned.rec)
         key = stage_key(split_key, spec.name, planned.rec.to_config()["config"], self.config.k)
         return f"backend:{planned.name}:{spec.display}", key
 
@@ -346,6 +351,9 @@ class _Runner:
             rec = rec.with_model(fine_tuned_model)
             if planned.line is not None:
                 self._replan(planned.line, name, spec, rec, parts["test"], catalog)
+        if name in self.ranking:  # ranking = "candidates": rank_many on the candidate sets
+            ranking = self.ranking[name]
+            return ranking.run(spec, rec, entry, train_ratings, catalog, parts["train"])
         test = parts["test"]
         stage, key = self._backend_stage(_Planned(name, spec, entry, rec, None, False), split_key)
         path = f"recs/{name}/{spec.display}.jsonl"
@@ -438,6 +446,10 @@ class _Runner:
         *,
         will_run: bool,
     ) -> CostLine:
+        if name in self.ranking:  # ranking = "candidates": the ranking requests, every order
+            line = self.ranking[name].cost_line(spec, rec, catalog, will_run=will_run)
+            self.plan.append(line)
+            return line
         est = rec.estimate_cost(test.profiles, self.config.k, catalog)
         line = CostLine(
             step=f"{spec.display} on {name} ({len(test)} test users, model {est.model})",
@@ -523,6 +535,7 @@ def run(
     for name in config.truth:
         truth_key, dataset = runner.truth(name, ratings)
         split_key, parts = runner.split(name, truth_key, dataset)
+        prepare_ranking(runner, name, split_key, parts["test"], ratings)
         summary = runner.finetune_files(name, split_key, parts, catalog)
         known_model = runner.known_fine_tuned_model(name, summary["key"])
         planned = [
@@ -555,7 +568,9 @@ def run(
             "kind": spec.kind,
             "fitting": FittingSet.of(spec.kind, train_ratings),
         }
-        if not dry_run:
+        if name in runner.ranking:
+            fields["ranking"] = runner.ranking[name].result(entries, evaluate=not dry_run)
+        elif not dry_run:
             fields.update(
                 evaluate_dataset(
                     name,

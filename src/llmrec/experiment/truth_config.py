@@ -13,7 +13,8 @@
 
 Each spec is the truth's own config plus ``kind``, so a field means the same thing in a config
 file and in Python. Fields about how a truth is *evaluated* rather than built (for example a
-future ``ranking = "full" | "candidates"``) belong on these spec classes, beside ``kind``.
+``ranking = "full" | "candidates"``, :mod:`llmrec.experiment.ranking_config`) belong on these
+spec classes, beside ``kind``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
+from llmrec.experiment.ranking_config import RANKING_FIELDS, RankingFields
 from llmrec.truth import LastNConfig, ProbeConfig, TimeSplitConfig, TruthConfig
 
 __all__ = [
@@ -38,7 +40,7 @@ __all__ = [
 HOLDOUT_KINDS = ("probe", "last_n", "time_split")
 
 
-class NeighbourTruthSpec(TruthConfig):
+class NeighbourTruthSpec(RankingFields, TruthConfig):
     """The study's neighbour truth (profileData50/60 are two settings of it)."""
 
     kind: Literal["neighbour"] = Field(
@@ -46,22 +48,22 @@ class NeighbourTruthSpec(TruthConfig):
     )
 
     def truth_config(self) -> TruthConfig:
-        return TruthConfig.model_validate(self.model_dump(exclude={"kind"}))
+        return TruthConfig.model_validate(self.model_dump(exclude={"kind", *RANKING_FIELDS}))
 
 
-class ProbeTruthSpec(ProbeConfig):
+class ProbeTruthSpec(RankingFields, ProbeConfig):
     """Gold from the Netflix probe set (``probe.txt`` of the source)."""
 
     kind: Literal["probe"] = "probe"
 
 
-class LastNTruthSpec(LastNConfig):
+class LastNTruthSpec(RankingFields, LastNConfig):
     """Gold from each user's ``n`` most recent ratings."""
 
     kind: Literal["last_n"] = "last_n"
 
 
-class TimeSplitTruthSpec(TimeSplitConfig):
+class TimeSplitTruthSpec(RankingFields, TimeSplitConfig):
     """Gold from the ratings dated on or after ``cutoff``."""
 
     kind: Literal["time_split"] = "time_split"

@@ -21,6 +21,7 @@ from llmrec.data import Ratings
 from llmrec.data.netflix import ProbeSet
 from llmrec.errors import ConfigError
 from llmrec.experiment.config import MovieLensSource, NetflixSource, SyntheticSource
+from llmrec.experiment.ranking_config import RANKING_FIELDS
 from llmrec.experiment.truth_config import (
     LastNTruthSpec,
     NeighbourTruthSpec,
@@ -92,7 +93,7 @@ def probe_key(probe: ProbeSet) -> str:
 
 def holdout_truth(spec: TruthSpec, probe: ProbeSet | None = None) -> HoldoutTruth | None:
     """The holdout truth a spec describes (``None`` for a neighbour truth)."""
-    fields = spec.model_dump(exclude={"kind"})
+    fields = spec.model_dump(exclude={"kind", *RANKING_FIELDS})
     if isinstance(spec, ProbeTruthSpec):
         if probe is None:
             raise ConfigError("a probe truth needs the source's probe set")
@@ -168,7 +169,7 @@ def stage_inputs(spec: TruthSpec, probe: ProbeSet | None) -> list[Any]:
     """What a truth's stage key depends on besides the data: its config (and the probe set)."""
     if isinstance(spec, NeighbourTruthSpec):  # the key of runs made before the switch
         return [spec.truth_config().model_dump(mode="json")]
-    parts: list[Any] = [spec.model_dump(mode="json")]
+    parts: list[Any] = [spec.model_dump(mode="json", exclude=set(RANKING_FIELDS))]
     if isinstance(spec, ProbeTruthSpec) and probe is not None:
         parts.append(probe_key(probe))
     return parts

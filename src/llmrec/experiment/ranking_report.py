@@ -1,0 +1,198 @@
+"""The candidate-ranking part of the report: a table per truth and the figure ``ranking.png``.
+
+Per truth with ``ranking = "candidates"``: what the sets are (size, positives, negatives, file
+and fingerprint), then one row per backend and metric with the strict and the valid-only number
+side by side (95 % interval in brackets: bootstrap over users with one presentation order,
+Student's t over the orders with several), then the validity rate and, with several orders,
+the top-1 flip rate and first-listed rate. The figure has one panel per such truth: a bar per
+backend and metric (strict, with its interval) and a marker for the valid-only number.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from llmrec._io import atomic_open
+from llmrec.experiment.ranking_results import RankingCell, RankingResult
+from llmrec.experiment.results import DatasetResult, Results
+
+__all__ = [
+    "RANKING_FIGURE",
+    "has_ranking_figure",
+    "ranking_lines",
+    "ranking_text",
+    "write_ranking_figure",
+]
+
+RANKING_FIGURE = "ranking.png"
+_SHORT = {"hit": "HR", "ndcg": "NDCG"}
+
+
+def _short(metric: str) -> str:
+    name, _, k = metric.partition("@")
+    return f"{_SHORT.get(name, name)}@{k}"
+
+
+def _cell(cell: RankingCell | None) -> str:
+    if cell is None or cell.mean is None:
+        return "–"
+    if cell.ci_low is None or cell.ci_high is None:
+        return f"{cell.mean:.4f}"
+    return f"{cell.mean:.4f} [{cell.ci_low:.4f}, {cell.ci_high:.4f}]"
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _intro(r: RankingResult) -> list[str]:
+    cap = "" if r.max_positives is None else f", at most {r.max_positives}"
+    orders = (
+        f"Each set was shown in {r.repeats} seeded orders (repeat 0 is the sampled order); a "
+        "number is the mean over the orders, with the 95 % Student-t interval over the orders "
+        "in brackets."
+        if r.repeats > 1
+        else "95 % bootstrap interval over users in brackets."
+    )
+    return [
+        f"Candidate ranking: {r.n_users:,} test users, {r.n_candidates} candidates each (the "
+        f"user's positives{cap}, {r.mean_positives:.2f} on average, plus {r.negatives} "
+        f"negatives never rated by the user; seed {r.seed}), from `{r.candidates_file}` "
+        f"(SHA-256 `{r.fingerprint[:16]}…`). Every backend ranked the same sets and was asked "
+        f"for its top {r.k}. Strict scores every test user (an invalid or missing answer is a "
+        f"miss); valid-only scores the users whose answer named a candidate. {orders}",
+        "",
+    ]
+
+
+def ranking_lines(ds: DatasetResult) -> list[str]:
+    """The report's candidate-ranking section of one truth (empty for a ``"full"`` truth)."""
+    r = ds.ranking
+    if r is None:
+        return []
+    lines = _intro(r)
+    if not r.backends:
+        return lines
+    rows = [
+        [label, _short(m), _cell(b.strict.get(m)), _cell(b.valid_only.get(m))]
+        for label, b in r.backends.items()
+        for m in r.metrics
+    ]
+    lines += [*_table(["backend", "metric", "strict", "valid-only"], rows), ""]
+    header = ["backend", "validity rate"]
+    if r.repeats > 1:
+        header += ["top-1 flip rate", "top-1 first-listed"]
+    header += ["requests", "prompt tokens", "completion tokens", "cost USD"]
+    rows = []
+    for label, b in r.backends.items():
+        row = [label, _rate(b.validity_rate)]
+        if r.repeats > 1:
+            row += [_rate(b.top1_flip_rate), _rate(b.top1_first_listed)]
+        llm = b.llm or {}
+        row += [
+            f"{llm['responses']:,}" if llm else "–",
+            f"{llm['prompt_tokens']:,}" if llm else "–",
+            f"{llm['completion_tokens']:,}" if llm else "–",
+            f"{llm['cost_usd']:.4f}" if llm else "–",
+        ]
+        rows.append(row)
+    note = (
+        " The top-1 flip rate is the share of pairs of orders whose top-ranked movie differs "
+        "(0 for an order-invariant ranker); first-listed is the share of answers whose top "
+        "movie was shown first (about 1/n without position bias)."
+        if r.repeats > 1
+        else ""
+    )
+    return [*lines, f"Validity and cost of the rankings.{note}", "", *_table(header, rows), ""]
+
+
+def ranking_text(ds: DatasetResult) -> list[str]:
+    """Strict means per backend for a terminal (empty for a ``"full"`` truth)."""
+    from llmrec.metrics._table import text_table
+
+    r = ds.ranking
+    if r is None or not r.backends:
+        return []
+    rows = [
+        [
+            label,
+            *(_cell(b.strict.get(m)).split(" [")[0] for m in r.metrics),
+            _rate(b.validity_rate),
+        ]
+        for label, b in r.backends.items()
+    ]
+    header = ["candidates (strict)", *map(_short, r.metrics), "valid"]
+    return [text_table(header, rows)]
+
+
+def _num(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _panels(results: Results) -> list[tuple[str, RankingResult]]:
+    return [
+        (name, ds.ranking)
+        for name, ds in results.datasets.items()
+        if ds.ranking is not None and ds.ranking.backends
+    ]
+
+
+def has_ranking_figure(results: Results) -> bool:
+    """Whether the run ranked candidates on some truth (so ``ranking.png`` is written)."""
+    return bool(_panels(results))
+
+
+def write_ranking_figure(path: Path, results: Results) -> bool:
+    """One panel per candidate-ranking truth (PNG); ``False`` (nothing written) if none."""
+    panels = _panels(results)
+    if not panels:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
+    for ax, (name, r) in zip(axes[0], panels, strict=True):
+        x = np.arange(len(r.metrics))
+        width = 0.8 / max(len(r.backends), 1)
+        for i, (label, b) in enumerate(r.backends.items()):
+            pos = x + (i - (len(r.backends) - 1) / 2) * width
+            cells = [b.strict.get(m) for m in r.metrics]
+            values = np.array([_num(c.mean if c else None) for c in cells])
+            low = np.array([_num(c.ci_low if c else None) for c in cells])
+            high = np.array([_num(c.ci_high if c else None) for c in cells])
+            err = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+            ax.bar(pos, values, width, label=label, yerr=err, capsize=2)
+            valid = [b.valid_only.get(m) for m in r.metrics]
+            ax.plot(
+                pos,
+                [_num(c.mean if c else None) for c in valid],
+                linestyle="none",
+                marker="D",
+                markersize=5,
+                markerfacecolor="white",
+                markeredgecolor="black",
+                label="valid-only" if i == 0 else None,
+            )
+        ax.set_xticks(x, [_short(m) for m in r.metrics])
+        ax.set_ylim(0, 1.05)
+        orders = f", {r.repeats} orders" if r.repeats > 1 else ""
+        ax.set_title(f"{name}: {r.n_candidates} candidates{orders}")
+        ax.set_ylabel("strict mean over test users")
+        ax.legend(fontsize="small", ncols=2)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return True
