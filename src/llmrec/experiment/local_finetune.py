@@ -27,6 +27,7 @@ from pydantic import ConfigDict, Field
 from llmrec._io import write_json_atomic
 from llmrec.errors import ConfigError
 from llmrec.experiment.costs import CostLine
+from llmrec.experiment.local_dpo import LocalDPO
 from llmrec.experiment.stages import stage_key
 from llmrec.finetune.local.config import LocalTrainConfig
 
@@ -57,10 +58,15 @@ class LocalFineTune(LocalTrainConfig):
         gt=0,
         description="Sustained training throughput (TFLOP/s) used to turn FLOPs into GPU-hours.",
     )
+    dpo: LocalDPO | None = Field(
+        None,
+        description="[finetune.local.dpo]: a DPO arm preference-tuned from this (SFT) arm; see "
+        "llmrec.experiment.local_dpo.",
+    )
 
     def train_config(self) -> LocalTrainConfig:
         """The :class:`LocalTrainConfig` part."""
-        return LocalTrainConfig(**self.model_dump(exclude={"model", "assumed_tflops"}))
+        return LocalTrainConfig(**self.model_dump(exclude={"model", "assumed_tflops", "dpo"}))
 
 
 def gpu_hours(flops: float, tflops: float) -> float:
@@ -86,7 +92,8 @@ def planned_local_model(stage: Any, *, dry_run: bool) -> tuple[str, str | None]:
 
 def _stage_key(runner: Any, files_key: str) -> str:
     local = _local(runner.config.finetune)
-    return stage_key(files_key, local.model_dump(mode="json"), _base_hash(local.model))
+    settings = local.model_dump(mode="json", exclude={"dpo"})  # the DPO arm never retrains SFT
+    return stage_key(files_key, settings, _base_hash(local.model))
 
 
 def known_local_model(runner: Any, name: str, files_key: str) -> str | None:
@@ -218,4 +225,6 @@ def report_lines(ft: dict[str, Any]) -> list[str]:
         ),
         "",
     ]
-    return lines
+    from llmrec.experiment.local_dpo import report_lines as dpo_lines
+
+    return lines + dpo_lines(ft)

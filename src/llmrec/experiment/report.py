@@ -150,6 +150,12 @@ def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[s
     ]
 
 
+def _arm_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+    from llmrec.experiment.arm_tests import arm_section
+
+    return arm_section(ds, config.metrics)
+
+
 def _diagnostics_section(ds: DatasetResult) -> list[str]:
     if not ds.llm_diagnostics:
         return []
@@ -250,6 +256,7 @@ def _dataset_section(
         *_truth_section(ds),
         *_metrics_section(ds, config),
         *_significance_section(ds, config),
+        *_arm_section(ds, config),
         *_diagnostics_section(ds),
         *_beyond_section(ds, config),
         *_skipped_section(ds),
