@@ -34,17 +34,19 @@ def arm_comparisons(
     *,
     out: Path,
     seed: int,
-    files: dict[str, str],
     store: StageStore | None,
     upstream_key: str,
 ) -> dict[str, Any]:
     """``{"B vs A": Comparison.to_dict() + {"a": B, "b": A}}`` for every pair of evaluated
     language-model arms (empty with fewer than two)."""
+    from llmrec.experiment.evaluation import _sha256
     from llmrec.metrics import compare
 
-    arms = [e.label for e in entries if e.llm and e.label in reports]
+    evaluated = {e.label: e.recommendations for e in entries if e.llm and e.label in reports}
+    arms = [label for label, path in evaluated.items() if path is not None]
     if len(arms) < 2:
         return {}
+    files = {label: _sha256(out / str(evaluated[label])) for label in arms}
     path = f"metrics/{name}.arm_comparisons.json"
     names = list(reports[arms[0]].metrics)
 
@@ -58,7 +60,7 @@ def arm_comparisons(
             result[f"{a} vs {b}"] = {"a": a, "b": b, **comparison}
         write_json_atomic(out / path, result)
 
-    key = stage_key(upstream_key, {a: files[a] for a in arms}, names, seed, "arm-tests")
+    key = stage_key(upstream_key, files, names, seed, "arm-tests")
     if store is None:
         work()
     else:

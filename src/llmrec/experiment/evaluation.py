@@ -170,7 +170,6 @@ def evaluate_dataset(
         entries,
         out=out,
         seed=config.seed,
-        files={e.label: _sha256(out / e.recommendations) for e in entries if e.recommendations},
         store=store,
         upstream_key=upstream_key,
     )

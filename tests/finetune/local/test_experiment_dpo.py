@@ -159,6 +159,16 @@ def test_reproduce_with_a_dpo_arm_reports_three_arms_with_paired_tests(
     assert not [s for s in again.ran if s.startswith(("backend:", "finetune", "dpo", "arm"))]
     assert again.document.datasets["profileData50"].arm_comparisons == arms
 
+    # another beta retrains the DPO arm only: the SFT arm and its answers are reused
+    cfg = _config(synthetic_tiny)
+    cfg["finetune"]["local"]["dpo"]["beta"] = 0.5
+    third = run(ExperimentConfig.model_validate(cfg), out, progress=False)
+    assert {"finetune-local:profileData50", "dpo-files:profileData50"} <= set(third.reused)
+    assert "backend:profileData50:fine-tuned" in third.reused
+    assert {"finetune-dpo:profileData50", "backend:profileData50:dpo"} <= set(third.ran)
+    new_dpo = third.document.datasets["profileData50"].finetune["dpo"]["fine_tuned_model"]
+    assert new_dpo != str(dpo) and Path(new_dpo).is_dir()
+
 
 def test_dry_run_plans_both_trainings_in_compute_and_trains_nothing(
     synthetic_tiny: Path, tmp_path: Path
@@ -180,6 +190,24 @@ def test_dry_run_plans_both_trainings_in_compute_and_trains_nothing(
     assert not (finetune / "profileData50.dpo.json").exists()
     assert (finetune / "profileData50.dpo.train.jsonl").is_file()
     assert not (out / "recs").exists() and not (out / "results.json").exists()
+
+
+def test_dpo_of_a_lora_sft_arm_is_planned_on_the_sft_adapter(
+    synthetic_tiny: Path, tmp_path: Path
+) -> None:
+    """A LoRA SFT arm's adapter keeps training under DPO: the DPO plan counts its rank (8), not
+    the DPO table's lora_r (4), and changing DPO settings leaves the SFT stage's key alone."""
+    cfg = _config(synthetic_tiny)
+    cfg["finetune"]["local"].update(method="lora", lora_r=8)
+    result = run(ExperimentConfig.model_validate(cfg), tmp_path / "a", dry_run=True)
+    ft = result.document.datasets["profileData50"].finetune
+    assert ft["dpo"]["trainable_parameters"] == ft["local"]["trainable_parameters"] > 0
+    assert ft["dpo"]["parameters"] == ft["local"]["parameters"]
+
+    cfg["finetune"]["local"]["dpo"]["lora_r"] = 16  # ignored: the SFT adapter is trained
+    again = run(ExperimentConfig.model_validate(cfg), tmp_path / "a", dry_run=True)
+    ft_again = again.document.datasets["profileData50"].finetune
+    assert ft_again["dpo"]["trainable_parameters"] == ft["dpo"]["trainable_parameters"]
 
 
 @pytest.mark.parametrize(
