@@ -39,14 +39,14 @@ def arm_comparisons(
 ) -> dict[str, Any]:
     """``{"B vs A": Comparison.to_dict() + {"a": B, "b": A}}`` for every pair of evaluated
     language-model arms (empty with fewer than two)."""
-    from llmrec.experiment.evaluation import _sha256
+    from llmrec.finetune.manifest import file_sha256
     from llmrec.metrics import compare
 
     evaluated = {e.label: e.recommendations for e in entries if e.llm and e.label in reports}
     arms = [label for label, path in evaluated.items() if path is not None]
     if len(arms) < 2:
         return {}
-    files = {label: _sha256(out / str(evaluated[label])) for label in arms}
+    files = {label: file_sha256(out / str(evaluated[label])) for label in arms}
     path = f"metrics/{name}.arm_comparisons.json"
     names = list(reports[arms[0]].metrics)
 
@@ -71,8 +71,6 @@ def arm_comparisons(
 
 def arm_section(ds: DatasetResult, metrics: list[str]) -> list[str]:
     """The report's table of the paired tests between language-model arms."""
-    from llmrec.experiment.report import _markdown_table, _p
-
     rows = []
     for label, comp in (ds.arm_comparisons or {}).items():
         for m in metrics:
@@ -92,9 +90,15 @@ def arm_section(ds: DatasetResult, metrics: list[str]) -> list[str]:
     if not rows:
         return []
     header = ["arms", "metric", "Δ mean", "t-test p", "Wilcoxon p", "randomisation p", "d_z"]
+    table = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    table += ["| " + " | ".join(row) + " |" for row in rows]
     return [
         "Paired tests between the language-model arms (the same test users; Δ = first − second):",
         "",
-        _markdown_table(header, rows),
+        "\n".join(table),
         "",
     ]
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None or value != value else f"{value:.3g}"

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from llmrec._io import write_json_atomic
 from llmrec.errors import LLMRecError
-from llmrec.experiment.costs import CostLine
+from llmrec.experiment.costs import CostLine, gpu_hours
+from llmrec.experiment.dpo_config import LocalDPO
 from llmrec.experiment.stages import stage_key
 from llmrec.finetune.local.config import LocalTrainConfig
 
@@ -52,25 +51,6 @@ __all__ = [
     "report_lines",
     "train_dpo_arm",
 ]
-
-
-class LocalDPO(LocalTrainConfig):
-    """``[finetune.local.dpo]``: the DPO arm's rejected-list builder and training settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    method: Literal["dpo"] = Field(
-        "dpo", description="Always 'dpo' (the SFT arm's method is [finetune.local] method)."
-    )
-    rejected: Literal["popularity", "random"] = Field(
-        "popularity",
-        description="Builder of the rejected lists: 'popularity' (the most-rated movies the user "
-        "has not rated) or 'random' (unrated movies drawn with `seed`).",
-    )
-
-    def train_config(self) -> LocalTrainConfig:
-        """The :class:`LocalTrainConfig` part."""
-        return LocalTrainConfig(**self.model_dump(exclude={"rejected"}))
 
 
 def _dpo(runner: Any) -> LocalDPO | None:
@@ -249,7 +229,6 @@ def train_dpo_arm(runner: Any, name: str, summary: dict[str, Any], sft_model: st
     dpo = _dpo(runner)
     if dpo is None:
         return
-    from llmrec.experiment.local_finetune import gpu_hours
     from llmrec.finetune.local import train_local_dpo
     from llmrec.finetune.local.dpo import plan_local_dpo
     from llmrec.local_models.fingerprint import folder_sha256

@@ -26,8 +26,8 @@ from pydantic import ConfigDict, Field
 
 from llmrec._io import write_json_atomic
 from llmrec.errors import ConfigError
-from llmrec.experiment.costs import CostLine
-from llmrec.experiment.local_dpo import LocalDPO
+from llmrec.experiment.costs import CostLine, gpu_hours
+from llmrec.experiment.dpo_config import LocalDPO
 from llmrec.experiment.stages import stage_key
 from llmrec.finetune.local.config import LocalTrainConfig
 
@@ -67,11 +67,6 @@ class LocalFineTune(LocalTrainConfig):
     def train_config(self) -> LocalTrainConfig:
         """The :class:`LocalTrainConfig` part."""
         return LocalTrainConfig(**self.model_dump(exclude={"model", "assumed_tflops", "dpo"}))
-
-
-def gpu_hours(flops: float, tflops: float) -> float:
-    """Hours at ``tflops`` TFLOP/s sustained: ``flops / (tflops * 1e12 * 3600)``."""
-    return flops / (tflops * 1e12 * 3600.0)
 
 
 def _local(stage: Any) -> LocalFineTune:
@@ -225,6 +220,4 @@ def report_lines(ft: dict[str, Any]) -> list[str]:
         ),
         "",
     ]
-    from llmrec.experiment.local_dpo import report_lines as dpo_lines
-
-    return lines + dpo_lines(ft)
+    return lines

@@ -233,9 +233,10 @@ def _finetune_section(ds: DatasetResult) -> list[str]:
     if not ft:
         return []
     if ft.get("provider") == "local":
+        from llmrec.experiment.local_dpo import report_lines as dpo_lines
         from llmrec.experiment.local_finetune import report_lines
 
-        return report_lines(ft)
+        return report_lines(ft) + dpo_lines(ft)
     usd = ft.get("training_cost_usd", 0.0)
     cost = "an unknown amount (no training price)" if usd is None else f"{usd:.2f} USD"
     return [

@@ -77,6 +77,19 @@ def test_arm_pairs_are_every_later_arm_against_every_earlier_one() -> None:
     assert arm_pairs(["a", "b", "c"]) == [("b", "a"), ("c", "a"), ("c", "b")]
 
 
+def test_the_transformers_backend_asks_for_the_dpo_arm_with_fine_tuned_dpo() -> None:
+    from llmrec.recommenders import get_recommender
+    from llmrec.recommenders.capabilities import uses_dpo_model, uses_fine_tuned_model
+
+    dpo = get_recommender("transformers", fine_tuned="dpo")
+    sft = get_recommender("transformers", fine_tuned=True)
+    base = get_recommender("transformers", model="some/model")
+    assert [uses_fine_tuned_model(r) for r in (dpo, sft, base)] == [True, True, False]
+    assert [uses_dpo_model(r) for r in (dpo, sft, base)] == [True, False, False]
+    with pytest.raises(ConfigError, match="fine_tuned"):
+        get_recommender("transformers", fine_tuned="sft")
+
+
 def test_reproduce_with_a_dpo_arm_reports_three_arms_with_paired_tests(
     synthetic_tiny: Path, tmp_path: Path
 ) -> None:
