@@ -42,7 +42,8 @@ def test_a_new_results_file_has_the_same_shape_and_reads_back(tmp_path: Path) ->
     old = json.loads(FIXTURE.read_text())
     assert set(written) == set(old) | {"summary"}  # the backend x truth summary is new
     ds, old_ds = written["datasets"]["profileData50"], old["datasets"]["profileData50"]
-    assert set(ds) == set(old_ds) | {"kind", "fitting"}
+    assert set(ds) == set(old_ds) | {"kind", "fitting", "arm_comparisons"}
+    assert ds["arm_comparisons"] is None  # fewer than two language-model arms evaluated
     assert ds["kind"] == "neighbour" and ds["fitting"]["rule"] == "other-users"
     skipped = next(e for e in ds["backends"] if e["label"] == "zero-shot")
     assert set(skipped) == {"backend", "label", "llm", "skipped", "estimated_cost_usd"}

@@ -9,7 +9,7 @@ from llmrec.data import Catalog
 from llmrec.prompts import PromptTemplate
 from llmrec.truth import ProfileDataset
 
-__all__ = ["CostLine", "estimate_backend_cost"]
+__all__ = ["CostLine", "estimate_backend_cost", "gpu_hours"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,8 @@ def estimate_backend_cost(
         batch=batch,
     )
     return CostLine(step, est.n_requests, est.input_tokens, est.output_tokens, est.usd, will_run)
+
+
+def gpu_hours(flops: float, tflops: float) -> float:
+    """Hours at ``tflops`` TFLOP/s sustained: ``flops / (tflops * 1e12 * 3600)``."""
+    return flops / (tflops * 1e12 * 3600.0)

@@ -162,12 +162,24 @@ def evaluate_dataset(
         else:
             store.run(f"significance:{name}", key, [tests_path], work)
         comparisons = json.loads((out / tests_path).read_text("utf-8"))
+    from llmrec.experiment.arm_tests import arm_comparisons
+
+    arms = arm_comparisons(
+        name,
+        reports,
+        entries,
+        out=out,
+        seed=config.seed,
+        store=store,
+        upstream_key=upstream_key,
+    )
     csv_path = f"metrics/{name}.per_user.csv"
     _write_per_user(out / csv_path, reports)
     return {
         "metrics": metrics,
         "baseline": baseline,
         "comparisons": comparisons,
+        "arm_comparisons": arms or None,
         "llm_diagnostics": diagnostics,
         "beyond_accuracy": beyond,
         "per_user_csv": csv_path,

@@ -26,7 +26,8 @@ from pydantic import ConfigDict, Field
 
 from llmrec._io import write_json_atomic
 from llmrec.errors import ConfigError
-from llmrec.experiment.costs import CostLine
+from llmrec.experiment.costs import CostLine, gpu_hours
+from llmrec.experiment.dpo_config import LocalDPO
 from llmrec.experiment.stages import stage_key
 from llmrec.finetune.local.config import LocalTrainConfig
 
@@ -57,15 +58,15 @@ class LocalFineTune(LocalTrainConfig):
         gt=0,
         description="Sustained training throughput (TFLOP/s) used to turn FLOPs into GPU-hours.",
     )
+    dpo: LocalDPO | None = Field(
+        None,
+        description="[finetune.local.dpo]: a DPO arm preference-tuned from this (SFT) arm; see "
+        "llmrec.experiment.local_dpo.",
+    )
 
     def train_config(self) -> LocalTrainConfig:
         """The :class:`LocalTrainConfig` part."""
-        return LocalTrainConfig(**self.model_dump(exclude={"model", "assumed_tflops"}))
-
-
-def gpu_hours(flops: float, tflops: float) -> float:
-    """Hours at ``tflops`` TFLOP/s sustained: ``flops / (tflops * 1e12 * 3600)``."""
-    return flops / (tflops * 1e12 * 3600.0)
+        return LocalTrainConfig(**self.model_dump(exclude={"model", "assumed_tflops", "dpo"}))
 
 
 def _local(stage: Any) -> LocalFineTune:
@@ -86,7 +87,8 @@ def planned_local_model(stage: Any, *, dry_run: bool) -> tuple[str, str | None]:
 
 def _stage_key(runner: Any, files_key: str) -> str:
     local = _local(runner.config.finetune)
-    return stage_key(files_key, local.model_dump(mode="json"), _base_hash(local.model))
+    settings = local.model_dump(mode="json", exclude={"dpo"})  # the DPO arm never retrains SFT
+    return stage_key(files_key, settings, _base_hash(local.model))
 
 
 def known_local_model(runner: Any, name: str, files_key: str) -> str | None:

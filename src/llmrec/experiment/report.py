@@ -157,6 +157,12 @@ def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[s
     ]
 
 
+def _arm_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+    from llmrec.experiment.arm_tests import arm_section
+
+    return arm_section(ds, config.metrics)
+
+
 def _diagnostics_section(ds: DatasetResult) -> list[str]:
     if not ds.llm_diagnostics:
         return []
@@ -234,9 +240,10 @@ def _finetune_section(ds: DatasetResult) -> list[str]:
     if not ft:
         return []
     if ft.get("provider") == "local":
+        from llmrec.experiment.local_dpo import report_lines as dpo_lines
         from llmrec.experiment.local_finetune import report_lines
 
-        return report_lines(ft)
+        return report_lines(ft) + dpo_lines(ft)
     usd = ft.get("training_cost_usd", 0.0)
     cost = "an unknown amount (no training price)" if usd is None else f"{usd:.2f} USD"
     return [
@@ -258,6 +265,7 @@ def _dataset_section(
         *_metrics_section(ds, config),
         *ranking_lines(ds),
         *_significance_section(ds, config),
+        *_arm_section(ds, config),
         *_diagnostics_section(ds),
         *_beyond_section(ds, config),
         *_skipped_section(ds),

@@ -111,6 +111,11 @@ class DatasetResult(_Model):
     comparisons: dict[str, dict[str, Any]] | None = Field(
         None, description="Comparison.to_dict() per backend label, against the baseline."
     )
+    arm_comparisons: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="Comparison.to_dict() per pair 'B vs A' of language-model arms "
+        "(experiment.arm_tests).",
+    )
     llm_diagnostics: dict[str, LLMDiagnostics] | None = None
     beyond_accuracy: dict[str, BeyondAccuracy] | None = None
     per_user_csv: str | None = None

@@ -93,6 +93,8 @@ class _Runner:
         """Indices of plan lines whose stage an earlier run finished (they cost nothing now)."""
         self.ranking: dict[str, CandidateRanking] = {}
         """Truths with ``ranking = "candidates"``: their :class:`CandidateRanking`."""
+        self.dpo_models: dict[str, str | None] = {}
+        """The DPO arm's trained folder per data set (see experiment.local_dpo)."""
 
     # -- stages -----------------------------------------------------------------------------
     def data(self) -> tuple[Ratings, Catalog]:
@@ -301,6 +303,7 @@ class _Runner:
             awaits_job = fine_tuned_model is None and why_not is None
         rec = get_recommender(spec.name, **cfg)
         if not by_class and uses_fine_tuned_model(rec) and isinstance(rec, LanguageModelBackend):
+            fine_tuned_model = _arm_model(self, name, rec, fine_tuned_model)
             model, why_not = self._fine_tuned_model(fine_tuned_model)  # set by its config
             rec = rec.with_model(model)
             awaits_job = fine_tuned_model is None and why_not is None
@@ -345,6 +348,7 @@ class _Runner:
             return entry
         rec = planned.rec
         if planned.awaits_job:
+            fine_tuned_model = _arm_model(self, name, rec, fine_tuned_model)
             if fine_tuned_model is None:
                 entry.skipped = "the fine-tuning job gave no model"
                 return entry
@@ -478,6 +482,12 @@ class _Planned:
     """Its line in the plan (language-model backends)."""
 
 
+def _arm_model(runner: _Runner, name: str, rec: Any, sft_model: str | None) -> str | None:
+    from llmrec.experiment.local_dpo import arm_model
+
+    return arm_model(runner, name, rec, sft_model)
+
+
 def _training_prices(config: ExperimentConfig, *, free: bool = False) -> tuple[Any, bool]:
     """The price table for the fine-tuning estimate and whether it prices the model.
 
@@ -520,6 +530,7 @@ def run(
     tokens and cost, and nothing is sent to any API.
     """
     from llmrec.experiment.evaluation import evaluate_dataset
+    from llmrec.experiment.local_dpo import prepare_dpo_arm, train_dpo_arm
     from llmrec.experiment.outdir import prepare_out_dir
     from llmrec.experiment.report import write_outputs
     from llmrec.experiment.summary import build_summary
@@ -538,6 +549,7 @@ def run(
         prepare_ranking(runner, name, split_key, parts["test"], ratings)
         summary = runner.finetune_files(name, split_key, parts, catalog)
         known_model = runner.known_fine_tuned_model(name, summary["key"])
+        prepare_dpo_arm(runner, name, split_key, parts, ratings, catalog, summary, known_model)
         planned = [
             runner.plan_backend(name, spec, split_key, parts, catalog, known_model)
             for spec in config.backends
@@ -549,6 +561,7 @@ def run(
     # 3. the paid steps
     for name, dataset, split_key, parts, summary, planned in prepared:
         ft_model = runner.hosted_finetune(name, summary["key"], summary)
+        train_dpo_arm(runner, name, summary, ft_model)
         spec, test_users = config.truth[name], parts["test"].user_ids
         probe = runner.probe() if spec.kind == "probe" else None
         train_ratings = fitting_ratings(spec, ratings, test_users, probe=probe)

@@ -9,7 +9,9 @@ language-model backend that implements it is priced, budgeted and reported the s
 
 A backend class that should run the model produced by the experiment's fine-tuning stage sets
 the class attribute ``uses_fine_tuned_model = True`` (read with :func:`uses_fine_tuned_model`
-on the registered class or factory, before any instance exists).
+on the registered class or factory, before any instance exists). One that should run the
+model of the experiment's DPO arm (preference-tuned from the fine-tuned one) sets
+``uses_dpo_model = True`` as well (read with :func:`uses_dpo_model`, on the class or instance).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "Credentials",
     "LanguageModelBackend",
     "RunSettings",
+    "uses_dpo_model",
     "uses_fine_tuned_model",
 ]
 
@@ -116,3 +119,8 @@ class LanguageModelBackend(Protocol):
 def uses_fine_tuned_model(target: object) -> bool:
     """Whether a registered backend (class or factory) runs the fine-tuning stage's model."""
     return getattr(target, "uses_fine_tuned_model", False) is True
+
+
+def uses_dpo_model(target: object) -> bool:
+    """Whether a backend (class, factory or instance) runs the experiment's DPO arm's model."""
+    return getattr(target, "uses_dpo_model", False) is True

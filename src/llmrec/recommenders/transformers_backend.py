@@ -12,7 +12,8 @@ to catalog titles (no hallucinations, repeats or profile movies, by construction
 Capability protocol: nothing is billed (``cost_usd`` 0) and no credential is needed; token
 estimates use the model's own tokenizer and chat template. ``fine_tuned=True`` marks the arm
 the experiment runner points at the model its local fine-tuning stage trained
-(:meth:`~llmrec.recommenders.llm.pipeline.LanguageModelRecommender.with_model`).
+(:meth:`~llmrec.recommenders.llm.pipeline.LanguageModelRecommender.with_model`);
+``fine_tuned="dpo"`` the arm that runs its DPO arm's model (``[finetune.local.dpo]``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ class TransformersConfig(BaseModel):
     base_model: str | None = Field(
         None, description="Base of a LoRA adapter folder (default: the one the adapter names)."
     )
-    fine_tuned: bool = Field(
-        False, description="Run the model trained by the experiment's fine-tuning stage."
+    fine_tuned: bool | Literal["dpo"] = Field(
+        False,
+        description="Run the model trained by the experiment's fine-tuning stage (true: the SFT "
+        "arm; 'dpo': the DPO arm trained from it, [finetune.local.dpo]).",
     )
     device: str = Field("auto", min_length=1, description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
@@ -117,8 +120,13 @@ class TransformersRecommender(LanguageModelRecommender):
 
     @property
     def uses_fine_tuned_model(self) -> bool:
-        """True for the arm that runs the experiment's locally fine-tuned model."""
-        return self.config.fine_tuned
+        """True for the arms that run the experiment's locally fine-tuned models (SFT or DPO)."""
+        return self.config.fine_tuned is True or self.config.fine_tuned == "dpo"
+
+    @property
+    def uses_dpo_model(self) -> bool:
+        """True for the arm that runs the experiment's DPO model (``fine_tuned="dpo"``)."""
+        return self.config.fine_tuned == "dpo"
 
     def _model_name(self) -> str:
         if self.config.model is None:
