@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from llmrec._io import write_json_atomic
-from llmrec.experiment.results import BackendEntry, DatasetResult
+from llmrec.experiment.results import BackendEntry
 from llmrec.experiment.stages import StageStore, stage_key
 
-__all__ = ["arm_comparisons", "arm_pairs", "arm_section"]
+__all__ = ["arm_comparisons", "arm_pairs"]
 
 
 def arm_pairs(labels: list[str]) -> list[tuple[str, str]]:
@@ -67,38 +67,3 @@ def arm_comparisons(
         store.run(f"arm-tests:{name}", key, [path], work)
     loaded: dict[str, Any] = json.loads((out / path).read_text("utf-8"))
     return loaded
-
-
-def arm_section(ds: DatasetResult, metrics: list[str]) -> list[str]:
-    """The report's table of the paired tests between language-model arms."""
-    rows = []
-    for label, comp in (ds.arm_comparisons or {}).items():
-        for m in metrics:
-            c = comp.get("results", {}).get(m)
-            if c:
-                rows.append(
-                    [
-                        label,
-                        m,
-                        f"{c['diff']:+.4f}",
-                        _p(c["t_pvalue"]),
-                        _p(c["wilcoxon_pvalue"]),
-                        _p(c["randomization_pvalue"]),
-                        f"{c['cohens_dz']:+.3f}",
-                    ]
-                )
-    if not rows:
-        return []
-    header = ["arms", "metric", "Δ mean", "t-test p", "Wilcoxon p", "randomisation p", "d_z"]
-    table = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    table += ["| " + " | ".join(row) + " |" for row in rows]
-    return [
-        "Paired tests between the language-model arms (the same test users; Δ = first − second):",
-        "",
-        "\n".join(table),
-        "",
-    ]
-
-
-def _p(value: float | None) -> str:
-    return "–" if value is None or value != value else f"{value:.3g}"

@@ -9,7 +9,7 @@ from llmrec.data import Catalog
 from llmrec.prompts import PromptTemplate
 from llmrec.truth import ProfileDataset
 
-__all__ = ["CostLine", "estimate_backend_cost", "gpu_hours"]
+__all__ = ["CostLine", "estimate_backend_cost", "gpu_hours", "local_training_line"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,19 @@ def estimate_backend_cost(
 def gpu_hours(flops: float, tflops: float) -> float:
     """Hours at ``tflops`` TFLOP/s sustained: ``flops / (tflops * 1e12 * 3600)``."""
     return flops / (tflops * 1e12 * 3600.0)
+
+
+def local_training_line(what: str, plan: Any, tflops: float, *, will_run: bool) -> CostLine:
+    """The plan's line for training on this machine: ``what``, then the compute of ``plan`` (a
+    local training plan: ``flops``, ``tokens``, ``optimizer_steps``) and its GPU-hours at
+    ``tflops``; nothing is billed."""
+    hours = gpu_hours(plan.flops, tflops)
+    return CostLine(
+        step=f"{what}: {plan.flops:.3g} FLOPs, about {hours:.3g} GPU-hours at {tflops:g} TFLOP/s",
+        requests=plan.optimizer_steps,
+        input_tokens=plan.tokens,
+        output_tokens=0,
+        usd=0.0,
+        will_run=will_run,
+        kind="local-training",
+    )

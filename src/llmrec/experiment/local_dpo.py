@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmrec._io import write_json_atomic
 from llmrec.errors import LLMRecError
-from llmrec.experiment.costs import CostLine, gpu_hours
+from llmrec.experiment.costs import gpu_hours, local_training_line
 from llmrec.experiment.dpo_config import LocalDPO
 from llmrec.experiment.stages import stage_key
 from llmrec.finetune.local.config import LocalTrainConfig
@@ -246,16 +246,11 @@ def train_dpo_arm(runner: Any, name: str, summary: dict[str, Any], sft_model: st
     dry = plan_local_dpo(train, planned_on, validation=val, config=config)
     hours = gpu_hours(dry.flops, local.assumed_tflops)
     runner.plan.append(
-        CostLine(
-            step=f"DPO of the SFT arm locally (beta {config.beta:g}, rejected {dpo.rejected}) on "
-            f"{name}: {dry.flops:.3g} FLOPs, about {hours:.3g} GPU-hours at "
-            f"{local.assumed_tflops:g} TFLOP/s",
-            requests=dry.optimizer_steps,
-            input_tokens=dry.tokens,
-            output_tokens=0,
-            usd=0.0,
+        local_training_line(
+            f"DPO of the SFT arm locally (beta {config.beta:g}, rejected {dpo.rejected}) on {name}",
+            dry,
+            local.assumed_tflops,
             will_run=runner.config.finetune.enabled,
-            kind="local-training",
         )
     )
     info.update(

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field
 
 from llmrec._io import write_json_atomic
 from llmrec.errors import ConfigError
-from llmrec.experiment.costs import CostLine, gpu_hours
+from llmrec.experiment.costs import gpu_hours, local_training_line
 from llmrec.experiment.dpo_config import LocalDPO
 from llmrec.experiment.stages import stage_key
 from llmrec.finetune.local.config import LocalTrainConfig
@@ -127,16 +127,11 @@ def train_local_arm(runner: Any, name: str, files_key: str, summary: dict[str, A
     hours = gpu_hours(dry.flops, local.assumed_tflops)
     will_run = stage.enabled and not runner.dry_run
     runner.plan.append(
-        CostLine(
-            step=f"fine-tune {local.model} locally ({config.method}) on {name}: "
-            f"{dry.flops:.3g} FLOPs, about {hours:.3g} GPU-hours at "
-            f"{local.assumed_tflops:g} TFLOP/s",
-            requests=dry.optimizer_steps,
-            input_tokens=dry.tokens,
-            output_tokens=0,
-            usd=0.0,
+        local_training_line(
+            f"fine-tune {local.model} locally ({config.method}) on {name}",
+            dry,
+            local.assumed_tflops,
             will_run=stage.enabled,
-            kind="local-training",
         )
     )
     summary["provider"] = "local"

@@ -120,11 +120,12 @@ def _metrics_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
     ]
 
 
-def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+def _comparison_rows(comparisons: dict[str, Any] | None, metrics: list[str]) -> list[list[str]]:
+    """One row per (comparison, metric) of paired-test results: Δ mean, p-values, d_z."""
     rows = []
-    for label, comp in (ds.comparisons or {}).items():
+    for label, comp in (comparisons or {}).items():
         per_metric = comp.get("results", {})
-        for m in config.metrics:
+        for m in metrics:
             c = per_metric.get(m)
             if c:
                 rows.append(
@@ -138,6 +139,11 @@ def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[s
                         f"{c['cohens_dz']:+.3f}",
                     ]
                 )
+    return rows
+
+
+def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
+    rows = _comparison_rows(ds.comparisons, config.metrics)
     if not rows:
         return []
     header = [
@@ -158,9 +164,17 @@ def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[s
 
 
 def _arm_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
-    from llmrec.experiment.arm_tests import arm_section
-
-    return arm_section(ds, config.metrics)
+    """Paired tests between the language-model arms (see :mod:`.arm_tests`)."""
+    rows = _comparison_rows(ds.arm_comparisons, config.metrics)
+    if not rows:
+        return []
+    header = ["arms", "metric", "Δ mean", "t-test p", "Wilcoxon p", "randomisation p", "d_z"]
+    return [
+        "Paired tests between the language-model arms (the same test users; Δ = first − second):",
+        "",
+        _markdown_table(header, rows),
+        "",
+    ]
 
 
 def _diagnostics_section(ds: DatasetResult) -> list[str]:

@@ -25,9 +25,12 @@ __all__ = [
     "OOM_HELP",
     "OutOfMemoryError",
     "checkpointing_args",
+    "file_record",
     "last_complete_checkpoint",
+    "quiet_trainer",
     "run_training",
     "same_run",
+    "start_or_resume",
 ]
 
 
@@ -64,6 +67,42 @@ def same_run(previous: LocalTrainManifest, new: LocalTrainManifest, path: Path) 
         f"{path.parent} holds another run ({what} differ); pass another --out folder, or delete "
         f"{path.parent} to start over"
     )
+
+
+def start_or_resume(
+    manifest: LocalTrainManifest, manifest_path: Path
+) -> tuple[LocalTrainManifest, bool]:
+    """The manifest to train under, and whether the run already finished.
+
+    A finished run of the same settings in the folder is returned as it is (``True``); an
+    interrupted one is resumed under its own manifest; a folder holding another run raises
+    :class:`~llmrec.errors.ConfigError` (:func:`same_run`). The manifest is saved before training.
+    """
+    if manifest_path.exists():
+        previous = LocalTrainManifest.load(manifest_path)
+        if same_run(previous, manifest, manifest_path):
+            if previous.status == "succeeded":
+                return previous, True
+            manifest = previous.model_copy(update={"status": "running", "error": None})
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest.save(manifest_path)
+    return manifest, False
+
+
+def file_record(path: str | Path, data: Any) -> dict[str, Any]:
+    """A training file in the manifest: its hash, what was read from it (``data.summary()``),
+    and its absolute path."""
+    from llmrec.finetune.manifest import file_sha256
+
+    return {"sha256": file_sha256(path), **data.summary(), "path": str(Path(path).resolve())}
+
+
+def quiet_trainer(trainer: Any, progress: bool) -> Any:
+    """``trainer`` without transformers' log printer when ``progress`` is off."""
+    if not progress:
+        transformers = require("transformers")
+        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+    return trainer
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:

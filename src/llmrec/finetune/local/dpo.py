@@ -39,11 +39,17 @@ from llmrec.finetune.local._model import (
     max_positions,
     torch_dtype,
 )
-from llmrec.finetune.local._runner import checkpointing_args, run_training, same_run
+from llmrec.finetune.local._runner import (
+    checkpointing_args,
+    file_record,
+    quiet_trainer,
+    run_training,
+    start_or_resume,
+)
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.estimate import DryRun, estimate
 from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
-from llmrec.finetune.manifest import file_sha256, utc_now
+from llmrec.finetune.manifest import utc_now
 from llmrec.finetune.preference_file import PreferenceRow, read_preference_jsonl
 from llmrec.local_models.fingerprint import folder_sha256
 from llmrec.local_models.load import adapter_base
@@ -310,14 +316,7 @@ def build_dpo_trainer(
             processing_class=tokenizer,
             callbacks=callbacks,
         )
-    if not progress:
-        transformers = require("transformers")
-        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
-    return trainer
-
-
-def _file_record(path: str | Path, data: PreferenceData) -> dict[str, Any]:
-    return {"sha256": file_sha256(path), **data.summary(), "path": str(Path(path).resolve())}
+    return quiet_trainer(trainer, progress)
 
 
 def train_local_dpo(
@@ -352,23 +351,16 @@ def train_local_dpo(
         base_revision=revision,
         base_sha256=base_hash,
         reference=sft.record(),
-        train_file=_file_record(prefs, data),
-        validation_file=None
-        if val is None or validation is None
-        else _file_record(validation, val),
+        train_file=file_record(prefs, data),
+        validation_file=None if val is None or validation is None else file_record(validation, val),
         template_sha256=template_sha256(tokenizer),
         hyperparameters={**config.hyperparameters(), "max_seq_len": max_len},
         libraries=library_versions(),
         started_at=utc_now(),
     )
-    if manifest_path.exists():
-        previous = LocalTrainManifest.load(manifest_path)
-        if same_run(previous, manifest, manifest_path):
-            if previous.status == "succeeded":
-                return previous
-            manifest = previous.model_copy(update={"status": "running", "error": None})
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest.save(manifest_path)
+    manifest, finished = start_or_resume(manifest, manifest_path)
+    if finished:
+        return manifest
 
     def build(callbacks: list[Any]) -> Any:
         return build_dpo_trainer(

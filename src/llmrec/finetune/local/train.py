@@ -32,14 +32,16 @@ from llmrec.finetune.local._model import (
 from llmrec.finetune.local._runner import (
     OutOfMemoryError,
     checkpointing_args,
+    file_record,
     last_complete_checkpoint,
+    quiet_trainer,
     run_training,
-    same_run,
+    start_or_resume,
 )
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.estimate import DryRun, estimate
 from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
-from llmrec.finetune.manifest import file_sha256, utc_now
+from llmrec.finetune.manifest import utc_now
 
 __all__ = [
     "OutOfMemoryError",
@@ -183,14 +185,7 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    if not progress:
-        transformers = require("transformers")
-        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
-    return trainer
-
-
-def _file_record(path: str | Path, data: TokenizedFile) -> dict[str, Any]:
-    return {"sha256": file_sha256(path), **data.summary(), "path": str(Path(path).resolve())}
+    return quiet_trainer(trainer, progress)
 
 
 def train_local(
@@ -228,23 +223,16 @@ def train_local(
         base_model=base_name,
         base_revision=revision,
         base_sha256=base_hash,
-        train_file=_file_record(train, data),
-        validation_file=None
-        if val is None or validation is None
-        else _file_record(validation, val),
+        train_file=file_record(train, data),
+        validation_file=None if val is None or validation is None else file_record(validation, val),
         template_sha256=template_sha256(tokenizer),
         hyperparameters={**config.hyperparameters(), "max_seq_len": max_len},
         libraries=library_versions(),
         started_at=utc_now(),
     )
-    if manifest_path.exists():
-        previous = LocalTrainManifest.load(manifest_path)
-        if same_run(previous, manifest, manifest_path):
-            if previous.status == "succeeded":
-                return previous
-            manifest = previous.model_copy(update={"status": "running", "error": None})
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest.save(manifest_path)
+    manifest, finished = start_or_resume(manifest, manifest_path)
+    if finished:
+        return manifest
 
     def build(callbacks: list[Any]) -> Any:
         return build_trainer(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from llmrec.data.resolver import TitleResolver
     from llmrec.prompts import PromptTemplate
     from llmrec.recommenders.llm.cache import CachedResponse
-__all__ = ["answer_from_cache", "failed_recommendation", "recommendation_from_answer"]
+__all__ = ["answer_from_cache", "answered", "failed_recommendation", "recommendation_from_answer"]
 
 
 def answer_from_cache(hit: CachedResponse) -> ChatAnswer:
@@ -113,6 +113,17 @@ def recommendation_from_answer(
     }
     if answer.structured_mode is not None:
         diagnostics["structured_output"] = answer.structured_mode
+    return answered(answer, text, ids, scores, diagnostics)
+
+
+def answered(
+    answer: ChatAnswer,
+    text: str,
+    ids: Sequence[int],
+    scores: Sequence[float],
+    diagnostics: dict[str, Any],
+) -> Recommendation:
+    """The recommendation for a parsed answer: its movies, text, usage, latency and cost."""
     return Recommendation(
         movie_ids=tuple(ids),
         scores=tuple(scores),

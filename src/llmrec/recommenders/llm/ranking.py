@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmrec.prompts.parse import ParsedResponse, ParsedTitle
 from llmrec.recommenders.base import Recommendation
+from llmrec.recommenders.llm.answers import answered
 from llmrec.recommenders.llm.transports.base import ChatAnswer, message_text
 
 if TYPE_CHECKING:
@@ -131,17 +132,4 @@ def ranking_from_answer(
         "attempts": answer.attempts,
         "batch": answer.batch,
     }
-    return Recommendation(
-        movie_ids=tuple(ids),
-        scores=tuple(scores),
-        raw_text=text,
-        diagnostics=diagnostics,
-        usage={
-            "prompt_tokens": answer.prompt_tokens,
-            "completion_tokens": answer.completion_tokens,
-            "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-        },
-        latency_s=answer.latency_s,
-        cost_usd=answer.cost_usd,
-        cached=answer.cached,
-    )
+    return answered(answer, text, ids, scores, diagnostics)
