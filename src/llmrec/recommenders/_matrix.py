@@ -37,6 +37,7 @@ __all__ = [
     "interaction_matrix",
     "item_index",
     "profile_matrix",
+    "profile_sums",
     "rank_candidates",
     "recommendations_from",
     "top_k",
@@ -277,6 +278,23 @@ def recommendations_from(
 
 #: Scores of the (row, column) pairs asked for, as float64 (see :func:`rank_candidates`).
 Gather = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+
+
+def profile_sums(
+    p: sp.csr_matrix,
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    weight: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.ArrayLike],
+) -> npt.NDArray[np.float32]:
+    """``Σ_{i in profile rows[j]} W[i, cols[j]]`` for every ``j``, where ``weight(items, cols)``
+    gives ``W``'s entries; added in float32 over each profile's columns in ascending order, the
+    additions ``p @ W`` makes for that entry, without forming the product's dense rows."""
+    total = np.zeros(rows.size, dtype=np.float32)
+    starts, ends = p.indptr[rows], p.indptr[rows + 1]
+    for step in range(int((ends - starts).max(initial=0))):
+        on = np.flatnonzero(ends - starts > step)
+        total[on] += np.asarray(weight(p.indices[starts[on] + step], cols[on]), np.float32).ravel()
+    return total
 
 
 def rank_candidates(

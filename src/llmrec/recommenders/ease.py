@@ -26,6 +26,7 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
+    profile_sums,
     rank_candidates,
     recommendations_from,
     top_k,
@@ -160,14 +161,7 @@ class EASERecommender(Recommender):
         weights = self.weights_
 
         def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
-            # score(r, c) = Σ_{i in profile r} B[i, c], added in float32 over the profile's
-            # columns in ascending order: the additions ``p @ B`` makes for that entry, without
-            # the dense profiles × items block.
-            total = np.zeros(rows.size, dtype=np.float32)
-            starts, ends = p.indptr[rows], p.indptr[rows + 1]
-            for step in range(int((ends - starts).max(initial=0))):
-                on = np.flatnonzero(ends - starts > step)
-                total[on] += weights[p.indices[starts[on] + step], cols[on]]
-            return total.astype(np.float64)
+            # score(r, c) = Σ_{i in profile r} B[i, c], as ``p @ B`` adds it
+            return profile_sums(p, rows, cols, lambda i, c: weights[i, c]).astype(np.float64)
 
         return rank_candidates(candidates, self.index_, k, gather)

@@ -24,6 +24,7 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
+    profile_sums,
     rank_candidates,
     top_k,
     top_k_sparse,
@@ -104,15 +105,9 @@ class ItemKNNRecommender(Recommender):
         similarity = self.similarity_
 
         def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
-            # score(r, c) = Σ_{i in profile r} S[i, c], summed in float32 over the profile's
-            # columns in ascending order: the very additions ``p @ S`` makes for that entry
-            # (absent entries add nothing), without forming the product's dense rows.
-            total = np.zeros(rows.size, dtype=np.float32)
-            starts, ends = p.indptr[rows], p.indptr[rows + 1]
-            for step in range(int((ends - starts).max(initial=0))):
-                on = np.flatnonzero(ends - starts > step)
-                items = p.indices[starts[on] + step]
-                total[on] += np.asarray(similarity[items, cols[on]], dtype=np.float32).ravel()
+            # score(r, c) = Σ_{i in profile r} S[i, c], as ``p @ S`` adds it (absent entries
+            # add nothing)
+            total = profile_sums(p, rows, cols, lambda i, c: similarity[i, c])
             return np.maximum(total.astype(np.float64), 0.0)
 
         return rank_candidates(candidates, self.index_, k, gather)
