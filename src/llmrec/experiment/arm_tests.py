@@ -17,7 +17,7 @@ from typing import Any
 
 from llmrec._io import write_json_atomic
 from llmrec.experiment.results import BackendEntry
-from llmrec.experiment.stages import StageStore, stage_key
+from llmrec.experiment.store import StageStore, stage_key
 
 __all__ = ["arm_comparisons", "arm_pairs"]
 

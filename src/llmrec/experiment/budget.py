@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from llmrec.errors import BudgetExceededError
-from llmrec.experiment.costs import CostLine
+from llmrec.experiment.plan import PlanLine
 
 __all__ = ["UNKNOWN_COST_HELP", "check_budget", "planned_total"]
 
@@ -25,10 +25,10 @@ UNKNOWN_COST_HELP = (
 )
 
 
-def planned_total(lines: Iterable[CostLine]) -> tuple[float, list[CostLine]]:
+def planned_total(lines: Iterable[PlanLine]) -> tuple[float, list[PlanLine]]:
     """USD of the steps that will run and whose cost is known, and those whose cost is not."""
     total = 0.0
-    unknown: list[CostLine] = []
+    unknown: list[PlanLine] = []
     for line in lines:
         if not line.will_run:
             continue
@@ -39,7 +39,7 @@ def planned_total(lines: Iterable[CostLine]) -> tuple[float, list[CostLine]]:
     return total, unknown
 
 
-def check_budget(lines: Iterable[CostLine], budget_usd: float, *, allow_unknown_cost: bool) -> None:
+def check_budget(lines: Iterable[PlanLine], budget_usd: float, *, allow_unknown_cost: bool) -> None:
     """Raise :class:`~llmrec.errors.BudgetExceededError` unless the run fits its budget.
 
     ``lines`` are the paid steps still to be performed (steps finished by an earlier run cost

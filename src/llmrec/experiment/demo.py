@@ -4,12 +4,11 @@ users actually rated next side by side."""
 
 from __future__ import annotations
 
-from llmrec.experiment.config import ExperimentConfig, _study_truth
-from llmrec.experiment.truth_config import ProbeTruthSpec
+from llmrec.experiment.config import ExperimentConfig, ProbeTruthSpec, study_truth
 
 __all__ = ["demo_config"]
 
 
 def demo_config(*, base_url: str | None = None) -> ExperimentConfig:
     """The default config plus a ``probe`` truth (the synthetic data ships ``probe.txt``)."""
-    return ExperimentConfig(base_url=base_url, truth={**_study_truth(), "probe": ProbeTruthSpec()})
+    return ExperimentConfig(base_url=base_url, truth={**study_truth(), "probe": ProbeTruthSpec()})

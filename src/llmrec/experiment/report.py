@@ -250,22 +250,10 @@ def _skipped_section(ds: DatasetResult) -> list[str]:
 
 
 def _finetune_section(ds: DatasetResult) -> list[str]:
-    ft = ds.finetune
-    if not ft:
-        return []
-    if ft.get("provider") == "local":
-        from llmrec.experiment.local_dpo import report_lines as dpo_lines
-        from llmrec.experiment.local_finetune import report_lines
+    """A paragraph per fine-tuning arm, written by the arm (:mod:`llmrec.experiment.arms`)."""
+    from llmrec.experiment.arms.registry import arm_report_lines
 
-        return report_lines(ft) + dpo_lines(ft)
-    usd = ft.get("training_cost_usd", 0.0)
-    cost = "an unknown amount (no training price)" if usd is None else f"{usd:.2f} USD"
-    return [
-        f"Fine-tuning file: {ft.get('train_examples', 0):,} examples, "
-        f"{ft.get('train_tokens', 0):,} tokens; {ft.get('n_epochs')} epochs cost "
-        f"{cost} at list price.",
-        "",
-    ]
+    return arm_report_lines(ds.finetune)
 
 
 def _dataset_section(

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.ranking_results import RankingResult
 
 __all__ = [
@@ -126,18 +127,6 @@ class DatasetResult(_Model):
     ranking: RankingResult | None = Field(
         None, description="ranking = 'candidates': the candidate sets and every backend's scores."
     )
-
-
-class PlanLine(_Model):
-    """One paid step of the plan (see :class:`llmrec.experiment.costs.CostLine`)."""
-
-    step: str
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    usd: float | None
-    will_run: bool
-    kind: str = "inference"
 
 
 class StageLog(_Model):

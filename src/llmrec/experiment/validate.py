@@ -56,9 +56,9 @@ def problems(config: ExperimentConfig) -> list[str]:
             f"baseline {config.baseline!r} is not one of the backends "
             f"({', '.join(names)}); set baseline to one of them"
         )
-    from llmrec.experiment.local_dpo import dpo_problems
+    from llmrec.experiment.arms.registry import arm_problems
 
-    found += dpo_problems(config)
+    found += arm_problems(config)
     labels = [spec.display for spec in config.backends]
     for label in sorted({x for x in labels if labels.count(x) > 1}):
         found.append(

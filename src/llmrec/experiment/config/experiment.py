@@ -11,26 +11,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from llmrec._paths import expand_path
 from llmrec.errors import ConfigError
-from llmrec.experiment._config_defaults import fill_defaults
-from llmrec.experiment.local_finetune import LocalFineTune
+from llmrec.experiment.config._base import ConfigModel
+from llmrec.experiment.config.defaults import STUDY_BACKENDS, STUDY_METRICS, fill_defaults
+from llmrec.experiment.config.finetune import FineTuneStage
+from llmrec.experiment.config.sources import DataSource, MovieLensSource, SyntheticSource
+from llmrec.experiment.config.truth import TruthSpec, study_truth
 from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
-from llmrec.experiment.truth_config import NeighbourTruthSpec, TruthSpec
-from llmrec.openai_api.models import DEFAULT_MODEL
 from llmrec.openai_api.prices import ModelPrice, PriceTable, merge_prices
 from llmrec.openai_api.redact import mask_url, secret_url
 from llmrec.prompts import PromptTemplate
@@ -40,72 +39,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = [
-    "BackendSpec",
-    "ExperimentConfig",
-    "FineTuneStage",
-    "MovieLensSource",
-    "NetflixSource",
-    "SplitConfig",
-    "SyntheticSource",
-]
-
-#: The study's metrics, then the two the library adds by default.
-STUDY_METRICS = [
-    "precision@3",
-    "recall@3",
-    "f1@3",
-    "precision@5",
-    "recall@5",
-    "f1@5",
-    "mrr",
-    "map@5",
-    "ndcg@10",
-    "hit@5",
-]
+__all__ = ["BackendSpec", "ExperimentConfig", "SplitConfig", "study_backends"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-#: A path given by the user: a leading ``~`` is expanded.
-UserPath = Annotated[Path, AfterValidator(expand_path)]
-
-
-class SyntheticSource(_Model):
-    """Synthetic Netflix-format data generated on the spot (and cached)."""
-
-    kind: Literal["synthetic"] = "synthetic"
-    n_users: int = Field(20_000, ge=10, description="Number of customers.")
-    n_movies: int = Field(2_000, ge=10, description="Number of movies.")
-    n_ratings: int = Field(1_000_000, ge=100, description="Number of ratings.")
-    seed: int = Field(0, ge=0, description="Seed of the generator.")
-
-
-class NetflixSource(_Model):
-    """The Netflix Prize files: a Kaggle-layout or original-layout folder."""
-
-    kind: Literal["netflix"] = "netflix"
-    path: UserPath = Field(description="Folder with combined_data_*.txt or training_set/.")
-    titles: UserPath | None = Field(
-        None, description="movie_titles.csv; default: the file of that name in `path`."
-    )
-
-
-class MovieLensSource(_Model):
-    """A MovieLens folder (ml-100k, ml-1m, ml-latest, ml-25m)."""
-
-    kind: Literal["movielens"] = "movielens"
-    path: UserPath
-
-
-DataSource = Annotated[
-    SyntheticSource | NetflixSource | MovieLensSource, Field(discriminator="kind")
-]
-
-
-class SplitConfig(_Model):
+class SplitConfig(ConfigModel):
     """The by-user train/validation/test split (the study's 70/20/10)."""
 
     train: float = Field(0.7, ge=0, le=1)
@@ -114,7 +51,7 @@ class SplitConfig(_Model):
     seed: int = Field(0, ge=0)
 
 
-class BackendSpec(_Model):
+class BackendSpec(ConfigModel):
     """One recommender to evaluate: a registry name, a label for tables, and its config."""
 
     name: str = Field(description="Registry name, e.g. 'itemknn' or 'openai-zero-shot'.")
@@ -123,6 +60,12 @@ class BackendSpec(_Model):
         default_factory=dict,
         description="Options of the backend; an `api_key` here is kept secret: never written "
         "to config.json or results.json, never pickled.",
+    )
+    arm: str | None = Field(
+        None,
+        description="The fine-tuning arm whose model this backend runs ('sft', 'dpo', ...); "
+        "default: the one the backend declares (a fine-tuned backend runs 'sft', one that asks "
+        "for the DPO model 'dpo').",
     )
 
     @field_validator("config")
@@ -134,57 +77,30 @@ class BackendSpec(_Model):
     def _without_secrets(self, value: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in hide_secrets(value).items() if not is_secret_option(k)}
 
+    @model_serializer(mode="wrap")
+    def _default_arm_no_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Without ``arm`` the dump is that of configs written before it existed."""
+        data = handler(self)
+        if isinstance(data, dict) and self.arm is None:
+            data.pop("arm", None)
+        return data
+
     @property
     def display(self) -> str:
         return self.label or self.name
 
 
-class FineTuneStage(_Model):
-    """The hosted fine-tuning job; off unless asked for, and never above the budget."""
-
-    enabled: bool = Field(False, description="Start (or resume) a hosted fine-tuning job.")
-    provider: Literal["openai", "local"] = Field(
-        "openai", description="'openai': a hosted job; 'local': train on this machine."
-    )
-    local: LocalFineTune | None = Field(
-        None, description="provider 'local': the base model and LocalTrainConfig settings."
-    )
-    model: str = DEFAULT_MODEL
-    n_epochs: int = Field(2, ge=1)
-    batch_size: int = Field(32, ge=1)
-    learning_rate_multiplier: float = Field(1.0, gt=0)
-    suffix: str | None = "llmrec"
-    seed: int | None = 0
-    poll_interval: float = Field(10.0, gt=0, description="Seconds between job status checks.")
-    fine_tuned_models: dict[str, str] = Field(
-        default_factory=dict,
-        description="Already fine-tuned model ids per data set name (skips the job).",
-    )
+def study_backends() -> list[BackendSpec]:
+    """The study's recommenders (the ``backends`` default)."""
+    return [BackendSpec(name=name, label=label) for name, label in STUDY_BACKENDS]
 
 
-def _study_truth() -> dict[str, TruthSpec]:
-    return {
-        "profileData50": NeighbourTruthSpec(neighbour_min_rating=5, watch_factor=0.5),
-        "profileData60": NeighbourTruthSpec(neighbour_min_rating=4, watch_factor=0.6),
-    }
-
-
-def _study_backends() -> list[BackendSpec]:
-    return [
-        BackendSpec(name="popularity"),
-        BackendSpec(name="itemknn"),
-        BackendSpec(name="ease"),
-        BackendSpec(name="openai-zero-shot", label="zero-shot"),
-        BackendSpec(name="openai-fine-tuned", label="fine-tuned"),
-    ]
-
-
-class ExperimentConfig(_Model):
+class ExperimentConfig(ConfigModel):
     """One reproduction of the study: data, truth, split, prompt, backends, metrics, budget."""
 
     data: DataSource = Field(default_factory=SyntheticSource)
     truth: dict[str, TruthSpec] = Field(
-        default_factory=_study_truth,
+        default_factory=study_truth,
         description="Ground truths by name, each with a `kind`: neighbour (the default when "
         "`kind` is left out), probe, last_n or time_split. Every backend runs on every truth. "
         "Default: profileData50 and profileData60; a study name starts from the study's "
@@ -197,7 +113,7 @@ class ExperimentConfig(_Model):
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
     template: PromptTemplate = Field(default_factory=PromptTemplate)
-    backends: list[BackendSpec] = Field(default_factory=_study_backends)
+    backends: list[BackendSpec] = Field(default_factory=study_backends)
     baseline: str = Field("popularity", description="Backend every other is tested against.")
     metrics: list[str] = Field(default_factory=lambda: list(STUDY_METRICS))
     n_head: int = Field(

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,10 +15,13 @@ from llmrec._progress import progress_bar
 from llmrec.data import Ratings
 from llmrec.experiment.config import ExperimentConfig
 from llmrec.experiment.results import BackendEntry, BeyondAccuracy, LLMDiagnostics
-from llmrec.experiment.stages import StageStore, stage_key
+from llmrec.experiment.store import StageStore, stage_key
 from llmrec.truth import ProfileDataset
 
-__all__ = ["evaluate_dataset"]
+if TYPE_CHECKING:
+    from llmrec.experiment.context import PreparedTruth, RunContext
+
+__all__ = ["evaluate_dataset", "evaluate_truth"]
 
 
 def _llm_diagnostics(rows: list[dict[str, Any]]) -> LLMDiagnostics:
@@ -252,3 +255,26 @@ def _write_per_user(path: Path, reports: dict[str, Any]) -> None:
                 writer.writerow(
                     [label, user, *(f"{float(report.values[m][i]):.6f}" for m in names)]
                 )
+
+
+def evaluate_truth(
+    ctx: RunContext,
+    truth: PreparedTruth,
+    entries: list[BackendEntry],
+    ratings: Ratings,
+    fitting: Ratings,
+) -> dict[str, Any]:
+    """The stage: :func:`evaluate_dataset` on ``truth``'s test split, with the run's settings
+    and stage record (the paired tests keyed by the split's key)."""
+    return evaluate_dataset(
+        truth.name,
+        ctx.config,
+        ctx.out,
+        truth.test,
+        entries,
+        ratings,
+        store=ctx.store,
+        upstream_key=truth.key,
+        progress=ctx.progress,
+        fitting=fitting,
+    )

@@ -1,4 +1,12 @@
-"""Defaults an experiment config fills in before validation, so none of them surprises a user.
+"""The study's defaults, stated once, and those a config fills in before validation.
+
+The study: profileData50 (neighbours who 5-starred the user's top movies,
+gold = movies watched by at least 50 % of them) and profileData60 (neighbours who rated them 4+,
+60 %); P/R/F1 at 3 and 5, MRR and MAP; popularity, item-kNN and EASE beside the zero-shot and
+fine-tuned GPT-4o-mini. The config's defaults are built from :data:`STUDY_TRUTH`,
+:data:`STUDY_METRICS` and :data:`STUDY_BACKENDS`; nothing else writes these parameters.
+
+Filled in before validation, so none of them surprises a user:
 
 * A ``[data]`` table without ``kind`` is synthetic data, as the docs say (pydantic's tagged union
   would otherwise ask for the tag).
@@ -18,7 +26,31 @@ from typing import Any
 
 from llmrec.errors import ConfigError
 
-__all__ = ["STUDY_TRUTH", "fill_defaults"]
+__all__ = ["STUDY_BACKENDS", "STUDY_METRICS", "STUDY_TRUTH", "fill_defaults"]
+
+#: The study's metrics, then the two the library adds by default.
+STUDY_METRICS = (
+    "precision@3",
+    "recall@3",
+    "f1@3",
+    "precision@5",
+    "recall@5",
+    "f1@5",
+    "mrr",
+    "map@5",
+    "ndcg@10",
+    "hit@5",
+)
+
+#: The study's recommenders: the classic baselines, then the two GPT-4o-mini arms
+#: (registry name, report label).
+STUDY_BACKENDS: tuple[tuple[str, str | None], ...] = (
+    ("popularity", None),
+    ("itemknn", None),
+    ("ease", None),
+    ("openai-zero-shot", "zero-shot"),
+    ("openai-fine-tuned", "fine-tuned"),
+)
 
 #: The study's two ground-truth data sets and the parameters that define them.
 STUDY_TRUTH: dict[str, dict[str, Any]] = {

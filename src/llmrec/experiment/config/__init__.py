@@ -1,0 +1,59 @@
+"""The experiment's config: pydantic models only, importable without any stage or arm.
+
+:class:`ExperimentConfig` is one reproduction of the study, loadable from TOML or JSON
+(:meth:`ExperimentConfig.from_file`) and saved beside every artifact a run produces. Its parts:
+
+* ``data`` (:mod:`.sources`): synthetic, Netflix or MovieLens ratings;
+* ``truth`` (:mod:`.truth`, :mod:`.ranking`): ground truths by name, each with a ``kind`` and an
+  evaluation protocol (whole catalogue or candidate sets);
+* ``backends``, ``split``, ``template``, metrics, budget and prices (:mod:`.experiment`);
+* ``finetune`` (:mod:`.finetune`): the fine-tuning arms (hosted or local SFT, and DPO).
+
+The study's defaults are stated once, in :mod:`.defaults`.
+"""
+
+from llmrec.experiment.config.defaults import STUDY_METRICS, STUDY_TRUTH
+from llmrec.experiment.config.experiment import (
+    BackendSpec,
+    ExperimentConfig,
+    SplitConfig,
+    study_backends,
+)
+from llmrec.experiment.config.finetune import FineTuneStage, HostedDPO, LocalDPO, LocalFineTune
+from llmrec.experiment.config.sources import (
+    DataSource,
+    MovieLensSource,
+    NetflixSource,
+    SyntheticSource,
+)
+from llmrec.experiment.config.truth import (
+    LastNTruthSpec,
+    NeighbourTruthSpec,
+    ProbeTruthSpec,
+    TimeSplitTruthSpec,
+    TruthSpec,
+    study_truth,
+)
+
+__all__ = [
+    "STUDY_METRICS",
+    "STUDY_TRUTH",
+    "BackendSpec",
+    "DataSource",
+    "ExperimentConfig",
+    "FineTuneStage",
+    "HostedDPO",
+    "LastNTruthSpec",
+    "LocalDPO",
+    "LocalFineTune",
+    "MovieLensSource",
+    "NeighbourTruthSpec",
+    "NetflixSource",
+    "ProbeTruthSpec",
+    "SplitConfig",
+    "SyntheticSource",
+    "TimeSplitTruthSpec",
+    "TruthSpec",
+    "study_backends",
+    "study_truth",
+]

@@ -1,0 +1,69 @@
+"""The plan: one line per step that costs money or compute, known before anything is sent.
+
+:class:`PlanLine` is the one plan-line type: stages and arms add lines to the run context, the
+budget check sums them, ``results.json`` stores them (``plan``), and the command line prints
+them. ``kind`` says what is counted: ``"inference"`` (requests, input and output tokens),
+``"training"`` (a hosted job: billed training tokens) or ``"local-training"`` (compute on this
+machine: optimizer steps and tokens, 0 USD).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["PlanLine", "gpu_hours", "local_training_line"]
+
+
+class PlanLine(BaseModel):
+    """One paid step of the plan: requests, tokens and USD, and whether this run performs it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    usd: float | None
+    """USD; ``None`` when the cost is unknown (no price for the model)."""
+    will_run: bool
+    kind: str = "inference"
+
+    def model_post_init(self, context: Any, /) -> None:
+        # ``kind`` is always written, also when left at its default (results.json of 0.1 has it)
+        self.model_fields_set.add("kind")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def __str__(self) -> str:
+        state = "will run" if self.will_run else "skipped"
+        usd = "unknown USD" if self.usd is None else f"{self.usd:.4f} USD"
+        if self.kind == "training":
+            return f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
+        return (
+            f"{self.step}: {self.requests:,} requests, {self.input_tokens:,} input + "
+            f"{self.output_tokens:,} output tokens, {usd} ({state})"
+        )
+
+
+def gpu_hours(flops: float, tflops: float) -> float:
+    """Hours at ``tflops`` TFLOP/s sustained: ``flops / (tflops * 1e12 * 3600)``."""
+    return flops / (tflops * 1e12 * 3600.0)
+
+
+def local_training_line(what: str, plan: Any, tflops: float, *, will_run: bool) -> PlanLine:
+    """The plan's line for training on this machine: ``what``, then the compute of ``plan`` (a
+    local training plan: ``flops``, ``tokens``, ``optimizer_steps``) and its GPU-hours at
+    ``tflops``; nothing is billed."""
+    hours = gpu_hours(plan.flops, tflops)
+    return PlanLine(
+        step=f"{what}: {plan.flops:.3g} FLOPs, about {hours:.3g} GPU-hours at {tflops:g} TFLOP/s",
+        requests=plan.optimizer_steps,
+        input_tokens=plan.tokens,
+        output_tokens=0,
+        usd=0.0,
+        will_run=will_run,
+        kind="local-training",
+    )
