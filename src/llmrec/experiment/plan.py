@@ -30,7 +30,7 @@ class PlanLine(BaseModel):
     will_run: bool
     kind: str = "inference"
 
-    def model_post_init(self, context: Any, /) -> None:
+    def model_post_init(self, _context: Any, /) -> None:
         # ``kind`` is always written, also when left at its default (results.json of 0.1 has it)
         self.model_fields_set.add("kind")
 
