@@ -167,13 +167,13 @@ def test_fitting_on_all_ratings_is_caught(name: str, finished: tuple[Path, Any])
 def test_the_runner_asserts_the_fitting_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A runner that fitted on every rating stops before any backend is fitted."""
-    run_module = importlib.import_module("llmrec.experiment.run")  # the name is also a function
+    """A run whose fitting set held every rating stops before any backend is fitted."""
+    truth_stage = importlib.import_module("llmrec.experiment.stages.truth")
 
     def everything(spec: Any, ratings: Any, test_users: Any, **kw: Any) -> Any:
         return ratings
 
-    monkeypatch.setattr(run_module, "fitting_ratings", everything)
+    monkeypatch.setattr(truth_stage, "fitting_ratings", everything)
     config = _config(truth={"last5": TRUTHS["last5"]})
     with pytest.raises(LeakageError):
         run(config, tmp_path, progress=False)

@@ -4,20 +4,19 @@ from llmrec.experiment.config import (
     BackendSpec,
     ExperimentConfig,
     FineTuneStage,
+    LastNTruthSpec,
     MovieLensSource,
+    NeighbourTruthSpec,
     NetflixSource,
+    ProbeTruthSpec,
     SplitConfig,
     SyntheticSource,
-)
-from llmrec.experiment.costs import CostLine
-from llmrec.experiment.results import Results
-from llmrec.experiment.run import ExperimentResult, run
-from llmrec.experiment.truth_config import (
-    LastNTruthSpec,
-    NeighbourTruthSpec,
-    ProbeTruthSpec,
     TimeSplitTruthSpec,
 )
+from llmrec.experiment.costs import CostLine
+from llmrec.experiment.plan import PlanLine
+from llmrec.experiment.results import Results
+from llmrec.experiment.run import ExperimentResult, run
 
 __all__ = [
     "BackendSpec",
@@ -29,6 +28,7 @@ __all__ = [
     "MovieLensSource",
     "NeighbourTruthSpec",
     "NetflixSource",
+    "PlanLine",
     "ProbeTruthSpec",
     "Results",
     "SplitConfig",

@@ -20,9 +20,9 @@ import numpy.typing as npt
 from llmrec.data import Ratings
 from llmrec.data.netflix import ProbeSet
 from llmrec.errors import ConfigError
-from llmrec.experiment.config import MovieLensSource, NetflixSource, SyntheticSource
-from llmrec.experiment.ranking_config import RANKING_FIELDS
-from llmrec.experiment.truth_config import (
+from llmrec.experiment.config.ranking import RANKING_FIELDS
+from llmrec.experiment.config.sources import MovieLensSource, NetflixSource, SyntheticSource
+from llmrec.experiment.config.truth import (
     LastNTruthSpec,
     NeighbourTruthSpec,
     ProbeTruthSpec,

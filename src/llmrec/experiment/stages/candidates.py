@@ -1,6 +1,6 @@
 """The candidate-ranking protocol in the experiment: a truth with ``ranking = "candidates"``.
 
-For such a truth the runner, instead of asking every backend for ``k`` movies out of the whole
+For such a truth the run, instead of asking every backend for ``k`` movies out of the whole
 catalogue,
 
 1. samples one candidate set per test user (:class:`~llmrec.truth.CandidateSampler` over every
