@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmrec.experiment.config import ExperimentConfig
+    from llmrec.experiment.run import ExperimentResult
 
 __all__ = ["register"]
 
@@ -53,7 +57,7 @@ def register(sub: Any) -> None:
     rep.set_defaults(func=_reproduce)
 
 
-def _print_plan(result: Any) -> None:
+def _print_plan(result: ExperimentResult) -> None:
     print("Paid steps (estimated before anything is sent):")
     total = 0.0
     unknown = 0
@@ -61,13 +65,13 @@ def _print_plan(result: Any) -> None:
         print(f"  - {line}")
         if line.will_run and line.usd is None:
             unknown += 1
-        elif line.will_run:
+        elif line.will_run and line.usd is not None:
             total += line.usd
     more = f" plus {unknown} step(s) of unknown cost" if unknown else ""
     print(f"  total that this run would spend: {total:.4f} USD{more}")
 
 
-def _print_summary(result: Any, config: Any, seconds: float) -> None:
+def _print_summary(result: ExperimentResult, config: ExperimentConfig, seconds: float) -> None:
     from llmrec.experiment.report import render_text
 
     data = result.results.get("data", {})
