@@ -1,4 +1,7 @@
-"""Reproduce the study end to end: config → artifacts, tables, figure and significance tests."""
+"""Reproduce the study end to end: config → artifacts, tables, figure and significance tests.
+
+``CostLine`` is still importable from here: it is :class:`PlanLine`, the one plan-line type.
+"""
 
 from llmrec.experiment.config import (
     BackendSpec,
@@ -13,14 +16,13 @@ from llmrec.experiment.config import (
     SyntheticSource,
     TimeSplitTruthSpec,
 )
-from llmrec.experiment.costs import CostLine
+from llmrec.experiment.costs import CostLine as CostLine
 from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.results import Results
 from llmrec.experiment.run import ExperimentResult, run
 
 __all__ = [
     "BackendSpec",
-    "CostLine",
     "ExperimentConfig",
     "ExperimentResult",
     "FineTuneStage",
