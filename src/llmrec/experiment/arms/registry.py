@@ -4,8 +4,8 @@ Every arm class is registered under its ``(provider, method)``; a config's arms 
 registered arms of its ``finetune.provider`` that it asks for, in registration order (a DPO arm
 after the SFT arm it starts from). A backend runs the model of the arm whose ``method`` it asks
 for (:func:`backend_arm`). The report gets each arm's paragraph from here, and the config check
-asks every registered arm for its problems. Nothing else in the experiment compares a provider
-or a method.
+asks every registered arm for its problems. Nothing else in the experiment compares the
+provider or works out which arm a backend runs.
 
 A new arm (reinforcement learning, say) is one module with a
 :class:`~llmrec.experiment.arms.base.FineTuningArm` subclass and one :func:`register_arm` call
