@@ -17,6 +17,7 @@ from llmrec.data.netflix import (
 )
 from llmrec.data.ratings import Ratings, RatingsStats
 from llmrec.data.resolver import Resolution, TitleResolver, normalize_title
+from llmrec.data.source_ids import SourceIds
 from llmrec.data.synthetic import (
     DEFAULT_SYNTHETIC,
     SyntheticConfig,
@@ -33,6 +34,7 @@ __all__ = [
     "Ratings",
     "RatingsStats",
     "Resolution",
+    "SourceIds",
     "SyntheticConfig",
     "TitleResolver",
     "ensure_synthetic",

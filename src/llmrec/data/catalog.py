@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from llmrec.data.source_ids import SourceIds
+
 __all__ = ["Catalog", "Movie"]
 
 
@@ -36,12 +38,22 @@ class Catalog:
 
     Titles may repeat under different ids (the Netflix file has two "Twister" and two
     "The Patriot"), so :meth:`ids_for` returns every id with that title, in id order.
-    ``encoding`` records the text encoding a loader read the titles with.
+    ``encoding`` records the text encoding a loader read the titles with. ``source_ids`` maps
+    the integer ids back to the source's string ids (Amazon ASINs, RecBole tokens; ``None``
+    when the source's ids were integers): :meth:`source_id` and :meth:`id_for_source`.
     """
 
-    def __init__(self, movies: Iterable[Movie], *, encoding: str | None = None) -> None:
+    def __init__(
+        self,
+        movies: Iterable[Movie],
+        *,
+        encoding: str | None = None,
+        source_ids: SourceIds | None = None,
+    ) -> None:
         self.encoding = encoding
         """The text encoding the titles were read with (``None`` if not read from a file)."""
+        self.source_ids = source_ids
+        """The source's string ids of the movie ids, or ``None`` when they were integers."""
         self._movies: dict[int, Movie] = {}
         for m in movies:
             if m.movie_id in self._movies:
@@ -72,7 +84,7 @@ class Catalog:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Catalog):
             return NotImplemented
-        return self._movies == other._movies
+        return self._movies == other._movies and self.source_ids == other.source_ids
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -101,3 +113,18 @@ class Catalog:
     def ids_for(self, title: str) -> list[int]:
         """Every movie id whose title equals ``title`` (ignoring case and extra spaces)."""
         return list(self._by_title.get(_key(title), []))
+
+    def source_id(self, movie_id: int) -> str:
+        """The source's id of ``movie_id`` (its decimal text when the source used integers)."""
+        if self.source_ids is None:
+            return str(int(movie_id))
+        return self.source_ids.token(movie_id)
+
+    def id_for_source(self, source_id: str) -> int:
+        """The movie id the source id ``source_id`` was given; ``KeyError`` if it is unknown."""
+        if self.source_ids is None:
+            text = str(source_id)
+            if text.isascii() and text.isdigit() and int(text) in self._movies:
+                return int(text)
+            raise KeyError(f"source id {source_id!r} is not in the catalog")
+        return self.source_ids.id(source_id)
