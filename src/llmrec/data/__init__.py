@@ -1,11 +1,14 @@
 """Rating data: the ``Ratings`` table, the ``Catalog`` of titles, loaders and generators.
 
-The Netflix Prize loader (``netflix``), the MovieLens readers (``movielens``) and the synthetic
-Netflix-format generator (``synthetic``) all return the same ``Ratings`` and ``Catalog``.
+The Netflix Prize loader (``netflix``), the MovieLens readers (``movielens``), RecBole's atomic
+files (``recbole``), Amazon reviews (``amazon``) and the synthetic Netflix-format generator
+(``synthetic``) all return the same ``Ratings`` and ``Catalog``; ``kcore`` filters a table.
 ``TitleResolver`` maps titles written by a model back to catalog ids.
 """
 
 from llmrec.data.catalog import Catalog, Movie
+from llmrec.data.kcore import kcore
+from llmrec.data.loaded import LoadedData
 from llmrec.data.movielens import load_movielens
 from llmrec.data.netflix import (
     ProbeSet,
@@ -28,6 +31,7 @@ from llmrec.data.synthetic import (
 __all__ = [
     "DEFAULT_SYNTHETIC",
     "Catalog",
+    "LoadedData",
     "Movie",
     "ProbeSet",
     "QualifyingSet",
@@ -38,6 +42,7 @@ __all__ = [
     "SyntheticConfig",
     "TitleResolver",
     "ensure_synthetic",
+    "kcore",
     "load_movielens",
     "load_probe",
     "load_qualifying",
