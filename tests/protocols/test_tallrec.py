@@ -165,7 +165,7 @@ def test_bad_options_and_unknown_movies_are_refused() -> None:
 def _real_ml100k() -> tuple[Ratings, Catalog] | None:
     recbole = os.environ.get("LLMREC_ML100K_RECBOLE")
     if recbole:
-        from llmrec.data.recbole import load_atomic  # type: ignore[import-not-found,unused-ignore]
+        from llmrec.data.recbole import load_atomic
 
         loaded: tuple[Ratings, Catalog] = load_atomic(recbole)
         return loaded
