@@ -27,6 +27,7 @@ expectation (RecLM-eval); see ``docs/protocols/next-item.md``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -81,7 +82,7 @@ class NextItemSplit:
     dataset: ProfileDataset
     candidates: CandidateSets
     fitting: Ratings
-    seen: dict[int, tuple[int, ...]]
+    seen: Mapping[int, tuple[int, ...]]
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -121,26 +122,20 @@ def build(ratings: Ratings, **options: Any) -> NextItemSplit:
     target_at = starts + lengths - back  # position in ``order`` of each user's target
     n_before = target_at - starts
     eligible = np.flatnonzero(n_before >= config.min_history)
-    users = np.asarray(ratings.user_id, dtype=np.int64)
-    movies = np.asarray(ratings.movie_id, dtype=np.int64)
     if config.n_users is not None and config.n_users < eligible.size:
         rng = np.random.default_rng([config.seed, 0])
         eligible = np.sort(rng.choice(eligible, size=config.n_users, replace=False))
-    examples = []
-    seen: dict[int, tuple[int, ...]] = {}
-    for g in eligible.tolist():
-        s, t = int(starts[g]), int(target_at[g])
-        user = int(users[order[s]])
-        before = movies[order[s:t]]
-        target = int(movies[order[t]])
-        if target in set(before.tolist()):
-            raise ConfigError(
-                f"user {user} rated movie {target} twice; next-item data needs one rating per "
-                "(user, movie): keep the latest when loading"
-            )
-        profile = tuple(int(m) for m in before[max(0, before.size - config.history) :])
-        examples.append(Example(user, profile, (target,)))
-        seen[user] = tuple(int(m) for m in before)
+    users = np.asarray(ratings.user_id, dtype=np.int64)[order[starts[eligible]]]
+    movies = np.asarray(ratings.movie_id, dtype=np.int64)[order]  # in history order
+    _check_single_ratings(users, movies, starts[eligible], target_at[eligible])
+    targets = movies[target_at[eligible]].tolist()
+    from_ = np.maximum(starts[eligible], target_at[eligible] - config.history).tolist()
+    upto = target_at[eligible].tolist()
+    examples = [
+        Example(u, tuple(movies[a:b].tolist()), (g,))
+        for u, a, b, g in zip(users.tolist(), from_, upto, targets, strict=True)
+    ]
+    seen = _Seen(movies, users, starts[eligible], target_at[eligible])
     name = f"next_item_{config.stage}"
     meta = {
         "name": name,
@@ -158,6 +153,63 @@ def build(ratings: Ratings, **options: Any) -> NextItemSplit:
     fitting = ratings.take(_training_rows(order, starts, lengths))
     meta.update(n_users=len(examples), stage=config.stage, n_candidates=config.n_candidates)
     return NextItemSplit(dataset, candidates, fitting, seen, meta)
+
+
+class _Seen(Mapping[int, tuple[int, ...]]):
+    """User id -> the movies rated before the target, oldest first; tuples made on access."""
+
+    def __init__(
+        self,
+        movies: npt.NDArray[np.int64],
+        users: npt.NDArray[np.int64],
+        starts: npt.NDArray[np.int64],
+        stops: npt.NDArray[np.int64],
+    ) -> None:
+        self._movies = movies
+        self._where = {
+            u: (a, b)
+            for u, a, b in zip(users.tolist(), starts.tolist(), stops.tolist(), strict=True)
+        }
+
+    def __getitem__(self, user: int) -> tuple[int, ...]:
+        a, b = self._where[user]
+        return tuple(self._movies[a:b].tolist())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+def _check_single_ratings(
+    users: npt.NDArray[np.int64],
+    movies: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.int64],
+) -> None:
+    """Raise when a target was also rated before it (the same movie twice in one history)."""
+    if targets.size == 0:
+        return
+    lengths = targets - starts
+    group = np.repeat(np.arange(targets.size, dtype=np.int64), lengths)
+    rows = (
+        np.arange(int(lengths.sum()), dtype=np.int64)
+        - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        + np.repeat(starts, lengths)
+    )
+    width = int(movies.max()) + 1 if movies.size else 1
+    before = group * width + movies[rows]
+    wanted = np.arange(targets.size, dtype=np.int64) * width + movies[targets]
+    before.sort()
+    at = np.minimum(np.searchsorted(before, wanted), max(before.size - 1, 0))
+    twice = np.flatnonzero(before[at] == wanted) if before.size else before
+    if twice.size:
+        i = int(twice[0])
+        raise ConfigError(
+            f"user {int(users[i])} rated movie {int(movies[targets[i]])} twice; next-item data "
+            "needs one rating per (user, movie): keep the latest when loading"
+        )
 
 
 def _training_rows(
