@@ -37,18 +37,65 @@ def user_runs_in_time_order(
     ``users_by="id"`` lists users in ascending id (:meth:`~llmrec.data.Ratings.history_order`);
     ``"first_appearance"`` in the order of their first rating in the table (TALLRec).
     """
-    order = ratings.history_order()
-    n = order.size
+    n = len(ratings)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return order, empty, empty
+        return empty, empty, empty
+    order = _packed_order(ratings, users_by)
+    if order is None:  # keys too wide to pack: two stable sorts
+        order = ratings.history_order()
+        if users_by == "first_appearance":
+            order = _by_first_appearance(ratings, order)
     users = np.asarray(ratings.user_id)[order]
     starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1]))).astype(np.int64)
     lengths = np.diff(np.append(starts, n)).astype(np.int64)
-    if users_by == "first_appearance":
-        first_row = np.minimum.reduceat(order, starts)  # each run's earliest row in the file
-        runs = np.argsort(first_row, kind="stable")
-        order = np.concatenate([order[starts[r] : starts[r] + lengths[r]] for r in runs.tolist()])
-        lengths = lengths[runs]
-        starts = (np.cumsum(lengths) - lengths).astype(np.int64)
     return order, starts, lengths
+
+
+def _user_rank(ratings: Ratings, users_by: str) -> tuple[_I64, int]:
+    """Each rating's user as a rank that orders users by id or by first appearance, and one
+    more than the largest rank. Ids in a compact range need no sort."""
+    user = np.asarray(ratings.user_id).astype(np.int64)
+    n = user.size
+    low, high = int(user.min()), int(user.max())
+    if high - low > 4 * n:  # sparse ids: a dense rank through a sort
+        ids, first, inverse = np.unique(user, return_index=True, return_inverse=True)
+        if users_by == "id":
+            return inverse.astype(np.int64), int(ids.size)
+        rank = np.empty(ids.size, dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(ids.size, dtype=np.int64)
+        return rank[inverse], int(ids.size)
+    offset = user - low
+    if users_by == "id":
+        return offset, high - low + 1
+    first = np.full(high - low + 1, n, dtype=np.int64)
+    np.minimum.at(first, offset, np.arange(n, dtype=np.int64))
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first[first < n]] = True
+    rank_of_row = np.cumsum(is_first) - 1  # the rank of the user first seen at each row
+    return rank_of_row[first[offset]], int(is_first.sum())
+
+
+def _packed_order(ratings: Ratings, users_by: str) -> _I64 | None:
+    """One stable argsort of ``(user rank, moment)`` packed into an int64, or ``None`` when
+    the two do not fit in 63 bits."""
+    when, _ = clock(ratings)
+    low = int(when.min())
+    span = int(when.max()) - low
+    rank, n_users = _user_rank(ratings, users_by)
+    time_bits = max(span.bit_length(), 1)
+    if max(n_users - 1, 1).bit_length() + time_bits > 63:
+        return None
+    key = (rank << np.int64(time_bits)) | (when - np.int64(low))
+    return np.argsort(key, kind="stable").astype(np.int64)
+
+
+def _by_first_appearance(ratings: Ratings, order: _I64) -> _I64:
+    """``order`` (users by id) with the users' runs put in order of first appearance."""
+    users = np.asarray(ratings.user_id)[order]
+    starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1])))
+    lengths = np.diff(np.append(starts, order.size))
+    first_row = np.minimum.reduceat(order, starts)  # each run's earliest row in the file
+    runs = np.argsort(first_row, kind="stable")
+    pieces = [order[starts[r] : starts[r] + lengths[r]] for r in runs.tolist()]
+    return np.concatenate(pieces).astype(np.int64)
