@@ -14,9 +14,10 @@ once, then:
   before it); pandas has no candidate sampler, so its time is the split only and llmrec's the
   whole build, candidates included; the targets and profiles are checked equal.
 
-Prints wall time (best of ``--repeat``) and the peak memory traced (``tracemalloc``, which sees
-numpy's and pandas' buffers) of each. Run: ``python benchmarks/bench_protocols.py``
-(``--n-ratings 1000000`` for a quick run). The machine it ran on is printed first.
+Prints wall time (best of ``--repeat`` untraced runs) and the peak memory of one more run traced
+with ``tracemalloc`` (which sees numpy's and pandas' buffers) of each. Run:
+``python benchmarks/bench_protocols.py`` (``--n-ratings 1000000`` for a quick run). The
+machine it ran on is printed first.
 """
 
 from __future__ import annotations
@@ -99,14 +100,17 @@ def pandas_next_item(df: Any, history: int = 10) -> tuple[Any, Any, list[tuple[i
 
 
 def timed(func: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    best, peak, result = float("inf"), 0.0, None
+    """Best wall time of ``repeat`` untraced runs, then the peak of one traced run (tracing
+    slows code that makes many Python objects, so it is kept out of the timing)."""
+    best, result = float("inf"), None
     for _ in range(repeat):
-        tracemalloc.start()
         start = time.perf_counter()
         result = func()
         best = min(best, time.perf_counter() - start)
-        peak = max(peak, tracemalloc.get_traced_memory()[1] / 2**20)
-        tracemalloc.stop()
+    tracemalloc.start()
+    func()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     return best, peak, result
 
 
