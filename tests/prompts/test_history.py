@@ -108,3 +108,19 @@ def test_bad_templates_and_arguments_are_refused() -> None:
     with pytest.raises(ConfigError, match="n >= 1"):
         HistoryTemplate().rank_messages(HISTORY, [], CATALOG)
     assert HistoryTemplate.model_validate_json(HistoryTemplate(last=3).model_dump_json()).last == 3
+
+
+def test_the_sequence_style_as_a_prompt_template_for_the_backends() -> None:
+    tpl = HistoryTemplate(last=3).prompt_template()
+    profile = HISTORY.last(3).movie_ids
+    messages = tpl.ranking_messages(profile, [7, 8], CATALOG)
+    assert messages[1]["content"].splitlines()[:4] == [
+        "Movies I watched, oldest first:",
+        "Film 2 (1992)",
+        "Film 3 (1993)",
+        "Film 4 (1994)",
+    ]
+    assert "in the order they watched them" in messages[0]["content"]
+    assert "Recommend 10 other movies" in tpl.messages(profile, CATALOG)[0]["content"]
+    with pytest.raises(ConfigError, match="needs the ratings"):
+        HistoryTemplate(style="rated").prompt_template()

@@ -41,6 +41,7 @@ from llmrec.data.catalog import Catalog
 from llmrec.data.ratings import Ratings
 from llmrec.errors import ConfigError
 from llmrec.prompts.formats import format_instructions, ranking_instructions
+from llmrec.prompts.template import PromptTemplate
 
 __all__ = [
     "SEQUENTIAL_RANK_TASK",
@@ -225,6 +226,24 @@ class HistoryTemplate(BaseModel):
             stars = f": {r}/5" if self.style == "rated" else ""
             lines.append(f"{i}. {self._label(m, catalog)}{stars}")
         return "\n".join(lines)
+
+    def prompt_template(self) -> PromptTemplate:
+        """The ``sequence`` style as a :class:`~llmrec.prompts.PromptTemplate`, for the
+        language-model backends: their profile is the last ``last`` movie ids in time order
+        (e.g. :func:`llmrec.protocols.next_item.build`'s profiles), written one per line
+        under this style's lead-in, with the sequential recommend and rank tasks. The other
+        styles need the stars, which a profile of movie ids does not carry."""
+        if self.style != "sequence":
+            raise ConfigError(
+                f"only the 'sequence' style is a profile of movie ids; {self.style!r} needs the "
+                "ratings: use recommend_messages / rank_messages / yes_no_messages"
+            )
+        return PromptTemplate(
+            task=self.recommend_task.replace("{n}", "{k}"),
+            profile_intro=_INTROS["sequence"],
+            ranking_task=self.rank_task,
+            include_year=self.include_year,
+        )
 
     # -- the three tasks ---------------------------------------------------------------------
     def recommend_messages(
