@@ -112,3 +112,14 @@ def test_bad_options(tmp_path: Path) -> None:
         == 1
     )
     assert np.array_equal(read_source(ml).ratings.user_id, [1])
+
+
+def test_stats_of_peer_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = amazon_file(tmp_path / "Movies.jsonl")
+    assert main(["data", "stats", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "Amazon reviews data" in out and "ratings        5" in out
+    assert "catalog        3 titles" in out
+    convert(src, tmp_path / "rb", to="recbole")
+    assert main(["data", "stats", str(tmp_path / "rb")]) == 0
+    assert "RecBole data" in capsys.readouterr().out

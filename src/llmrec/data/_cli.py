@@ -28,11 +28,16 @@ def register(subparsers: Any) -> None:
     stats = sub.add_parser(
         "stats",
         help="load a data set and print its statistics",
-        description="Load a Netflix Prize folder or file, or a MovieLens folder, and print "
-        "counts, the star distribution, the date range, ratings per user and per movie, and "
-        "the catalog size when titles are present.",
+        description="Load a Netflix Prize folder or file, a MovieLens or RecBole folder, an "
+        "Amazon reviews file or an llmrec folder, and print counts, the star distribution, the "
+        "date range, ratings per user and per movie, and the catalog size when titles are "
+        "present.",
     )
-    stats.add_argument("path", type=Path, help="Netflix folder or rating file, or MovieLens folder")
+    stats.add_argument(
+        "path",
+        type=Path,
+        help="Netflix folder or rating file, MovieLens or RecBole folder, Amazon reviews file",
+    )
     stats.add_argument("--no-cache", action="store_true", help="parse without the binary cache")
     stats.add_argument("--progress", action="store_true", help="show a progress bar")
     stats.set_defaults(func=stats_command)
@@ -99,7 +104,15 @@ def stats_command(args: argparse.Namespace) -> int:
         print(f"llmrec: error: no such file or folder: {path}", file=sys.stderr)
         return 1
     catalog_size: int | None = None
-    if _is_movielens(path):
+    kind: str
+    from llmrec.data.convert import detect_source, read_source
+
+    peer = detect_source(path)
+    if peer in ("recbole", "amazon", "llmrec"):
+        loaded = read_source(path, peer, progress=args.progress)
+        ratings, catalog_size = loaded.ratings, len(loaded.catalog)
+        kind = {"recbole": "RecBole", "amazon": "Amazon reviews", "llmrec": "llmrec"}[peer]
+    elif _is_movielens(path):
         # Imported by name, lazily: MovieLens support lives in its own module.
         movielens = importlib.import_module("llmrec.data.movielens")
         load_movielens: Callable[[Path], tuple[Ratings, Catalog]] = movielens.load_movielens
