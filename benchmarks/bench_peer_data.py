@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = {tool: _measure(tool, path, args.k) for tool in args.tools.split(",") if tool}
         print()
-        print(f"peak = VmHWM of the tool's process; growth = peak minus RSS after imports; k={args.k}")
+        print(
+            f"peak = VmHWM of the tool's process; growth = peak minus RSS after imports; k={args.k}"
+        )
         print(
             f"{'tool':<8} {'load s':>8} {'kcore s':>8} {'kept':>11} {'k-core':>11} {'users':>9}"
             f" {'items':>8} {'peak MB':>8} {'growth MB':>10}"
