@@ -225,3 +225,10 @@ def test_ml100k_like_round_trips(tmp_path: Path) -> None:
     ratings, catalog = load_atomic(ml100k_like(tmp_path / "ml-100k"))
     write_atomic(tmp_path / "out", ratings, catalog, "ml-100k")
     assert load_atomic(tmp_path / "out") == (ratings, catalog)
+
+
+def test_a_bad_value_found_after_reading_names_its_line_past_blank_lines(tmp_path: Path) -> None:
+    text = INTER + "1\t2\t3\t4\n\n\n5\t6\t7.5\t8\n"
+    with pytest.raises(DataFormatError, match="column 3 \\(rating:float\\)") as info:
+        load_atomic(atomic(tmp_path / "b", "b", text))
+    assert info.value.line == 5 and info.value.text == "7.5"
