@@ -193,6 +193,9 @@ def test_history_order_is_user_then_time_then_file_order(r: Ratings) -> None:
     users = r.user_id.tolist()
     expected = sorted(range(len(r)), key=lambda i: (users[i], when[i], i))
     assert r.history_order().tolist() == expected
+    first = {u: users.index(u) for u in users}
+    expected = sorted(range(len(r)), key=lambda i: (first[users[i]], when[i], i))
+    assert r.history_order(users="first_seen").tolist() == expected
 
 
 def test_history_order_uses_seconds_when_the_day_ties() -> None:
@@ -200,6 +203,10 @@ def test_history_order_uses_seconds_when_the_day_ties() -> None:
     # user 1: movie 40 at 11:59:59 before movie 20 at 12:00:00 on the same day;
     # user 3: two ratings at the same second keep the file order (10, then 30)
     assert r.movie_id[r.history_order()].tolist() == [40, 20, 10, 30]
+    # user 3 appears first in the table
+    assert r.movie_id[r.history_order(users="first_seen")].tolist() == [10, 30, 40, 20]
+    with pytest.raises(ValueError, match="first_seen"):
+        r.history_order(users="name")  # type: ignore[arg-type]
 
 
 # -- source ids -----------------------------------------------------------------------------------
