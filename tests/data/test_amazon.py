@@ -164,3 +164,20 @@ def test_unknown_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="missing field 'asin'") as info:
         load_reviews(reviews, meta_2023)
     assert info.value.line == 1 and str(info.value).startswith(str(meta_2023))
+
+
+def test_2014_metadata_as_python_literals(tmp_path: Path) -> None:
+    reviews = jsonl(
+        tmp_path / "reviews_Beauty_5.json", [r2018("A1", "7806397051", 3.0, 1391040000)]
+    )
+    meta = tmp_path / "meta_Beauty.json"
+    meta.write_text(
+        "{'asin': '7806397051', 'title': 'Rouge à lèvres', 'categories': [['Beauty']]}\n"
+        "{'asin': '9759091062', 'salesRank': {'Beauty': 1}}\n"
+    )
+    loaded = read_reviews(reviews, meta)
+    assert loaded.catalog.title(1) == "Rouge à lèvres" and loaded.counts["meta_unreviewed"] == 1
+    meta.write_text("{'asin': '7806397051', 'title': __import__('os')}\n")
+    with pytest.raises(DataFormatError, match="not JSON") as info:
+        load_reviews(reviews, meta)
+    assert info.value.line == 1

@@ -7,7 +7,7 @@ from the first review's fields (and gzip from the file's first two bytes, whatev
 release  review fields read                                metadata fields read
 =======  ================================================  ==================================
 2018     ``reviewerID``, ``asin``, ``overall`` (1-5),      ``asin``, ``title``
-         ``unixReviewTime`` (seconds)                      (https://nijianmo.github.io/amazon/)
+(2014)   ``unixReviewTime`` (seconds)                      (https://nijianmo.github.io/amazon/)
 2023     ``user_id``, ``parent_asin``, ``rating`` (1-5),   ``parent_asin``, ``title``
          ``timestamp`` (milliseconds)                      (https://amazon-reviews-2023.github.io/)
 =======  ================================================  ==================================
@@ -35,6 +35,7 @@ the load with :class:`~llmrec.errors.DataFormatError` naming the file, the line 
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import logging
@@ -103,14 +104,28 @@ def _shown(line: bytes) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def _record(path: Path, no: int, line: bytes) -> dict[str, Any]:
+def _record(path: Path, no: int, line: bytes, *, literal: bool = False) -> dict[str, Any]:
+    """The object on one line; with ``literal``, a Python dict literal is accepted too."""
     try:
         rec = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"not JSON: {exc}", path=path, line=no, text=_shown(line)) from None
+        rec = _literal(line) if literal else None
+        if rec is None:
+            raise DataFormatError(
+                f"not JSON: {exc}", path=path, line=no, text=_shown(line)
+            ) from None
     if not isinstance(rec, dict):
         raise DataFormatError("expected a JSON object", path=path, line=no, text=_shown(line))
     return rec
+
+
+def _literal(line: bytes) -> Any:
+    """The 2014 release's metadata lines are Python literals (``{'asin': '...'}``), not JSON."""
+    try:
+        text = line.decode("utf-8").strip()
+        return ast.literal_eval(text) if text.startswith("{'") else None
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+        return None
 
 
 def _detect(path: Path, no: int, line: bytes) -> Release:
@@ -252,7 +267,7 @@ def _titles(
         for no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            rec = _record(meta, no, line)
+            rec = _record(meta, no, line, literal=True)
             meta_lines += 1
             asin = rec.get(release.meta_item)
             if not isinstance(asin, str) or not asin:
