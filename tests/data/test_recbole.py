@@ -232,3 +232,24 @@ def test_a_bad_value_found_after_reading_names_its_line_past_blank_lines(tmp_pat
     with pytest.raises(DataFormatError, match="column 3 \\(rating:float\\)") as info:
         load_atomic(atomic(tmp_path / "b", "b", text))
     assert info.value.line == 5 and info.value.text == "7.5"
+
+
+def test_other_field_names_as_recbole_configs_set_them(tmp_path: Path) -> None:
+    folder = atomic(
+        tmp_path / "f",
+        "f",
+        "uid:token\tiid:token\tscore:float\tts:float\n1\t2\t4\t100\n",
+        "iid:token\ttitle:token_seq\n2\tTwo\n",
+    )
+    with pytest.raises(DataFormatError, match="no 'user_id' column"):
+        load_atomic(folder)
+    ratings, catalog = load_atomic(
+        folder, user_field="uid", item_field="iid", rating_field="score", time_field="ts"
+    )
+    assert ratings.rating.tolist() == [4] and catalog.title(2) == "Two"
+    with pytest.raises(DataFormatError, match=r"column 3 \(score:float\)") as info:
+        (folder / "f.inter").write_text("uid:token\tiid:token\tscore:float\tts:float\n1\t2\t9\t1\n")
+        load_atomic(
+            folder, user_field="uid", item_field="iid", rating_field="score", time_field="ts"
+        )
+    assert info.value.text == "9"

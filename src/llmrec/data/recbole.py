@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -80,32 +80,43 @@ def _files(folder: PathArg, dataset: str | None) -> tuple[Path, str]:
     return root, dataset
 
 
+class _Fields(NamedTuple):
+    """The column names RecBole's config calls USER_ID_FIELD, ITEM_ID_FIELD, RATING_FIELD and
+    TIME_FIELD."""
+
+    user: str
+    item: str
+    rating: str
+    time: str | None
+
+
 def _read_inter(
     path: Path,
     encoding: str,
     users: Tokens,
     items: Tokens,
-    time_field: str | None,
+    fields: _Fields,
     implicit_rating: int | None,
 ) -> tuple[AtomicFile, dict[str, Any]]:
     """The ``.inter`` file's user and item codes, ratings (or ``None``) and times (or ``None``)."""
     inter = AtomicFile(path, encoding)
     head = inter.header
-    pu = head.need("user_id", ("token",), "users")
-    pi = head.need("item_id", ("token",), "items")
-    has_rating = head.has("rating")
+    uf, itf, rf, time_field = fields
+    pu = head.need(uf, ("token",), "users")
+    pi = head.need(itf, ("token",), "items")
+    has_rating = head.has(rf)
     if has_rating and implicit_rating is not None:
         raise ConfigError(
             f"{path} has a rating column; implicit_rating applies only to files without one"
         )
     if not has_rating and implicit_rating is None:
         raise DataFormatError(
-            "no rating:float column (implicit feedback): pass implicit_rating=N (1-5) to give "
+            f"no {rf}:float column (implicit feedback): pass implicit_rating=N (1-5) to give "
             "every interaction N stars",
             path=path,
             line=1,
         )
-    pr = head.need("rating", ("float",), "ratings") if has_rating else -1
+    pr = head.need(rf, ("float",), "ratings") if has_rating else -1
     pt = (
         head.need(time_field, ("float",), "times (pass time_field=None for data without time)")
         if time_field is not None
@@ -114,10 +125,10 @@ def _read_inter(
     user, item = array("i"), array("i")
     rating, stamp = array("d"), array("d")
     for no, parts in inter.rows():
-        user.append(token(users, head, "user_id", no, parts[pu]))
-        item.append(token(items, head, "item_id", no, parts[pi]))
+        user.append(token(users, head, uf, no, parts[pu]))
+        item.append(token(items, head, itf, no, parts[pi]))
         if pr >= 0:
-            number(head, "rating", no, parts[pr], rating)
+            number(head, rf, no, parts[pr], rating)
         if pt >= 0 and time_field is not None:
             number(head, time_field, no, parts[pt], stamp)
     columns: dict[str, Any] = {
@@ -138,12 +149,12 @@ def _floats(values: array[float]) -> npt.NDArray[np.float64]:
 
 
 def _read_items(
-    path: Path, encoding: str, items: Tokens
+    path: Path, encoding: str, items: Tokens, item_field: str
 ) -> tuple[dict[int, tuple[str, int | None]], int]:
     """Titles and years by item code from ``.item``; a repeated item is an error."""
     table = AtomicFile(path, encoding)
     head = table.header
-    pi = head.need("item_id", ("token",), "items")
+    pi = head.need(item_field, ("token",), "items")
     title_field = next((f for f in _TITLE_FIELDS if head.has(f)), None)
     year_field = next((f for f in _YEAR_FIELDS if head.has(f)), None)
     pt = -1 if title_field is None else head.position(title_field)
@@ -151,10 +162,10 @@ def _read_items(
     seen: dict[int, int] = {}
     titles: dict[int, tuple[str, int | None]] = {}
     for no, parts in table.rows():
-        code = token(items, head, "item_id", no, parts[pi])
+        code = token(items, head, item_field, no, parts[pi])
         if code in seen:
             raise head.error(
-                "item_id", no, f"item repeats line {seen[code]} of this file", parts[pi]
+                item_field, no, f"item repeats line {seen[code]} of this file", parts[pi]
             )
         seen[code] = no
         title = " ".join(parts[pt].split()) if pt >= 0 else ""
@@ -165,13 +176,13 @@ def _read_items(
     return titles, table.n_rows
 
 
-def _count_users(path: Path, encoding: str) -> int:
+def _count_users(path: Path, encoding: str, user_field: str) -> int:
     """Check ``.user`` (typed header, a non-empty ``user_id`` on every row); its row count."""
     table = AtomicFile(path, encoding)
-    pu = table.header.need("user_id", ("token",), "users")
+    pu = table.header.need(user_field, ("token",), "users")
     scratch = Tokens()
     for no, parts in table.rows():
-        token(scratch, table.header, "user_id", no, parts[pu])
+        token(scratch, table.header, user_field, no, parts[pu])
     return table.n_rows
 
 
@@ -180,6 +191,9 @@ def read_atomic(
     dataset: str | None = None,
     *,
     implicit_rating: int | None = None,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    rating_field: str = "rating",
     time_field: str | None = "timestamp",
     half_stars: HalfStars = "up",
     encoding: str = "utf-8",
@@ -197,8 +211,9 @@ def read_atomic(
         )
     root, name = _files(folder, dataset)
     users, items = Tokens(), Tokens()
+    fields = _Fields(user_field, item_field, rating_field, time_field)
     inter, cols = _read_inter(
-        root / f"{name}.inter", encoding, users, items, time_field, implicit_rating
+        root / f"{name}.inter", encoding, users, items, fields, implicit_rating
     )
     n = inter.n_rows
     if cols["rating"] is not None:
@@ -206,10 +221,10 @@ def read_atomic(
         if not ok.all():
             line = inter.line_of(int(np.argmin(ok)))
             raise inter.header.error(
-                "rating",
+                rating_field,
                 line,
                 "rating must be 1-5 stars, or 0.5-5.0 in half stars",
-                inter.cell(line, "rating"),
+                inter.cell(line, rating_field),
             )
     else:
         stars = np.full(n, implicit_rating, dtype=np.int8)
@@ -227,8 +242,10 @@ def read_atomic(
     else:
         date = np.zeros(n, dtype="datetime64[D]")
     item_path, user_path = root / f"{name}.item", root / f"{name}.user"
-    titles, _ = _read_items(item_path, encoding, items) if item_path.is_file() else ({}, 0)
-    user_rows = _count_users(user_path, encoding) if user_path.is_file() else 0
+    titles, _ = (
+        _read_items(item_path, encoding, items, item_field) if item_path.is_file() else ({}, 0)
+    )
+    user_rows = _count_users(user_path, encoding, user_field) if user_path.is_file() else 0
     user_ids, user_map = ids_from_codes(cols["user"], list(users.index))
     tokens = list(items.index)
     by_code, item_map = ids_from_codes(np.arange(1, len(tokens) + 1, dtype=np.int32), tokens)
@@ -265,6 +282,9 @@ def load_atomic(
     dataset: str | None = None,
     *,
     implicit_rating: int | None = None,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    rating_field: str = "rating",
     time_field: str | None = "timestamp",
     half_stars: HalfStars = "up",
     encoding: str = "utf-8",
@@ -272,12 +292,17 @@ def load_atomic(
     """Read RecBole atomic files ``folder/NAME.inter`` (+ ``NAME.item``, ``NAME.user``).
 
     ``dataset`` is ``NAME``; by default the folder's name, or the one ``.inter`` file in it.
+    ``user_field``, ``item_field``, ``rating_field`` and ``time_field`` name the columns, as
+    RecBole's ``USER_ID_FIELD``, ``ITEM_ID_FIELD``, ``RATING_FIELD`` and ``TIME_FIELD`` do.
     See the module documentation for the rules; :func:`read_atomic` also returns the counts.
     """
     loaded = read_atomic(
         folder,
         dataset,
         implicit_rating=implicit_rating,
+        user_field=user_field,
+        item_field=item_field,
+        rating_field=rating_field,
         time_field=time_field,
         half_stars=half_stars,
         encoding=encoding,
