@@ -92,7 +92,7 @@ def test_decimal_tokens_keep_their_values_and_time_is_kept(tmp_path: Path) -> No
     assert ratings.time is not None
     assert ratings.time.astype(np.int64).tolist() == [881250949, 891717742]  # fraction dropped
     assert ratings.date.astype(str).tolist() == ["1997-12-04", "1998-04-04"]
-    assert catalog.label(302) == "L.A. Confidential (1997)"  # token_seq: one space between
+    assert catalog.label(302) == "L.A.  Confidential (1997)"  # the title as written
     assert catalog.label(999) == "unknown" and catalog.year(999) is None
     assert catalog.source_ids is None
 
@@ -253,3 +253,11 @@ def test_other_field_names_as_recbole_configs_set_them(tmp_path: Path) -> None:
             folder, user_field="uid", item_field="iid", rating_field="score", time_field="ts"
         )
     assert info.value.text == "9"
+
+
+def test_a_title_with_a_tab_cannot_be_written(tmp_path: Path) -> None:
+    from llmrec.data import Catalog, Movie, Ratings
+
+    ratings = Ratings([1], [2], [3], ["2005-01-01"])
+    with pytest.raises(ValueError, match="tab or a line break"):
+        write_atomic(tmp_path / "o", ratings, Catalog([Movie(2, "A\tB", None)]), "o")

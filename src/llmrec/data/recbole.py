@@ -23,9 +23,10 @@ Reading (:func:`load_atomic`):
 * ``timestamp:float`` (Unix seconds) becomes :attr:`Ratings.time`, to the second (fractions
   dropped), and ``date`` its UTC day. A file without one needs ``time_field=None``: then
   ``time`` is ``None``, every date is 1970-01-01 and histories follow the file's row order.
-* ``.item`` gives titles (``movie_title`` or ``title``) and years (``release_year`` or ``year``,
-  when four digits). Items with no title (no ``.item`` file, no row, or an empty title) keep
-  their source id as their title; they are counted (``untitled_items``).
+* ``.item`` gives titles (``movie_title`` or ``title``, as written, outer spaces stripped) and
+  years (``release_year`` or ``year``, when four digits). Items with no title (no ``.item``
+  file, no row, or an empty title) keep their source id as their title; they are counted
+  (``untitled_items``).
 * Rows keep the file's order; repeated (user, item) rows are kept, as RecBole keeps them.
   Blank lines are skipped (as RecBole's reader does) and counted.
 
@@ -168,7 +169,7 @@ def _read_items(
                 item_field, no, f"item repeats line {seen[code]} of this file", parts[pi]
             )
         seen[code] = no
-        title = " ".join(parts[pt].split()) if pt >= 0 else ""
+        title = parts[pt].strip() if pt >= 0 else ""
         year_text = parts[py].strip() if py >= 0 else ""
         year = int(year_text) if len(year_text) == 4 and year_text.isdigit() else None
         if title:
@@ -354,7 +355,12 @@ def write_atomic(folder: PathArg, ratings: Ratings, catalog: Catalog, dataset: s
         fh.write("item_id:token\tmovie_title:token_seq\trelease_year:token\n")
         for movie in catalog:
             token = catalog.source_id(movie.movie_id)
-            title = " ".join(movie.title.split())
+            title = movie.title.strip()
+            if any(c in title for c in "\t\r\n"):
+                raise ValueError(
+                    f"the title of movie {movie.movie_id} ({title!r}) holds a tab or a line break, "
+                    "which an atomic file cannot hold"
+                )
             _checked([token], "item id")
             year = "" if movie.year is None else str(movie.year)
             fh.write(f"{token}\t{title}\t{year}\n")
