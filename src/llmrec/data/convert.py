@@ -219,8 +219,9 @@ def convert(
 ) -> LoadedData:
     """Read ``src``, optionally keep its ``kcore``, and write it to ``out`` in format ``to``.
 
-    Returns what was written, with the reader's counts plus ``kcore_dropped`` (ratings the
-    k-core removed). For ``to="recbole"`` the files are ``out/DATASET.inter`` and ``.item``,
+    Returns what was written, with the reader's counts plus, with ``kcore``, ``kcore_dropped``
+    (ratings the k-core removed), ``kcore_users`` and ``kcore_items``; ``ratings`` is then the
+    number written. For ``to="recbole"`` the files are ``out/DATASET.inter`` and ``.item``,
     ``DATASET`` being ``dataset`` or the name of ``out``.
     """
     if to not in TARGETS:
@@ -241,5 +242,7 @@ def convert(
         catalog = _restrict(catalog, ratings.movie_id)
         counts["kcore_dropped"] = len(loaded.ratings) - len(ratings)
         counts["ratings"] = len(ratings)
+        counts["kcore_users"] = ratings.n_users
+        counts["kcore_items"] = len(catalog)
     target = _WRITERS[to](expand_path(out), ratings, catalog, dataset)
     return LoadedData(ratings, catalog, target, counts)
