@@ -64,6 +64,7 @@ def test_amazon_to_recbole_with_kcore(tmp_path: Path) -> None:
     src = amazon_file(tmp_path / "Movies.jsonl")
     written = convert(src, tmp_path / "rb", to="recbole", kcore=2, dataset="movies")
     assert written.counts["kcore_dropped"] == 1  # U3's single review of P3
+    assert (written.counts["kcore_users"], written.counts["kcore_items"]) == (2, 2)
     inter = (tmp_path / "rb" / "movies.inter").read_text().splitlines()
     assert inter[0] == "user_id:token\titem_id:token\trating:float\ttimestamp:float"
     assert inter[1:] == ["U2\tP1\t4\t2000", "U1\tP2\t3\t3000", "U2\tP2\t2\t4000", "U1\tP1\t1\t6000"]
