@@ -263,3 +263,10 @@ def test_movielens_csv_keeps_seconds(tmp_path: Path) -> None:
     assert ratings.time is not None
     assert ratings.time.astype(np.int64).tolist() == [964982703, 964982224]
     assert ratings.movie_id[ratings.history_order()].tolist() == [3, 2]
+
+
+def test_a_source_id_map_must_cover_the_ids() -> None:
+    with pytest.raises(ValueError, match="maps ids 1 to 2"):
+        Ratings([1, 3], [1, 1], [3, 3], ["2005-01-01"] * 2, user_source_ids=SourceIds(["a", "b"]))
+    with pytest.raises(TypeError):
+        Ratings([1], [1], [3], ["2005-01-01"], movie_source_ids=["a"])  # type: ignore[arg-type]

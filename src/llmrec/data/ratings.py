@@ -160,12 +160,19 @@ class Ratings:
         self.rating = arrays["rating"]
         self.date = arrays["date"]
         self.time = arrays.get("time")
-        for name, ids in (
-            ("user_source_ids", user_source_ids),
-            ("movie_source_ids", movie_source_ids),
+        for name, ids, column in (
+            ("user_source_ids", user_source_ids, self.user_id),
+            ("movie_source_ids", movie_source_ids, self.movie_id),
         ):
-            if ids is not None and not isinstance(ids, SourceIds):
+            if ids is None:
+                continue
+            if not isinstance(ids, SourceIds):
                 raise TypeError(f"{name} must be a SourceIds or None, got {type(ids).__name__}")
+            if column.size and (int(column.min()) < 1 or int(column.max()) > len(ids)):
+                raise ValueError(
+                    f"{name} maps ids 1 to {len(ids):,}, but the column holds ids from "
+                    f"{int(column.min())} to {int(column.max())}"
+                )
         self.user_source_ids = user_source_ids
         self.movie_source_ids = movie_source_ids
         self._fingerprint: str | None = None
