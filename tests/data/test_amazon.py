@@ -181,3 +181,22 @@ def test_2014_metadata_as_python_literals(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="not JSON") as info:
         load_reviews(reviews, meta)
     assert info.value.line == 1
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_text_details_bom_crlf_spaces_and_bad_bytes(tmp_path: Path, gz: bool) -> None:
+    lines = [json.dumps(r2018(f"A{i}", "B", 4.0, i)) for i in range(3)]
+    text = "\ufeff" + lines[0] + "\r\n  " + lines[1] + "  \r\n" + lines[2]  # no final newline
+    path = tmp_path / "r.json"
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    assert load_reviews(path)[0].time.astype(np.int64).tolist() == [0, 1, 2]  # type: ignore[union-attr]
+    data = (lines[0] + "\n" + lines[1] + "\n").encode() + b'{"reviewerID": "\xff"}\n'
+    path.write_bytes(gzip.compress(data) if gz else data)
+    with pytest.raises(DataFormatError, match="not UTF-8") as info:
+        load_reviews(path)
+    assert info.value.line == 3
+    path.write_text(lines[0] + " trailing\n")
+    with pytest.raises(DataFormatError, match="not JSON: Extra data") as info:
+        load_reviews(path)
+    assert info.value.line == 1

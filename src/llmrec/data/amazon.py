@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import io
 import json
 import logging
 from array import array
@@ -88,27 +89,40 @@ RELEASES = (
 
 
 @contextmanager
-def _open(path: Path) -> Iterator[IO[bytes]]:
-    """The file's bytes, decompressed when it starts with gzip's magic number."""
+def _open(path: Path) -> Iterator[IO[str]]:
+    """The file as UTF-8 text lines, decompressed when it starts with gzip's magic number."""
     if not path.is_file():
         raise DataNotFoundError(f"no such file: {path}")
     with open(path, "rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
-    fh = cast(IO[bytes], gzip.open(path, "rb") if gz else open(path, "rb"))  # noqa: SIM115
-    with fh:
+    raw = cast(IO[bytes], gzip.open(path, "rb") if gz else open(path, "rb"))  # noqa: SIM115
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as fh:
         yield fh
 
 
-def _shown(line: bytes) -> str:
-    text = line.decode("utf-8", "replace").rstrip("\r\n")
+def _bad_text(path: Path, exc: UnicodeDecodeError) -> DataFormatError:
+    """The line holding the first byte that is not UTF-8 (found by reading the bytes again)."""
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    with cast(IO[bytes], gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+        for no, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return DataFormatError(f"not UTF-8 text: {bad.reason}", path=path, line=no)
+    return DataFormatError(f"not UTF-8 text: {exc.reason}", path=path)
+
+
+def _shown(line: str) -> str:
+    text = line.rstrip("\r\n")
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def _record(path: Path, no: int, line: bytes, *, literal: bool = False) -> dict[str, Any]:
+def _record(path: Path, no: int, line: str, *, literal: bool = False) -> dict[str, Any]:
     """The object on one line; with ``literal``, a Python dict literal is accepted too."""
     try:
         rec = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         rec = _literal(line) if literal else None
         if rec is None:
             raise DataFormatError(
@@ -119,17 +133,42 @@ def _record(path: Path, no: int, line: bytes, *, literal: bool = False) -> dict[
     return rec
 
 
-def _literal(line: bytes) -> Any:
+def _literal(line: str) -> Any:
     """The 2014 release's metadata lines are Python literals (``{'asin': '...'}``), not JSON."""
     try:
-        text = line.decode("utf-8").strip()
+        text = line.strip()
         return ast.literal_eval(text) if text.startswith("{'") else None
-    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
 
 
-def _detect(path: Path, no: int, line: bytes) -> Release:
-    rec = _record(path, no, line)
+def _objects(path: Path, *, literal: bool = False) -> Iterator[tuple[int, Any, str]]:
+    """``(line, object, text)`` for every non-blank line (``object`` is ``None`` for a blank one).
+
+    The common case, one JSON object filling the line, is decoded by ``raw_decode`` of the
+    standard ``json`` module on text decoded a block at a time (no per-line encoding detection
+    as ``json.loads`` of bytes does); anything else takes :func:`_record`'s slow path, which
+    also words the error.
+    """
+    decode = json.JSONDecoder().raw_decode
+    try:
+        with _open(path) as fh:
+            for no, line in enumerate(fh, start=1):
+                try:
+                    rec, end = decode(line)
+                    if end < len(line) - 1 and not line[end:].isspace():
+                        raise ValueError("extra data")
+                except (ValueError, RecursionError):
+                    if not line.strip():
+                        yield no, None, line
+                        continue
+                    rec = _record(path, no, line, literal=literal)
+                yield no, rec, line
+    except UnicodeDecodeError as exc:
+        raise _bad_text(path, exc) from None
+
+
+def _detect(path: Path, no: int, rec: dict[str, Any]) -> Release:
     for release in RELEASES:
         if all(f in rec for f in release.fields()):
             return release
@@ -142,7 +181,7 @@ def _detect(path: Path, no: int, line: bytes) -> Release:
     )
 
 
-def _diagnose(path: Path, no: int, line: bytes, release: Release) -> DataFormatError:
+def _diagnose(path: Path, no: int, line: str, release: Release) -> DataFormatError:
     """Why line ``no`` could not be read as a review of ``release``."""
     rec = _record(path, no, line)
     for field in release.fields():
@@ -191,44 +230,47 @@ class _Columns:
 def _read(path: Path, progress: bool) -> tuple[_Columns, Release]:
     cols = _Columns({}, {}, array("i"), array("i"), array("d"), array("q"), [])
     users, items = cols.users, cols.items
+    add_user, add_item = cols.user.append, cols.item.append
+    add_rating, add_stamp = cols.rating.append, cols.stamp.append
     release: Release | None = None
-    loads = json.loads
+    uf = itf = rf = tf = ""
     bar = progress_bar(enabled=progress, desc=f"reading {path.name}")
-    with _open(path) as fh, bar:
-        for no, line in enumerate(fh, start=1):
-            if not line.strip():
+    with bar:
+        for no, rec, line in _objects(path):
+            if rec is None:
                 cols.blank_lines.append(no)
                 continue
             if release is None:
-                release = _detect(path, no, line)
+                if not isinstance(rec, dict):
+                    _record(path, no, line)  # raises: not an object
+                release = _detect(path, no, rec)
                 uf, itf, rf, tf = release.fields()
             try:
-                rec = loads(line)
                 key = rec[uf]
                 code = users.get(key)
                 if code is None:
                     if type(key) is not str or not key:
                         raise TypeError
                     code = users[key] = len(users) + 1
-                cols.user.append(code)
+                add_user(code)
                 key = rec[itf]
                 code = items.get(key)
                 if code is None:
                     if type(key) is not str or not key:
                         raise TypeError
                     code = items[key] = len(items) + 1
-                cols.item.append(code)
+                add_item(code)
                 value = rec[rf]
                 if type(value) is bool:
                     raise TypeError
-                cols.rating.append(value)
+                add_rating(value)
                 stamp = rec[tf]
                 if type(stamp) is not int:
                     raise TypeError
-                cols.stamp.append(stamp)
+                add_stamp(stamp)
             except Exception:
                 raise _diagnose(path, no, line, release) from None
-            if no % 65_536 == 0:
+            if not no & 0xFFFF:
                 bar.update(65_536)
     if release is None:
         raise DataFormatError("no reviews: the file is empty", path=path)
@@ -263,32 +305,31 @@ def _titles(
     titles: dict[int, str] = {}
     seen: set[int] = set()
     meta_lines = repeated = unreviewed = 0
-    with _open(meta) as fh:
-        for no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            rec = _record(meta, no, line, literal=True)
-            meta_lines += 1
-            asin = rec.get(release.meta_item)
-            if not isinstance(asin, str) or not asin:
-                raise DataFormatError(
-                    f"missing field {release.meta_item!r} (the {release.name} release's metadata "
-                    "names items by it)",
-                    path=meta,
-                    line=no,
-                    text=_shown(line),
-                )
-            code = items.get(asin)
-            if code is None:
-                unreviewed += 1
-                continue
-            if code in seen:
-                repeated += 1
-                continue
-            seen.add(code)
-            title = rec.get("title")
-            if isinstance(title, str) and title.strip():
-                titles[code] = title.strip()
+    for no, found, line in _objects(meta, literal=True):
+        if found is None:
+            continue
+        rec = found if isinstance(found, dict) else _record(meta, no, line, literal=True)
+        meta_lines += 1
+        asin = rec.get(release.meta_item)
+        if not isinstance(asin, str) or not asin:
+            raise DataFormatError(
+                f"missing field {release.meta_item!r} (the {release.name} release's metadata "
+                "names items by it)",
+                path=meta,
+                line=no,
+                text=_shown(line),
+            )
+        code = items.get(asin)
+        if code is None:
+            unreviewed += 1
+            continue
+        if code in seen:
+            repeated += 1
+            continue
+        seen.add(code)
+        title = rec.get("title")
+        if isinstance(title, str) and title.strip():
+            titles[code] = title.strip()
     counts.update(meta_lines=meta_lines, meta_repeated=repeated, meta_unreviewed=unreviewed)
     return titles
 

@@ -67,9 +67,7 @@ class Catalog:
                 raise ValueError(f"duplicate movie id {m.movie_id} in catalog")
             self._movies[m.movie_id] = m
         self._movies = dict(sorted(self._movies.items()))
-        self._by_title: dict[str, list[int]] = {}
-        for m in self._movies.values():
-            self._by_title.setdefault(_key(m.title), []).append(m.movie_id)
+        self._by_title: dict[str, list[int]] | None = None  # built on first use
 
     @classmethod
     def from_mapping(cls, titles: Mapping[int, tuple[str, int | None]]) -> Catalog:
@@ -119,6 +117,11 @@ class Catalog:
 
     def ids_for(self, title: str) -> list[int]:
         """Every movie id whose title equals ``title`` (ignoring case and extra spaces)."""
+        if self._by_title is None:
+            by_title: dict[str, list[int]] = {}
+            for m in self._movies.values():
+                by_title.setdefault(_key(m.title), []).append(m.movie_id)
+            self._by_title = by_title
         return list(self._by_title.get(_key(title), []))
 
     def source_id(self, movie_id: int) -> str:
