@@ -92,7 +92,7 @@ def test_decimal_tokens_keep_their_values_and_time_is_kept(tmp_path: Path) -> No
     assert ratings.time is not None
     assert ratings.time.astype(np.int64).tolist() == [881250949, 891717742]  # fraction dropped
     assert ratings.date.astype(str).tolist() == ["1997-12-04", "1998-04-04"]
-    assert catalog.label(302) == "L.A. Confidential (1997)"  # token_seq: one space between
+    assert catalog.label(302) == "L.A.  Confidential (1997)"  # the title as written
     assert catalog.label(999) == "unknown" and catalog.year(999) is None
     assert catalog.source_ids is None
 
@@ -225,3 +225,39 @@ def test_ml100k_like_round_trips(tmp_path: Path) -> None:
     ratings, catalog = load_atomic(ml100k_like(tmp_path / "ml-100k"))
     write_atomic(tmp_path / "out", ratings, catalog, "ml-100k")
     assert load_atomic(tmp_path / "out") == (ratings, catalog)
+
+
+def test_a_bad_value_found_after_reading_names_its_line_past_blank_lines(tmp_path: Path) -> None:
+    text = INTER + "1\t2\t3\t4\n\n\n5\t6\t7.5\t8\n"
+    with pytest.raises(DataFormatError, match="column 3 \\(rating:float\\)") as info:
+        load_atomic(atomic(tmp_path / "b", "b", text))
+    assert info.value.line == 5 and info.value.text == "7.5"
+
+
+def test_other_field_names_as_recbole_configs_set_them(tmp_path: Path) -> None:
+    folder = atomic(
+        tmp_path / "f",
+        "f",
+        "uid:token\tiid:token\tscore:float\tts:float\n1\t2\t4\t100\n",
+        "iid:token\ttitle:token_seq\n2\tTwo\n",
+    )
+    with pytest.raises(DataFormatError, match="no 'user_id' column"):
+        load_atomic(folder)
+    ratings, catalog = load_atomic(
+        folder, user_field="uid", item_field="iid", rating_field="score", time_field="ts"
+    )
+    assert ratings.rating.tolist() == [4] and catalog.title(2) == "Two"
+    with pytest.raises(DataFormatError, match=r"column 3 \(score:float\)") as info:
+        (folder / "f.inter").write_text("uid:token\tiid:token\tscore:float\tts:float\n1\t2\t9\t1\n")
+        load_atomic(
+            folder, user_field="uid", item_field="iid", rating_field="score", time_field="ts"
+        )
+    assert info.value.text == "9"
+
+
+def test_a_title_with_a_tab_cannot_be_written(tmp_path: Path) -> None:
+    from llmrec.data import Catalog, Movie, Ratings
+
+    ratings = Ratings([1], [2], [3], ["2005-01-01"])
+    with pytest.raises(ValueError, match="tab or a line break"):
+        write_atomic(tmp_path / "o", ratings, Catalog([Movie(2, "A\tB", None)]), "o")

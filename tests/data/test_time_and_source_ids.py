@@ -193,6 +193,9 @@ def test_history_order_is_user_then_time_then_file_order(r: Ratings) -> None:
     users = r.user_id.tolist()
     expected = sorted(range(len(r)), key=lambda i: (users[i], when[i], i))
     assert r.history_order().tolist() == expected
+    first = {u: users.index(u) for u in users}
+    expected = sorted(range(len(r)), key=lambda i: (first[users[i]], when[i], i))
+    assert r.history_order(users="first_seen").tolist() == expected
 
 
 def test_history_order_uses_seconds_when_the_day_ties() -> None:
@@ -200,6 +203,10 @@ def test_history_order_uses_seconds_when_the_day_ties() -> None:
     # user 1: movie 40 at 11:59:59 before movie 20 at 12:00:00 on the same day;
     # user 3: two ratings at the same second keep the file order (10, then 30)
     assert r.movie_id[r.history_order()].tolist() == [40, 20, 10, 30]
+    # user 3 appears first in the table
+    assert r.movie_id[r.history_order(users="first_seen")].tolist() == [10, 30, 40, 20]
+    with pytest.raises(ValueError, match="first_seen"):
+        r.history_order(users="name")  # type: ignore[arg-type]
 
 
 # -- source ids -----------------------------------------------------------------------------------
@@ -256,3 +263,10 @@ def test_movielens_csv_keeps_seconds(tmp_path: Path) -> None:
     assert ratings.time is not None
     assert ratings.time.astype(np.int64).tolist() == [964982703, 964982224]
     assert ratings.movie_id[ratings.history_order()].tolist() == [3, 2]
+
+
+def test_a_source_id_map_must_cover_the_ids() -> None:
+    with pytest.raises(ValueError, match="maps ids 1 to 2"):
+        Ratings([1, 3], [1, 1], [3, 3], ["2005-01-01"] * 2, user_source_ids=SourceIds(["a", "b"]))
+    with pytest.raises(TypeError):
+        Ratings([1], [1], [3], ["2005-01-01"], movie_source_ids=["a"])  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -160,12 +160,19 @@ class Ratings:
         self.rating = arrays["rating"]
         self.date = arrays["date"]
         self.time = arrays.get("time")
-        for name, ids in (
-            ("user_source_ids", user_source_ids),
-            ("movie_source_ids", movie_source_ids),
+        for name, ids, column in (
+            ("user_source_ids", user_source_ids, self.user_id),
+            ("movie_source_ids", movie_source_ids, self.movie_id),
         ):
-            if ids is not None and not isinstance(ids, SourceIds):
+            if ids is None:
+                continue
+            if not isinstance(ids, SourceIds):
                 raise TypeError(f"{name} must be a SourceIds or None, got {type(ids).__name__}")
+            if column.size and (int(column.min()) < 1 or int(column.max()) > len(ids)):
+                raise ValueError(
+                    f"{name} maps ids 1 to {len(ids):,}, but the column holds ids from "
+                    f"{int(column.min())} to {int(column.max())}"
+                )
         self.user_source_ids = user_source_ids
         self.movie_source_ids = movie_source_ids
         self._fingerprint: str | None = None
@@ -241,19 +248,28 @@ class Ratings:
         mask = np.isin(self.user_id, np.asarray(user_ids, dtype=np.int32), invert=exclude)
         return self.take(mask)
 
-    def history_order(self) -> npt.NDArray[np.int64]:
+    def history_order(self, *, users: Literal["id", "first_seen"] = "id") -> npt.NDArray[np.int64]:
         """Row positions that put each user's ratings in time order: the users' histories.
 
-        Rows are ordered by ``user_id`` (ascending), then by ``time`` (by ``date`` when the
-        table has no ``time``), and ratings at the same moment keep their order in the table
-        (the source file's order): a stable sort, as the peers' scripts do with pandas'
-        ``sort_values(kind="stable")`` or Python's ``sorted``. ``ratings.take(order)`` is the
-        table in history order; ``order[user_id[order] == u]`` are user ``u``'s rows, oldest
-        first.
+        Rows are grouped by user, then ordered by ``time`` (by ``date`` when the table has no
+        ``time``), and ratings at the same moment keep their order in the table (the source
+        file's order): a stable sort, as the peers' scripts do with pandas'
+        ``sort_values(kind="stable")`` or Python's ``sorted``. Users come in ascending
+        ``user_id`` (``users="id"``) or in order of their first row in the table
+        (``users="first_seen"``, TALLRec's order). ``ratings.take(order)`` is the table in
+        history order; ``order[user_id[order] == u]`` are user ``u``'s rows, oldest first.
         """
+        if users not in ("id", "first_seen"):
+            raise ValueError(f"users must be 'id' or 'first_seen', got {users!r}")
         when = self.date if self.time is None else self.time
         by_time = np.argsort(when, kind="stable")
-        by_user = np.argsort(self.user_id[by_time], kind="stable")
+        key: npt.NDArray[Any] = self.user_id
+        if users == "first_seen" and len(self):
+            _, first, inverse = np.unique(self.user_id, return_index=True, return_inverse=True)
+            rank = np.empty(first.size, dtype=np.int64)
+            rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+            key = rank[inverse.ravel()]
+        by_user = np.argsort(key[by_time], kind="stable")
         return by_time[by_user].astype(np.int64)
 
     def fingerprint(self) -> str:

@@ -23,9 +23,10 @@ Reading (:func:`load_atomic`):
 * ``timestamp:float`` (Unix seconds) becomes :attr:`Ratings.time`, to the second (fractions
   dropped), and ``date`` its UTC day. A file without one needs ``time_field=None``: then
   ``time`` is ``None``, every date is 1970-01-01 and histories follow the file's row order.
-* ``.item`` gives titles (``movie_title`` or ``title``) and years (``release_year`` or ``year``,
-  when four digits). Items with no title (no ``.item`` file, no row, or an empty title) keep
-  their source id as their title; they are counted (``untitled_items``).
+* ``.item`` gives titles (``movie_title`` or ``title``, as written, outer spaces stripped) and
+  years (``release_year`` or ``year``, when four digits). Items with no title (no ``.item``
+  file, no row, or an empty title) keep their source id as their title; they are counted
+  (``untitled_items``).
 * Rows keep the file's order; repeated (user, item) rows are kept, as RecBole keeps them.
   Blank lines are skipped (as RecBole's reader does) and counted.
 
@@ -36,159 +37,29 @@ file, the 1-based line, the 1-based column with its typed name, and the value.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from array import array
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from llmrec._io import atomic_open
 from llmrec._paths import expand_path
+from llmrec.data._atomic_read import AtomicFile, Tokens, number, token
 from llmrec.data._stars import HalfStars, to_stars
 from llmrec.data.catalog import Catalog, Movie
 from llmrec.data.loaded import LoadedData
 from llmrec.data.ratings import Ratings
-from llmrec.data.source_ids import encode_ids
+from llmrec.data.source_ids import ids_from_codes
 from llmrec.errors import ConfigError, DataFormatError, DataNotFoundError
 
 __all__ = ["load_atomic", "read_atomic", "write_atomic"]
 
 _log = logging.getLogger("llmrec.data.recbole")
-_TYPES = ("token", "float", "token_seq", "float_seq")
 _TITLE_FIELDS = ("movie_title", "title")
 _YEAR_FIELDS = ("release_year", "year")
 PathArg = str | Path
-
-
-@dataclass(frozen=True)
-class _Table:
-    """One atomic file: its typed header and its columns as text, with each row's line."""
-
-    path: Path
-    fields: list[tuple[str, str]]
-    columns: dict[str, list[str]]
-    lines: npt.NDArray[np.int64]
-    blank_lines: int
-
-    def __len__(self) -> int:
-        return int(self.lines.size)
-
-    def position(self, name: str) -> int:
-        return [f for f, _ in self.fields].index(name)
-
-    def error(self, name: str, row: int, message: str) -> DataFormatError:
-        k = self.position(name)
-        typ = self.fields[k][1]
-        return DataFormatError(
-            f"column {k + 1} ({name}:{typ}): {message}",
-            path=self.path,
-            line=int(self.lines[row]),
-            text=self.columns[name][row],
-        )
-
-    def need(self, name: str, types: Sequence[str], what: str) -> None:
-        found = dict(self.fields)
-        if name not in found:
-            have = "\t".join(f"{f}:{t}" for f, t in self.fields)
-            raise DataFormatError(
-                f"no {name!r} column for the {what} (the header has {have})", path=self.path, line=1
-            )
-        if found[name] not in types:
-            k = self.position(name)
-            raise DataFormatError(
-                f"column {k + 1} ({name}) must be of type {' or '.join(types)}, "
-                f"not {found[name]!r}",
-                path=self.path,
-                line=1,
-                text=f"{name}:{found[name]}",
-            )
-
-
-def _header(path: Path, line: str) -> list[tuple[str, str]]:
-    fields: list[tuple[str, str]] = []
-    for k, cell in enumerate(line.split("\t"), start=1):
-        name, colon, typ = cell.rpartition(":")
-        if not colon or not name:
-            raise DataFormatError(
-                f"column {k}: a header cell must be name:type", path=path, line=1, text=cell
-            )
-        if typ not in _TYPES:
-            raise DataFormatError(
-                f"column {k} ({name}): type must be one of {', '.join(_TYPES)}",
-                path=path,
-                line=1,
-                text=cell,
-            )
-        if name in dict(fields):
-            raise DataFormatError(f"column {k}: {name!r} repeats", path=path, line=1, text=cell)
-        fields.append((name, typ))
-    return fields
-
-
-def _read_table(path: Path, encoding: str) -> _Table:
-    """Read one atomic file into text columns, checking that every line has every field."""
-    data = path.read_bytes()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataFormatError(f"not {encoding} text: {exc.reason}", path=path, line=line) from None
-    rows = text.removeprefix("\ufeff").split("\n")
-    if rows and rows[-1] == "":
-        rows.pop()
-    if not rows:
-        raise DataFormatError("empty file: expected a typed header line", path=path)
-    fields = _header(path, rows[0].rstrip("\r"))
-    width = len(fields)
-    cells: list[list[str]] = []
-    lines: list[int] = []
-    blank = 0
-    for no, raw in enumerate(rows[1:], start=2):
-        row = raw[:-1] if raw.endswith("\r") else raw
-        if not row:
-            blank += 1
-            continue
-        parts = row.split("\t")
-        if len(parts) != width:
-            raise DataFormatError(
-                f"expected {width} tab-separated fields as in the header, got {len(parts)}",
-                path=path,
-                line=no,
-                text=row,
-            )
-        cells.append(parts)
-        lines.append(no)
-    columns: dict[str, list[str]] = {name: [] for name, _ in fields}
-    if cells:
-        transposed = zip(*cells, strict=True)
-        columns = {name: list(col) for (name, _), col in zip(fields, transposed, strict=True)}
-    return _Table(path, fields, columns, np.array(lines, dtype=np.int64), blank)
-
-
-def _floats(table: _Table, name: str) -> npt.NDArray[np.float64]:
-    col = table.columns[name]
-    try:
-        values = np.array(col, dtype=np.float64)
-    except ValueError:
-        values = np.empty(len(col))
-        for i, cell in enumerate(col):
-            try:
-                values[i] = float(cell)
-            except ValueError:
-                raise table.error(name, i, "not a number") from None
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise table.error(name, int(bad[0]), "must be a finite number")
-    return values
-
-
-def _tokens(table: _Table, name: str) -> list[str]:
-    col = table.columns[name]
-    for i, cell in enumerate(col):
-        if not cell.strip():
-            raise table.error(name, i, "empty id")
-    return col
 
 
 def _files(folder: PathArg, dataset: str | None) -> tuple[Path, str]:
@@ -210,44 +81,110 @@ def _files(folder: PathArg, dataset: str | None) -> tuple[Path, str]:
     return root, dataset
 
 
-def _catalog(
-    item_tokens: list[str], item_table: _Table | None, ids: npt.NDArray[np.int32]
-) -> tuple[list[Movie], int]:
-    """Movies for every item id (``ids[i]`` is the id of ``item_tokens[i]``), and the untitled."""
+class _Fields(NamedTuple):
+    """The column names RecBole's config calls USER_ID_FIELD, ITEM_ID_FIELD, RATING_FIELD and
+    TIME_FIELD."""
+
+    user: str
+    item: str
+    rating: str
+    time: str | None
+
+
+def _read_inter(
+    path: Path,
+    encoding: str,
+    users: Tokens,
+    items: Tokens,
+    fields: _Fields,
+    implicit_rating: int | None,
+) -> tuple[AtomicFile, dict[str, Any]]:
+    """The ``.inter`` file's user and item codes, ratings (or ``None``) and times (or ``None``)."""
+    inter = AtomicFile(path, encoding)
+    head = inter.header
+    uf, itf, rf, time_field = fields
+    pu = head.need(uf, ("token",), "users")
+    pi = head.need(itf, ("token",), "items")
+    has_rating = head.has(rf)
+    if has_rating and implicit_rating is not None:
+        raise ConfigError(
+            f"{path} has a rating column; implicit_rating applies only to files without one"
+        )
+    if not has_rating and implicit_rating is None:
+        raise DataFormatError(
+            f"no {rf}:float column (implicit feedback): pass implicit_rating=N (1-5) to give "
+            "every interaction N stars",
+            path=path,
+            line=1,
+        )
+    pr = head.need(rf, ("float",), "ratings") if has_rating else -1
+    pt = (
+        head.need(time_field, ("float",), "times (pass time_field=None for data without time)")
+        if time_field is not None
+        else -1
+    )
+    user, item = array("i"), array("i")
+    rating, stamp = array("d"), array("d")
+    for no, parts in inter.rows():
+        user.append(token(users, head, uf, no, parts[pu]))
+        item.append(token(items, head, itf, no, parts[pi]))
+        if pr >= 0:
+            number(head, rf, no, parts[pr], rating)
+        if pt >= 0 and time_field is not None:
+            number(head, time_field, no, parts[pt], stamp)
+    columns: dict[str, Any] = {
+        "user": _ints(user),
+        "item": _ints(item),
+        "rating": _floats(rating) if pr >= 0 else None,
+        "time": _floats(stamp) if pt >= 0 else None,
+    }
+    return inter, columns
+
+
+def _ints(values: array[int]) -> npt.NDArray[np.int32]:
+    return np.frombuffer(values, dtype=np.int32) if len(values) else np.zeros(0, np.int32)
+
+
+def _floats(values: array[float]) -> npt.NDArray[np.float64]:
+    return np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0)
+
+
+def _read_items(
+    path: Path, encoding: str, items: Tokens, item_field: str
+) -> tuple[dict[int, tuple[str, int | None]], int]:
+    """Titles and years by item code from ``.item``; a repeated item is an error."""
+    table = AtomicFile(path, encoding)
+    head = table.header
+    pi = head.need(item_field, ("token",), "items")
+    title_field = next((f for f in _TITLE_FIELDS if head.has(f)), None)
+    year_field = next((f for f in _YEAR_FIELDS if head.has(f)), None)
+    pt = -1 if title_field is None else head.position(title_field)
+    py = -1 if year_field is None else head.position(year_field)
+    seen: dict[int, int] = {}
     titles: dict[int, tuple[str, int | None]] = {}
-    n_inter = len(item_tokens) - (0 if item_table is None else len(item_table))
-    if item_table is not None:
-        title_field = next((f for f in _TITLE_FIELDS if f in item_table.columns), None)
-        year_field = next((f for f in _YEAR_FIELDS if f in item_table.columns), None)
-        seen: dict[int, int] = {}
-        for row in range(len(item_table)):
-            movie_id = int(ids[n_inter + row])
-            if movie_id in seen:
-                raise item_table.error(
-                    "item_id", row, f"item repeats line {seen[movie_id]} of this file"
-                )
-            seen[movie_id] = int(item_table.lines[row])
-            title = (
-                ""
-                if title_field is None
-                else " ".join(item_table.columns[title_field][row].split())
+    for no, parts in table.rows():
+        code = token(items, head, item_field, no, parts[pi])
+        if code in seen:
+            raise head.error(
+                item_field, no, f"item repeats line {seen[code]} of this file", parts[pi]
             )
-            year_text = "" if year_field is None else item_table.columns[year_field][row].strip()
-            year = int(year_text) if len(year_text) == 4 and year_text.isdigit() else None
-            if title:
-                titles[movie_id] = (title, year)
-    movies: list[Movie] = []
-    untitled = 0
-    first: dict[int, str] = {}
-    for token, movie_id in zip(item_tokens, ids.tolist(), strict=True):
-        first.setdefault(movie_id, token)
-    for movie_id, token in first.items():
-        if movie_id in titles:
-            movies.append(Movie(movie_id, *titles[movie_id]))
-        else:
-            movies.append(Movie(movie_id, token, None))
-            untitled += 1
-    return movies, untitled
+        seen[code] = no
+        title = parts[pt].strip() if pt >= 0 else ""
+        year_text = parts[py].strip() if py >= 0 else ""
+        year = int(year_text) if len(year_text) == 4 and year_text.isdigit() else None
+        if title:
+            titles[code] = (title, year)
+    return titles, table.n_rows
+
+
+def _count_users(path: Path, encoding: str, user_field: str) -> int:
+    """Check ``.user`` (typed header, a non-empty ``user_id`` on every row); its row count."""
+    table = AtomicFile(path, encoding)
+    pu = table.header.need(user_field, ("token",), "users")
+    scratch = Tokens()
+    for no, parts in table.rows():
+        token(scratch, table.header, user_field, no, parts[pu])
+    return table.n_rows
 
 
 def read_atomic(
@@ -255,6 +192,9 @@ def read_atomic(
     dataset: str | None = None,
     *,
     implicit_rating: int | None = None,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    rating_field: str = "rating",
     time_field: str | None = "timestamp",
     half_stars: HalfStars = "up",
     encoding: str = "utf-8",
@@ -271,69 +211,64 @@ def read_atomic(
             f"implicit_rating must be a whole number of stars 1-5, got {implicit_rating!r}"
         )
     root, name = _files(folder, dataset)
-    inter = _read_table(root / f"{name}.inter", encoding)
-    inter.need("user_id", ("token",), "users")
-    inter.need("item_id", ("token",), "items")
-    has_rating = "rating" in inter.columns
-    if has_rating and implicit_rating is not None:
-        raise ConfigError(
-            f"{inter.path} has a rating column; implicit_rating applies only to files without one"
-        )
-    if not has_rating and implicit_rating is None:
-        raise DataFormatError(
-            "no rating:float column (implicit feedback): pass implicit_rating=N (1-5) to give "
-            "every interaction N stars",
-            path=inter.path,
-            line=1,
-        )
-    if has_rating:
-        inter.need("rating", ("float",), "ratings")
-        stars, ok = to_stars(_floats(inter, "rating"), half_stars)
+    users, items = Tokens(), Tokens()
+    fields = _Fields(user_field, item_field, rating_field, time_field)
+    inter, cols = _read_inter(
+        root / f"{name}.inter", encoding, users, items, fields, implicit_rating
+    )
+    n = inter.n_rows
+    if cols["rating"] is not None:
+        stars, ok = to_stars(cols["rating"], half_stars)
         if not ok.all():
-            raise inter.error(
-                "rating", int(np.argmin(ok)), "rating must be 1-5 stars, or 0.5-5.0 in half stars"
+            line = inter.line_of(int(np.argmin(ok)))
+            raise inter.header.error(
+                rating_field,
+                line,
+                "rating must be 1-5 stars, or 0.5-5.0 in half stars",
+                inter.cell(line, rating_field),
             )
     else:
-        stars = np.full(len(inter), implicit_rating, dtype=np.int8)
-    if time_field is not None:
-        inter.need(time_field, ("float",), "times (pass time_field=None for data without time)")
-        seconds = np.floor(_floats(inter, time_field)).astype(np.int64)
-        time: npt.NDArray[np.datetime64] | None = seconds.astype("datetime64[s]")
+        stars = np.full(n, implicit_rating, dtype=np.int8)
+    time: npt.NDArray[np.datetime64] | None = None
+    if cols["time"] is not None and time_field is not None:
+        bad = np.flatnonzero(~np.isfinite(cols["time"]))
+        if bad.size:
+            line = inter.line_of(int(bad[0]))
+            raise inter.header.error(
+                time_field, line, "must be a finite number", inter.cell(line, time_field)
+            )
+        seconds = np.floor(cols["time"]).astype(np.int64)
+        time = seconds.astype("datetime64[s]")
         date = (seconds // 86_400).astype("datetime64[D]")
     else:
-        time = None
-        date = np.zeros(len(inter), dtype="datetime64[D]")
-    item_path = root / f"{name}.item"
-    item_table = _read_table(item_path, encoding) if item_path.is_file() else None
-    if item_table is not None:
-        item_table.need("item_id", ("token",), "items")
-    user_path = root / f"{name}.user"
-    user_rows = 0
-    if user_path.is_file():
-        user_table = _read_table(user_path, encoding)
-        user_table.need("user_id", ("token",), "users")
-        _tokens(user_table, "user_id")
-        user_rows = len(user_table)
-    user_ids, user_map = encode_ids(_tokens(inter, "user_id"))
-    item_tokens = _tokens(inter, "item_id") + (
-        [] if item_table is None else _tokens(item_table, "item_id")
+        date = np.zeros(n, dtype="datetime64[D]")
+    item_path, user_path = root / f"{name}.item", root / f"{name}.user"
+    titles, _ = (
+        _read_items(item_path, encoding, items, item_field) if item_path.is_file() else ({}, 0)
     )
-    item_ids, item_map = encode_ids(item_tokens)
-    movies, untitled = _catalog(item_tokens, item_table, item_ids)
+    user_rows = _count_users(user_path, encoding, user_field) if user_path.is_file() else 0
+    user_ids, user_map = ids_from_codes(cols["user"], list(users.index))
+    tokens = list(items.index)
+    by_code, item_map = ids_from_codes(np.arange(1, len(tokens) + 1, dtype=np.int32), tokens)
     ratings = Ratings(
         user_ids,
-        item_ids[: len(inter)],
+        by_code[cols["item"] - 1],
         stars,
         date,
         time=time,
         user_source_ids=user_map,
         movie_source_ids=item_map,
     )
+    movies = [
+        Movie(movie_id, *titles.get(code, (text, None)))
+        for code, (movie_id, text) in enumerate(zip(by_code.tolist(), tokens, strict=True), 1)
+    ]
     catalog = Catalog(movies, encoding=encoding, source_ids=item_map)
+    untitled = len(tokens) - len(titles)
     counts = {
-        "lines": len(inter),
+        "lines": n,
         "blank_lines": inter.blank_lines,
-        "users": ratings.n_users,
+        "users": len(users.index),
         "items": len(catalog),
         "untitled_items": untitled,
         "user_file_rows": user_rows,
@@ -348,6 +283,9 @@ def load_atomic(
     dataset: str | None = None,
     *,
     implicit_rating: int | None = None,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    rating_field: str = "rating",
     time_field: str | None = "timestamp",
     half_stars: HalfStars = "up",
     encoding: str = "utf-8",
@@ -355,12 +293,17 @@ def load_atomic(
     """Read RecBole atomic files ``folder/NAME.inter`` (+ ``NAME.item``, ``NAME.user``).
 
     ``dataset`` is ``NAME``; by default the folder's name, or the one ``.inter`` file in it.
+    ``user_field``, ``item_field``, ``rating_field`` and ``time_field`` name the columns, as
+    RecBole's ``USER_ID_FIELD``, ``ITEM_ID_FIELD``, ``RATING_FIELD`` and ``TIME_FIELD`` do.
     See the module documentation for the rules; :func:`read_atomic` also returns the counts.
     """
     loaded = read_atomic(
         folder,
         dataset,
         implicit_rating=implicit_rating,
+        user_field=user_field,
+        item_field=item_field,
+        rating_field=rating_field,
         time_field=time_field,
         half_stars=half_stars,
         encoding=encoding,
@@ -369,9 +312,9 @@ def load_atomic(
 
 
 def _checked(tokens: list[str], what: str) -> list[str]:
-    for token in tokens:
-        if not token or any(c in token for c in "\t\r\n"):
-            raise ValueError(f"{what} {token!r} cannot be written to an atomic file")
+    for text in tokens:
+        if not text or any(c in text for c in "\t\r\n"):
+            raise ValueError(f"{what} {text!r} cannot be written to an atomic file")
     return tokens
 
 
@@ -412,7 +355,12 @@ def write_atomic(folder: PathArg, ratings: Ratings, catalog: Catalog, dataset: s
         fh.write("item_id:token\tmovie_title:token_seq\trelease_year:token\n")
         for movie in catalog:
             token = catalog.source_id(movie.movie_id)
-            title = " ".join(movie.title.split())
+            title = movie.title.strip()
+            if any(c in title for c in "\t\r\n"):
+                raise ValueError(
+                    f"the title of movie {movie.movie_id} ({title!r}) holds a tab or a line break, "
+                    "which an atomic file cannot hold"
+                )
             _checked([token], "item id")
             year = "" if movie.year is None else str(movie.year)
             fh.write(f"{token}\t{title}\t{year}\n")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -110,8 +111,18 @@ class SourceIds:
 
     def tokens(self, dense_ids: npt.ArrayLike | None = None) -> list[str]:
         """The source ids of ``dense_ids`` (all of them, in id order, when ``None``)."""
-        ids = range(1, len(self) + 1) if dense_ids is None else np.asarray(dense_ids).ravel()
-        return [self.token(int(i)) for i in ids]
+        if dense_ids is None:
+            data = bytes(self.buffer)
+            bounds = self.offsets.tolist()
+            return [data[a:b].decode("utf-8") for a, b in pairwise(bounds)]
+        ids = np.asarray(dense_ids).ravel()
+        if ids.size > len(self) // 4:  # many lookups: decode every token once
+            if ids.size and (int(ids.min()) < 1 or int(ids.max()) > len(self)):
+                bad = int(ids[(ids < 1) | (ids > len(self))][0])
+                self.token(bad)  # raises the KeyError naming it
+            every = self.tokens()
+            return [every[i - 1] for i in ids.tolist()]
+        return [self.token(int(i)) for i in ids.tolist()]
 
     def id(self, token: str) -> int:
         """The dense id of the source id ``token``; ``KeyError`` naming it if it is unknown."""
