@@ -4,7 +4,7 @@ The rule is pinned on small MovieLens-100k-format files the tests write, against
 that walks the raw lines as TALLRec's ``preprocess_movie.py`` does (a dict of users in order of
 first appearance, ``sorted`` on the timestamp text, windows, the last ``N``, 80/10/10 cut with
 ``int``, ``json.dumps(indent=4)``). The check against the real data runs only when
-``LLMREC_ML100K_RECBOLE`` names RecBole's ``ml-100k`` atomic folder (``ml-100k.inter``,
+``LLMREC_RECBOLE_ML100K`` names RecBole's ``ml-100k`` atomic folder (``ml-100k.inter``,
 ``ml-100k.item``) or ``LLMREC_ML100K`` a MovieLens ``ml-100k`` folder (``u.data``,
 ``u.item``); it compares the written files with the SHA-256 of TALLRec's published
 ``data/movie/valid.json`` and ``test.json``.
@@ -166,7 +166,7 @@ def test_bad_options_and_unknown_movies_are_refused() -> None:
 
 
 def _real_ml100k() -> tuple[Ratings, Catalog] | None:
-    recbole = os.environ.get("LLMREC_ML100K_RECBOLE")
+    recbole = os.environ.get("LLMREC_RECBOLE_ML100K")
     if recbole:
         from llmrec.data.recbole import load_atomic
 
@@ -179,8 +179,8 @@ def _real_ml100k() -> tuple[Ratings, Catalog] | None:
 
 
 @pytest.mark.skipif(
-    not (os.environ.get("LLMREC_ML100K_RECBOLE") or os.environ.get("LLMREC_ML100K")),
-    reason="set LLMREC_ML100K_RECBOLE (RecBole atomic ml-100k) or LLMREC_ML100K (u.data/u.item)",
+    not (os.environ.get("LLMREC_RECBOLE_ML100K") or os.environ.get("LLMREC_ML100K")),
+    reason="set LLMREC_RECBOLE_ML100K (RecBole atomic ml-100k) or LLMREC_ML100K (u.data/u.item)",
 )
 def test_real_ml100k_gives_tallrecs_published_files(tmp_path: Path) -> None:
     data = _real_ml100k()
