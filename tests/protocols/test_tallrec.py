@@ -161,6 +161,8 @@ def test_bad_options_and_unknown_movies_are_refused() -> None:
         tallrec.build(ratings, catalog, window=0)
     with pytest.raises(ConfigError, match="split"):
         tallrec.build(ratings, catalog, split=(0.8, 0.1, 0.2))
+    with pytest.raises(ConfigError, match="like_above"):
+        tallrec.build(ratings, catalog, like_above=7)
     with pytest.raises(ConfigError, match="not in the catalog"):
         tallrec.build(ratings, catalog, window=1)
 

@@ -169,6 +169,8 @@ def build(
         raise ConfigError(f"last must be a positive integer or None, got {last!r}")
     if len(split) != 3 or any(s < 0 for s in split) or not math.isclose(sum(split), 1.0):
         raise ConfigError(f"split must be three non-negative shares summing to 1, got {split!r}")
+    if isinstance(like_above, bool) or not isinstance(like_above, int) or not 0 <= like_above <= 5:
+        raise ConfigError(f"like_above must be a whole number of stars 0-5, got {like_above!r}")
     order, starts, lengths = user_runs_in_time_order(ratings, users_by="first_appearance")
     per_user = np.maximum(lengths - window, 0)
     total = int(per_user.sum())
