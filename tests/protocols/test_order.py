@@ -8,11 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmrec.data import Ratings
-from llmrec.protocols._order import (
-    _by_first_appearance,
-    _packed_order,
-    user_runs_in_time_order,
-)
+from llmrec.protocols._order import _packed_order, user_runs_in_time_order
 
 ROWS = st.lists(
     st.tuples(st.sampled_from([3, 1, 2, 7, 10**9, 5]), st.integers(1, 50), st.integers(0, 4)),
@@ -41,10 +37,8 @@ def test_runs_follow_a_stable_sort(rows: list, users_by: str, sparse: bool) -> N
     expected = _reference(rows, users_by)
     assert order.tolist() == expected
     assert lengths.sum() == len(rows) and starts.tolist() == (np.cumsum(lengths) - lengths).tolist()
-    if users_by == "first_appearance":
-        assert _by_first_appearance(ratings, ratings.history_order()).tolist() == expected
-    else:
-        assert ratings.history_order().tolist() == expected
+    same = ratings.history_order(users="first_seen" if users_by == "first_appearance" else "id")
+    assert same.tolist() == expected
 
 
 def test_times_too_wide_to_pack_fall_back_to_two_sorts() -> None:

@@ -34,8 +34,9 @@ def user_runs_in_time_order(
     """Row positions grouping each user's ratings in time order (ties in file order), and the
     start and length of each user's run in that order.
 
-    ``users_by="id"`` lists users in ascending id (:meth:`~llmrec.data.Ratings.history_order`);
-    ``"first_appearance"`` in the order of their first rating in the table (TALLRec).
+    ``users_by="id"`` lists users in ascending id, ``"first_appearance"`` in the order of their
+    first rating in the table (TALLRec): :meth:`~llmrec.data.Ratings.history_order`'s orders,
+    found with one sort of packed keys where they fit in 63 bits.
     """
     n = len(ratings)
     if n == 0:
@@ -43,9 +44,7 @@ def user_runs_in_time_order(
         return empty, empty, empty
     order = _packed_order(ratings, users_by)
     if order is None:  # keys too wide to pack: two stable sorts
-        order = ratings.history_order()
-        if users_by == "first_appearance":
-            order = _by_first_appearance(ratings, order)
+        order = ratings.history_order(users="id" if users_by == "id" else "first_seen")
     users = np.asarray(ratings.user_id)[order]
     starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1]))).astype(np.int64)
     lengths = np.diff(np.append(starts, n)).astype(np.int64)
@@ -88,14 +87,3 @@ def _packed_order(ratings: Ratings, users_by: str) -> _I64 | None:
         return None
     key = (rank << np.int64(time_bits)) | (when - np.int64(low))
     return np.argsort(key, kind="stable").astype(np.int64)
-
-
-def _by_first_appearance(ratings: Ratings, order: _I64) -> _I64:
-    """``order`` (users by id) with the users' runs put in order of first appearance."""
-    users = np.asarray(ratings.user_id)[order]
-    starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1])))
-    lengths = np.diff(np.append(starts, order.size))
-    first_row = np.minimum.reduceat(order, starts)  # each run's earliest row in the file
-    runs = np.argsort(first_row, kind="stable")
-    pieces = [order[starts[r] : starts[r] + lengths[r]] for r in runs.tolist()]
-    return np.concatenate(pieces).astype(np.int64)
