@@ -16,6 +16,7 @@ PACKAGES = [
     "llmrec.data",
     "llmrec.truth",
     "llmrec.prompts",
+    "llmrec.protocols",
     "llmrec.finetune",
     "llmrec.openai_api",
     "llmrec.recommenders",
@@ -93,3 +94,33 @@ def test_version_matches_the_package_metadata() -> None:
     from importlib.metadata import version
 
     assert llmrec.__version__ == version("llmrec")
+
+
+def test_the_peer_protocol_names_are_pinned() -> None:
+    """Names issue 20 promises: the protocols, histories, aggregation and corrections."""
+    from llmrec import metrics, prompts, protocols
+    from llmrec.protocols import next_item, tallrec
+    from llmrec.recommenders import rank_with_repeats
+
+    assert protocols.__all__ == [
+        "NextItemConfig",
+        "NextItemSplit",
+        "TallRecSet",
+        "TallRecSplits",
+        "next_item",
+        "tallrec",
+    ]
+    assert callable(tallrec.build) and callable(next_item.build)
+    assert {"History", "HistoryTemplate", "user_histories", "TALLREC_INSTRUCTION"} <= set(
+        prompts.__all__
+    )
+    assert "adjust_pvalues" in metrics.__all__
+    params = inspect.signature(rank_with_repeats).parameters
+    assert params["aggregate"].default is None
+    build = inspect.signature(tallrec.build).parameters
+    assert [build[n].default for n in ("window", "last", "split", "like_above")] == [
+        10,
+        10_000,
+        (0.8, 0.1, 0.1),
+        3,
+    ]

@@ -107,8 +107,10 @@ def test_ml100k(ml100k: Path) -> None:
         [242, 302, 377],
         [3, 3, 1],
         [utc_day(881250949), utc_day(891717742), utc_day(878887116)],
+        time=[881250949, 891717742, 878887116],
     )
     assert str(ratings.date[0]) == "1997-12-04"
+    assert ratings.time is not None and str(ratings.time[0]) == "1997-12-04T15:55:49"
     assert titles(catalog) == {
         242: ("Kolya", 1996),
         267: ("unknown", None),  # no title year, no release date
@@ -198,7 +200,9 @@ def test_crlf_and_missing_final_newline(tmp_path: Path) -> None:
     write(tmp_path / "ratings.dat", "1::2::3::86400\r\n4::5::4::172800")
     write(tmp_path / "movies.dat", "2::A (2000)::Drama\r\n5::B::Drama")
     ratings, catalog = load_ml1m(tmp_path)
-    assert ratings == Ratings([1, 4], [2, 5], [3, 4], ["1970-01-02", "1970-01-03"])
+    assert ratings == Ratings(
+        [1, 4], [2, 5], [3, 4], ["1970-01-02", "1970-01-03"], time=[86400, 172800]
+    )
     assert titles(catalog) == {2: ("A", 2000), 5: ("B", None)}
 
 

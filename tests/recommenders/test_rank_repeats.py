@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from llmrec.errors import ConfigError
 from llmrec.metrics import summarize_repeats
 from llmrec.recommenders import Recommendation, Recommender, get_recommender, rank_with_repeats
+from llmrec.recommenders.ranking import borda
 from llmrec.testing.contract import contract_data
 from llmrec.truth import CandidateSets, Example, ProfileDataset
 
@@ -181,3 +182,59 @@ def test_rank_with_repeats_needs_a_set_for_every_user() -> None:
         rank_with_repeats(model, dataset, sets, 0)
     by_map = rank_with_repeats(model, {u: (10_000 + u,) for u in sets}, sets, 1)
     assert by_map.rankings() == rank_with_repeats(model, dataset, sets, 1).rankings()
+
+
+# -- Borda aggregation over presentation orders (LLMRank's bootstrapping) ---------------------
+
+
+def test_borda_takes_a_first_listed_picker_near_one_in_n() -> None:
+    """Unaggregated, the picker's top is the first-shown candidate every time; after Borda over
+    100 orders its top is the first-shown one of an order about as often as chance (1/20),
+    the rest being the 1/sqrt(R) edge one order gives its first candidate (about 0.068)."""
+    dataset, sets = _problem(300)
+    repeats = 100
+    runs = rank_with_repeats(
+        _fitted(_FirstListed, sets), dataset, sets, repeats, seed=3, aggregate="borda"
+    )
+    truth, orders = runs.truth(), runs.orders_by_user()
+    before = summarize_repeats(runs.rankings(), truth, ["hit@1"], orders=orders)
+    assert before.top1_first_listed == 1.0
+    merged = runs.aggregated_rankings()
+    after = summarize_repeats([merged] * repeats, truth, ["hit@1"], orders=orders)
+    assert after.top1_first_listed is not None
+    assert 1 / N_CANDIDATES - 0.01 <= after.top1_first_listed <= 1 / N_CANDIDATES + 0.03
+    # every candidate was ranked in every order, so the scores are the pure Borda points
+    for u, rec in zip(runs.user_ids, runs.aggregated or (), strict=True):
+        assert sorted(rec.movie_ids) == sorted(sets[u])
+        points = {m: sum(N_CANDIDATES - o[u].index(m) for o in orders) for m in sets[u]}
+        assert rec.scores == tuple(float(points[m]) for m in rec.movie_ids)
+        assert rec.diagnostics == {"aggregate": "borda", "repeats": 100, "valid_repeats": 100}
+
+
+def test_borda_leaves_an_order_free_backend_unchanged() -> None:
+    dataset, sets = _problem(60)
+    for model, k in ((_fitted(_SeededRandom, sets, seed=4), None), (_fitted(_Oracle, sets), 5)):
+        runs = rank_with_repeats(model, dataset, sets, 6, seed=2, k=k, aggregate="borda")
+        assert runs.aggregated_rankings() == runs.rankings()[0]
+        assert all(r == runs.rankings()[0] for r in runs.rankings())
+
+
+def test_borda_pushes_below_what_an_answer_left_out() -> None:
+    """LLMRank's rule: a movie some answer did not rank comes after every movie all ranked."""
+    answers = [
+        Recommendation((1, 2, 3), (3.0, 2.0, 1.0)),
+        Recommendation((4, 3, 2), (3.0, 2.0, 1.0)),
+        Recommendation((), ()),  # an invalid answer: everything is left out once
+    ]
+    merged = borda(answers, n=4)
+    # 3 and 2 are in both valid answers (3: 2 + 3 = 5 points, 2: 3 + 2 = 5, tie -> smaller id);
+    # 1 and 4 in one each (4 points each, tie -> smaller id)
+    assert merged.movie_ids == (2, 3, 1, 4)
+    assert merged.scores == (5.0 - 13, 5.0 - 13, 4.0 - 26, 4.0 - 26)
+    assert merged.diagnostics["valid_repeats"] == 2
+    assert borda(answers, n=4, k=2).movie_ids == (2, 3)
+    with pytest.raises(ConfigError, match="aggregate"):
+        dataset, sets = _problem(2)
+        rank_with_repeats(_fitted(_Oracle, sets), dataset, sets, 2, aggregate="mean")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="no aggregated"):
+        rank_with_repeats(_fitted(_Oracle, sets), dataset, sets, 2).aggregated_rankings()

@@ -103,17 +103,23 @@ def column_checksums(ratings: Ratings) -> dict[str, str]:
     changes the column's checksum. The C kernel runs at several GB/s and releases the GIL, so
     the columns are summed in parallel.
     """
-    arrays = [np.ascontiguousarray(getattr(ratings, name)).view(np.uint8) for name in _COLUMNS]
+    names = _present(ratings)
+    arrays = [np.ascontiguousarray(getattr(ratings, name)).view(np.uint8) for name in names]
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
         sums = list(pool.map(checksum, arrays))
-    return {name: f"{value:016x}" for name, value in zip(_COLUMNS, sums, strict=True)}
+    return {name: f"{value:016x}" for name, value in zip(names, sums, strict=True)}
+
+
+def _present(ratings: Ratings) -> tuple[str, ...]:
+    """The four base columns, and ``time`` when the table has it."""
+    return _COLUMNS if ratings.time is None else (*_COLUMNS, "time")
 
 
 # -- reading -------------------------------------------------------------------------------------
-def _npy_sizes_match(entry: Path, n_rows: int) -> bool:
+def _npy_sizes_match(entry: Path, n_rows: int, names: tuple[str, ...]) -> bool:
     """Each ``.npy`` file is exactly header + data long (trailing bytes mean a damaged file)."""
     fmt = np.lib.format
-    for name in _COLUMNS:
+    for name in names:
         path = entry / f"{name}.npy"
         with open(path, "rb") as fh:
             major, _ = fmt.read_magic(fh)
@@ -137,7 +143,7 @@ def _check(entry: Path, identity: dict[str, Any], verify: Verify) -> Ratings | s
         return "built from other sources"
     try:
         ratings = Ratings.load(entry, mmap=True)
-        if not _npy_sizes_match(entry, len(ratings)):
+        if not _npy_sizes_match(entry, len(ratings), _present(ratings)):
             return "column file sizes are wrong"
         if verify == "full" and column_checksums(ratings) != stored.get("checksums"):
             return "column checksums differ: the columns were altered"

@@ -19,7 +19,8 @@ Decisions:
   int8 stars 1-5. By default half stars round **up** (0.5→1, 3.5→4, 4.5→5), which is
   ``ceil(rating)`` on the half-star grid and keeps every rating ≥ 4.5 a "5-star" rating;
   ``half_stars="down"`` floors instead (3.5→3, 4.5→4, and 0.5→1 since 0 is no star).
-* **Dates.** Unix timestamps (seconds, UTC) become ``datetime64[D]``: the UTC calendar day.
+* **Dates and times.** Unix timestamps (seconds, UTC) are kept to the second in
+  :attr:`Ratings.time` (``datetime64[s]``), and ``date`` is their UTC calendar day.
 * **Titles.** ``"Title (Year)"`` splits into title and year; the title text stays as written
   (``"Matrix, The"`` keeps its trailing article: the title resolver handles articles). A title
   without a trailing year (or with ``(2006-2007)`` style ranges, whose first year is taken) gets
@@ -292,7 +293,9 @@ def _read_ratings(path: Path, *, sep: bytes, header: str | None, half_stars: Hal
         line += parts[-1][0].size
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return Ratings(empty, empty, empty, empty.astype("datetime64[D]"))
+        return Ratings(
+            empty, empty, empty, empty.astype("datetime64[D]"), time=empty.astype("datetime64[s]")
+        )
     user, movie, half, stamp = (np.concatenate(col) for col in zip(*parts, strict=True))
     stars = (half + 1) // 2 if half_stars == "up" else np.maximum(half // 2, 1)
     return Ratings(
@@ -300,6 +303,7 @@ def _read_ratings(path: Path, *, sep: bytes, header: str | None, half_stars: Hal
         movie.astype(np.int32),
         stars.astype(np.int8),
         (stamp // 86_400).astype("datetime64[D]"),
+        time=stamp.astype("datetime64[s]"),
     )
 
 

@@ -4,22 +4,25 @@ Four aligned numpy arrays, one row per rating: ``user_id`` (int32, the raw custo
 ``movie_id`` (int32), ``rating`` (int8, 1-5 stars) and ``date`` (``datetime64[D]``). Columnar
 arrays keep 100 million Netflix ratings in about 1.7 GB (17 bytes a row) and let every later
 stage work vectorised, without a DataFrame library.
+
+Two optional parts: ``time`` (``datetime64[s]``, the moment of the rating to the second, for
+sources that record it: MovieLens, RecBole, Amazon), and the source's own string ids behind the
+integer ids (:class:`~llmrec.data.source_ids.SourceIds`, for Amazon ASINs and RecBole tokens).
+A table without them hashes, saves and compares exactly as before they existed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from llmrec._io import fsync_dir, write_json_atomic
-from llmrec.errors import DataFormatError
+from llmrec.data import _ratings_store
+from llmrec.data.source_ids import SourceIds
 
 __all__ = ["Ratings", "RatingsStats"]
 
@@ -29,7 +32,7 @@ _COLUMNS: dict[str, np.dtype[Any]] = {
     "rating": np.dtype(np.int8),
     "date": np.dtype("datetime64[D]"),
 }
-_FORMAT = "llmrec-ratings/1"
+_TIME = np.dtype("datetime64[s]")
 
 
 def _quantiles(counts: npt.NDArray[np.int64]) -> dict[str, float]:
@@ -89,19 +92,38 @@ class RatingsStats:
 
 
 class Ratings:
-    """A table of dated star ratings as four aligned numpy arrays.
+    """A table of dated star ratings as four aligned numpy arrays, with optional time and ids.
 
     Construct from arrays (they are converted to the canonical dtypes and checked for equal
-    length); load from the Netflix Prize or MovieLens files with :mod:`llmrec.data.netflix` or
-    :mod:`llmrec.data.movielens`; persist with :meth:`save` and :meth:`load`.
+    length); load from the Netflix Prize, MovieLens, RecBole or Amazon files with the loaders
+    in :mod:`llmrec.data`; persist with :meth:`save` and :meth:`load`.
+
+    ``time`` (keyword-only) is the moment of each rating (``datetime64[s]``; integers are Unix
+    seconds), or ``None`` when the source records only days. ``user_source_ids`` and
+    ``movie_source_ids`` map dense integer ids back to the source's string ids (``None`` when
+    the ids are the source's own integers); :meth:`source_user` and :meth:`source_movie` read
+    them. Every operation that subsets or reorders rows (:meth:`take`, :meth:`for_users`) keeps
+    all of them.
     """
 
-    __slots__ = ("_fingerprint", "date", "movie_id", "rating", "user_id")
+    __slots__ = (
+        "_fingerprint",
+        "date",
+        "movie_id",
+        "movie_source_ids",
+        "rating",
+        "time",
+        "user_id",
+        "user_source_ids",
+    )
 
     user_id: npt.NDArray[np.int32]
     movie_id: npt.NDArray[np.int32]
     rating: npt.NDArray[np.int8]
     date: npt.NDArray[np.datetime64]
+    time: npt.NDArray[np.datetime64] | None
+    user_source_ids: SourceIds | None
+    movie_source_ids: SourceIds | None
 
     def __init__(
         self,
@@ -109,6 +131,10 @@ class Ratings:
         movie_id: npt.ArrayLike,
         rating: npt.ArrayLike,
         date: npt.ArrayLike,
+        *,
+        time: npt.ArrayLike | None = None,
+        user_source_ids: SourceIds | None = None,
+        movie_source_ids: SourceIds | None = None,
     ) -> None:
         arrays = {
             "user_id": np.asarray(user_id),
@@ -116,14 +142,16 @@ class Ratings:
             "rating": np.asarray(rating),
             "date": np.asarray(date),
         }
+        if time is not None:
+            arrays["time"] = np.asarray(time)
         lengths = {name: a.shape for name, a in arrays.items()}
         if any(len(s) != 1 for s in lengths.values()) or len({s[0] for s in lengths.values()}) != 1:
             raise ValueError(f"Ratings columns must be 1-D and of equal length, got {lengths}")
         for name, arr in arrays.items():
-            want = _COLUMNS[name]
+            want = _TIME if name == "time" else _COLUMNS[name]
             if arr.dtype != want:
-                if name == "date" and arr.dtype.kind not in "MU" and arr.dtype != object:
-                    arr = arr.astype(np.int64).astype("datetime64[D]")
+                if name in ("date", "time") and arr.dtype.kind not in "MU" and arr.dtype != object:
+                    arr = arr.astype(np.int64).astype(want)
                 else:
                     arr = arr.astype(want)
                 arrays[name] = arr
@@ -131,7 +159,30 @@ class Ratings:
         self.movie_id = arrays["movie_id"]
         self.rating = arrays["rating"]
         self.date = arrays["date"]
+        self.time = arrays.get("time")
+        for name, ids, column in (
+            ("user_source_ids", user_source_ids, self.user_id),
+            ("movie_source_ids", movie_source_ids, self.movie_id),
+        ):
+            if ids is None:
+                continue
+            if not isinstance(ids, SourceIds):
+                raise TypeError(f"{name} must be a SourceIds or None, got {type(ids).__name__}")
+            if column.size and (int(column.min()) < 1 or int(column.max()) > len(ids)):
+                raise ValueError(
+                    f"{name} maps ids 1 to {len(ids):,}, but the column holds ids from "
+                    f"{int(column.min())} to {int(column.max())}"
+                )
+        self.user_source_ids = user_source_ids
+        self.movie_source_ids = movie_source_ids
         self._fingerprint: str | None = None
+
+    def _extras(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "user_source_ids": self.user_source_ids,
+            "movie_source_ids": self.movie_source_ids,
+        }
 
     # -- size -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -153,29 +204,95 @@ class Ratings:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ratings):
             return NotImplemented
-        return all(np.array_equal(getattr(self, c), getattr(other, c)) for c in _COLUMNS)
+        if not all(np.array_equal(getattr(self, c), getattr(other, c)) for c in _COLUMNS):
+            return False
+        if self.time is None or other.time is None:
+            if self.time is not other.time:
+                return False
+        elif not np.array_equal(self.time, other.time):
+            return False
+        return (
+            self.user_source_ids == other.user_source_ids
+            and self.movie_source_ids == other.movie_source_ids
+        )
 
     __hash__ = None  # type: ignore[assignment]
+
+    # -- source ids ---------------------------------------------------------------------------
+    def source_user(self, user_id: int) -> str:
+        """The source's id of ``user_id`` (its decimal text when the source used integers)."""
+        ids = self.user_source_ids
+        return str(int(user_id)) if ids is None else ids.token(user_id)
+
+    def source_movie(self, movie_id: int) -> str:
+        """The source's id of ``movie_id`` (its decimal text when the source used integers)."""
+        ids = self.movie_source_ids
+        return str(int(movie_id)) if ids is None else ids.token(movie_id)
 
     # -- derived ----------------------------------------------------------------------------
     def take(self, index: npt.ArrayLike) -> Ratings:
         """A new table holding the rows selected by ``index`` (a boolean mask or positions)."""
         idx = np.asarray(index)
-        return Ratings(self.user_id[idx], self.movie_id[idx], self.rating[idx], self.date[idx])
+        return Ratings(
+            self.user_id[idx],
+            self.movie_id[idx],
+            self.rating[idx],
+            self.date[idx],
+            time=None if self.time is None else self.time[idx],
+            user_source_ids=self.user_source_ids,
+            movie_source_ids=self.movie_source_ids,
+        )
 
     def for_users(self, user_ids: npt.ArrayLike, *, exclude: bool = False) -> Ratings:
         """The ratings of the given users (or of everyone else with ``exclude=True``)."""
         mask = np.isin(self.user_id, np.asarray(user_ids, dtype=np.int32), invert=exclude)
         return self.take(mask)
 
+    def history_order(self, *, users: Literal["id", "first_seen"] = "id") -> npt.NDArray[np.int64]:
+        """Row positions that put each user's ratings in time order: the users' histories.
+
+        Rows are grouped by user, then ordered by ``time`` (by ``date`` when the table has no
+        ``time``), and ratings at the same moment keep their order in the table (the source
+        file's order): a stable sort, as the peers' scripts do with pandas'
+        ``sort_values(kind="stable")`` or Python's ``sorted``. Users come in ascending
+        ``user_id`` (``users="id"``) or in order of their first row in the table
+        (``users="first_seen"``, TALLRec's order). ``ratings.take(order)`` is the table in
+        history order; ``order[user_id[order] == u]`` are user ``u``'s rows, oldest first.
+        """
+        if users not in ("id", "first_seen"):
+            raise ValueError(f"users must be 'id' or 'first_seen', got {users!r}")
+        when = self.date if self.time is None else self.time
+        by_time = np.argsort(when, kind="stable")
+        key: npt.NDArray[Any] = self.user_id
+        if users == "first_seen" and len(self):
+            _, first, inverse = np.unique(self.user_id, return_index=True, return_inverse=True)
+            rank = np.empty(first.size, dtype=np.int64)
+            rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+            key = rank[inverse.ravel()]
+        by_user = np.argsort(key[by_time], kind="stable")
+        return by_time[by_user].astype(np.int64)
+
     def fingerprint(self) -> str:
-        """SHA-256 over the four columns: equal tables have equal fingerprints."""
+        """SHA-256 over the columns: equal tables have equal fingerprints.
+
+        The four base columns are hashed as they always were, then ``time`` and the source id
+        maps when present, so a table without them keeps the fingerprint it always had.
+        """
         if self._fingerprint is None:
             h = hashlib.sha256()
             for name in _COLUMNS:
                 arr = np.ascontiguousarray(getattr(self, name))
                 h.update(name.encode())
                 h.update(arr.view(np.uint8).data if arr.size else b"")
+            if self.time is not None:
+                arr = np.ascontiguousarray(self.time)
+                h.update(b"time")
+                h.update(arr.view(np.uint8).data if arr.size else b"")
+            for name in ("user_source_ids", "movie_source_ids"):
+                ids = getattr(self, name)
+                if ids is not None:
+                    h.update(name.encode())
+                    ids.digest(h)
             self._fingerprint = h.hexdigest()
         return self._fingerprint
 
@@ -201,60 +318,26 @@ class Ratings:
         """Write the columns as ``.npy`` files plus ``meta.json`` into ``folder``.
 
         Each column is written to a temporary name, flushed to disk and renamed; ``meta.json``
-        (written last) records the length and fingerprint, so a partial or damaged folder is
-        detected on load. The folder itself is flushed too, so the names survive a power cut.
+        (written last) records the format, the columns present, the length and the
+        fingerprint, so a partial or damaged folder is detected on load. The folder itself is
+        flushed too, so the names survive a power cut. ``time`` is ``time.npy``; a source id
+        map is two files (``user_source_ids.buffer.npy``, ``user_source_ids.offsets.npy``).
         """
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in _COLUMNS:
-            tmp = out / f".{name}.npy.tmp"
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(getattr(self, name)), allow_pickle=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(out / f"{name}.npy")
-        write_json_atomic(
-            out / "meta.json",
-            {"format": _FORMAT, "n_ratings": len(self), "fingerprint": self.fingerprint()},
-        )
-        fsync_dir(out)
-        return out
+        columns = {name: getattr(self, name) for name in _COLUMNS}
+        return _ratings_store.save(folder, columns, self._extras(), len(self), self.fingerprint())
 
     @classmethod
     def load(cls, folder: str | Path, *, mmap: bool = True, verify: bool = False) -> Ratings:
         """Read a folder written by :meth:`save`; ``mmap=True`` maps the columns lazily.
 
-        Raises :class:`DataFormatError` if the folder is incomplete or inconsistent; with
-        ``verify=True`` the fingerprint is recomputed and compared too.
+        Folders written before ``time`` and source ids existed (format ``llmrec-ratings/1``)
+        load as tables without them. Raises :class:`~llmrec.errors.DataFormatError` if the
+        folder is incomplete or inconsistent; with ``verify=True`` the fingerprint is
+        recomputed and compared too.
         """
-        src = Path(folder)
-        meta_path = src / "meta.json"
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataFormatError(
-                "not a saved Ratings folder: meta.json missing", path=src
-            ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataFormatError(f"damaged meta.json: {exc}", path=meta_path) from None
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise DataFormatError("unknown Ratings format", path=meta_path, text=str(meta)[:80])
-        cols: dict[str, Any] = {}
-        for name, dtype in _COLUMNS.items():
-            path = src / f"{name}.npy"
-            try:
-                arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-            except (OSError, ValueError, EOFError) as exc:  # EOFError: a zero-length file
-                raise DataFormatError(f"cannot read column {name!r}: {exc}", path=path) from None
-            if arr.dtype != dtype or arr.ndim != 1 or arr.shape[0] != meta.get("n_ratings"):
-                raise DataFormatError(
-                    f"column {name!r} has dtype {arr.dtype} and shape {arr.shape}, expected "
-                    f"{dtype} and ({meta.get('n_ratings')},)",
-                    path=path,
-                )
-            cols[name] = arr
-        ratings = cls(**cols)
+        cols, extras, meta = _ratings_store.load(folder, _COLUMNS, _TIME, mmap=mmap)
+        ratings = cls(**cols, **extras)
         if verify and ratings.fingerprint() != meta.get("fingerprint"):
-            raise DataFormatError("fingerprint mismatch: the saved columns were altered", path=src)
+            raise _ratings_store.altered(folder)
         ratings._fingerprint = meta.get("fingerprint") if not verify else ratings._fingerprint
         return ratings

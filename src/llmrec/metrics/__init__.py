@@ -9,6 +9,7 @@ Every definition, with its formula and the tools it matches, is in ``docs/metric
 * :func:`evaluate` → :class:`MetricReport` (means, bootstrap intervals, counts), with metric
   names from a registry (:func:`register_metric`, :func:`available_metrics`);
 * :func:`compare` → :class:`Comparison` (paired t, Wilcoxon, randomisation, effect sizes);
+  :func:`adjust_pvalues` (Holm, Bonferroni, Benjamini-Hochberg) for a family of such tests;
 * long tail: every metric as ``FAMILY_tail@K`` with ``evaluate(..., head=...)``;
   :func:`head_share`, :func:`head_items` (see :mod:`llmrec.metrics.tail`);
 * beyond accuracy: coverage, popularity, novelty, hallucination / invalid-output / duplicate rates;
@@ -33,6 +34,7 @@ from llmrec.metrics.beyond import (
 from llmrec.metrics.evaluate import DEFAULT_METRICS, evaluate
 from llmrec.metrics.f1 import f1_at_k, f1_at_k_batch
 from llmrec.metrics.hit import hit_at_k, hit_at_k_batch
+from llmrec.metrics.multiple import adjust_pvalues
 from llmrec.metrics.ndcg import ndcg_at_k, ndcg_at_k_batch
 from llmrec.metrics.precision import precision_at_k, precision_at_k_batch
 from llmrec.metrics.recall import recall_at_k, recall_at_k_batch
@@ -56,6 +58,7 @@ __all__ = [
     "RepeatStat",
     "RepeatSummary",
     "ValidityReport",
+    "adjust_pvalues",
     "available_metrics",
     "average_precision",
     "average_precision_batch",

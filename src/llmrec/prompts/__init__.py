@@ -1,10 +1,21 @@
-"""Prompts: the study's chat template, output formats, and parsing of model answers."""
+"""Prompts: the study's chat template, time-ordered histories and the sequential templates on
+them (``HistoryTemplate``: recommend, rank and yes/no, TALLRec's liked/disliked split among
+them), output formats, and parsing of model answers."""
 
 from llmrec.prompts.formats import (
     OutputFormat,
     recommendation_schema,
     render_list,
     response_format,
+)
+from llmrec.prompts.history import (
+    SEQUENTIAL_RANK_TASK,
+    SEQUENTIAL_RECOMMEND_TASK,
+    TALLREC_INSTRUCTION,
+    History,
+    HistoryStyle,
+    HistoryTemplate,
+    user_histories,
 )
 from llmrec.prompts.parse import (
     ParsedResponse,
@@ -26,6 +37,12 @@ __all__ = [
     "DEFAULT_PROFILE_INTRO",
     "DEFAULT_RANKING_TASK",
     "DEFAULT_TASK",
+    "SEQUENTIAL_RANK_TASK",
+    "SEQUENTIAL_RECOMMEND_TASK",
+    "TALLREC_INSTRUCTION",
+    "History",
+    "HistoryStyle",
+    "HistoryTemplate",
     "OutputFormat",
     "ParsedResponse",
     "ParsedTitle",
@@ -36,4 +53,5 @@ __all__ = [
     "render_list",
     "response_format",
     "split_label",
+    "user_histories",
 ]

@@ -15,6 +15,14 @@ every backend behaves the same way:
   ``diagnostics["contract_removed"]``. Scores that are not finite or not non-increasing are a
   backend bug and raise :class:`~llmrec.errors.BackendError`.
 
+Full ranking with exclusions (``recommend_many(profiles, k, exclude=...)``): every movie in a
+profile's exclusion list (the user's whole history, the RecBole and LensKit convention for
+full-catalogue evaluation) is left out too. A backend that ranks the whole catalogue
+(``ranks_catalogue = True``: the classic ones) is asked for ``k`` more movies per excluded one,
+so it still returns ``k``; a generating backend (a language model) is asked for ``k`` and the
+excluded movies are removed from its answer. Either way the count removed is in
+``diagnostics["excluded"]``.
+
 Candidate ranking (:meth:`Recommender.rank`, :meth:`Recommender.rank_many`) follows the same
 pattern around ``_rank_many``: the answer holds only candidates, never a profile movie, never a
 movie twice, at most ``k`` of them (``k=None``: every candidate). Entries that break this are
@@ -131,6 +139,9 @@ class Recommender(abc.ABC):
     name: ClassVar[str]
     config_class: ClassVar[type[pydantic.BaseModel]]
     chunk_size: ClassVar[int] = 1024
+    ranks_catalogue: ClassVar[bool] = True
+    """Whether a longer ``k`` gives the same list, longer (a scored ranking of the catalogue);
+    a language model, whose answer depends on the ``k`` it is asked for, sets False."""
 
     config: pydantic.BaseModel
     _fitted: bool = False
@@ -235,12 +246,18 @@ class Recommender(abc.ABC):
         return self.recommend_many([profile], k)[0]
 
     def recommend_many(
-        self, profiles: Sequence[Profile], k: int = 10, *, progress: bool = False
+        self,
+        profiles: Sequence[Profile],
+        k: int = 10,
+        *,
+        exclude: Sequence[Sequence[int]] | None = None,
+        progress: bool = False,
     ) -> list[Recommendation]:
         """The top ``k`` movies for each profile, in input order.
 
         Profile movies the model never saw in training carry no signal and are ignored; they are
-        still never recommended back.
+        still never recommended back. ``exclude[i]`` lists more movies to leave out of profile
+        ``i``'s list (full ranking that excludes the user's history; module docstring).
         """
         if not self._fitted:
             raise NotFittedError(
@@ -249,13 +266,30 @@ class Recommender(abc.ABC):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         normalised = _normalise_profiles(profiles)
-        recs = self._recommend_all(normalised, k, progress=progress)
+        extra: list[frozenset[int]] | None = None
+        depth = k
+        if exclude is not None:
+            lists = _normalise_profiles(exclude, what="exclusion list")
+            if len(lists) != len(normalised):
+                raise ConfigError(
+                    f"exclude needs one list per profile, got {len(lists)} lists for "
+                    f"{len(normalised)} profiles"
+                )
+            extra = [frozenset(e).difference(p) for e, p in zip(lists, normalised, strict=True)]
+            if self.ranks_catalogue:
+                depth = k + max((len(e) for e in extra), default=0)
+        recs = self._recommend_all(normalised, depth, progress=progress)
         if len(recs) != len(normalised):
             raise BackendError(
                 f"{type(self).__name__} returned {len(recs)} recommendations for "
                 f"{len(normalised)} profiles"
             )
-        return [self._enforce(p, r, k) for p, r in zip(normalised, recs, strict=True)]
+        if extra is None:
+            return [self._enforce(p, r, k) for p, r in zip(normalised, recs, strict=True)]
+        return [
+            _without(self._enforce(p, r, depth), e, k)
+            for p, r, e in zip(normalised, recs, extra, strict=True)
+        ]
 
     def _recommend_all(
         self, profiles: list[tuple[int, ...]], k: int, *, progress: bool
@@ -437,6 +471,19 @@ class Recommender(abc.ABC):
             scores=tuple(scores),
             diagnostics={**rec.diagnostics, "contract_removed": removed},
         )
+
+
+def _without(rec: Recommendation, excluded: frozenset[int], k: int) -> Recommendation:
+    """``rec`` without the ``excluded`` movies, cut at ``k``; the count removed is recorded."""
+    keep = [i for i, m in enumerate(rec.movie_ids) if m not in excluded]
+    removed = len(rec.movie_ids) - len(keep)
+    keep = keep[:k]
+    return dataclasses.replace(
+        rec,
+        movie_ids=tuple(rec.movie_ids[i] for i in keep),
+        scores=tuple(rec.scores[i] for i in keep),
+        diagnostics={**rec.diagnostics, "excluded": removed},
+    )
 
 
 def _with_unscored(

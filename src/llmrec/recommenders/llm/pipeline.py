@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, CacheMissError, ConfigError, NotFittedError
@@ -61,6 +61,9 @@ class LanguageModelRecommender(Recommender):
     ``cache`` (a path or ``None``), and a method ``resolved_cache_path()``. Subclasses implement
     :meth:`make_transport`, :meth:`credentials` and :meth:`token_cost`.
     """
+
+    # the prompt asks for k movies, so a longer k is another question, not a longer answer
+    ranks_catalogue: ClassVar[bool] = False
 
     def __init__(self, config: Any = None, /, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
