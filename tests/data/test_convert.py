@@ -124,3 +124,15 @@ def test_stats_of_peer_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str
     convert(src, tmp_path / "rb", to="recbole")
     assert main(["data", "stats", str(tmp_path / "rb")]) == 0
     assert "RecBole data" in capsys.readouterr().out
+
+
+def test_a_ratings_folder_without_catalog_converts_with_ids_as_titles(tmp_path: Path) -> None:
+    from llmrec.data import Ratings
+
+    table = Ratings([1, 2], [7, 9], [3, 4], ["2005-01-01", "2005-01-02"])
+    table.save(tmp_path / "history")  # as `llmrec truth build --history` writes it
+    assert detect_source(tmp_path / "history") == "llmrec"
+    written = convert(tmp_path / "history", tmp_path / "rb", to="recbole")
+    assert written.counts["untitled_items"] == 2
+    ratings, catalog = load_atomic(tmp_path / "rb")
+    assert catalog.title(9) == "9" and ratings.movie_id.tolist() == [7, 9]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llmrec.data import kcore
 from llmrec.data.recbole import load_atomic, read_atomic, write_atomic
@@ -261,3 +263,36 @@ def test_a_title_with_a_tab_cannot_be_written(tmp_path: Path) -> None:
     ratings = Ratings([1], [2], [3], ["2005-01-01"])
     with pytest.raises(ValueError, match="tab or a line break"):
         write_atomic(tmp_path / "o", ratings, Catalog([Movie(2, "A\tB", None)]), "o")
+
+
+_TOKEN = st.text(alphabet="ABCxyz019_-.é", min_size=1, max_size=5)
+
+
+@given(st.lists(st.tuples(_TOKEN, _TOKEN, st.integers(1, 5), st.integers(0, 2**31)), max_size=25))
+def test_write_then_load_round_trips(rows: list[tuple[str, str, int, int]]) -> None:
+    import tempfile
+
+    from llmrec.data import Catalog, Movie, Ratings
+    from llmrec.data.source_ids import encode_ids
+
+    users, user_map = encode_ids([u for u, _, _, _ in rows])
+    items, item_map = encode_ids([i for _, i, _, _ in rows])
+    stamps = np.array([t for *_, t in rows], dtype=np.int64)
+    ratings = Ratings(
+        users,
+        items,
+        [r for _, _, r, _ in rows],
+        (stamps // 86_400).astype("datetime64[D]"),
+        time=stamps,
+        user_source_ids=user_map,
+        movie_source_ids=item_map,
+    )
+    first = dict(zip(items.tolist(), [i for _, i, _, _ in rows], strict=True))
+    catalog = Catalog(
+        (Movie(m, f"Title of {token}", 1990 + m % 30) for m, token in first.items()),
+        encoding="utf-8",
+        source_ids=item_map,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        write_atomic(folder, ratings, catalog, "data")
+        assert load_atomic(folder) == (ratings, catalog)

@@ -3,7 +3,8 @@
 Sources (``source=``, recognised from the path with ``"auto"``):
 
 ============  ==============================================================================
-``llmrec``    a folder written by :func:`save_llmrec` (``meta.json`` + ``catalog.jsonl``)
+``llmrec``    a folder written by :func:`save_llmrec` (``meta.json`` + ``catalog.jsonl``), or by
+              :meth:`Ratings.save` alone (movies are then titled by their ids, counted)
 ``recbole``   a folder of RecBole atomic files (``NAME.inter``, ``NAME.item``)
 ``movielens`` a MovieLens folder (``u.data``, ``ratings.dat`` or ``ratings.csv``)
 ``amazon``    an Amazon reviews file (JSON lines, gzipped or not; ``meta=`` for titles)
@@ -33,7 +34,7 @@ import numpy as np
 
 from llmrec._paths import expand_path
 from llmrec.data._stars import HalfStars
-from llmrec.data.catalog import Catalog
+from llmrec.data.catalog import Catalog, Movie
 from llmrec.data.kcore import kcore as kcore_filter
 from llmrec.data.loaded import LoadedData
 from llmrec.data.ratings import Ratings
@@ -47,6 +48,7 @@ __all__ = [
     "load_llmrec",
     "read_source",
     "save_llmrec",
+    "untitled_catalog",
 ]
 
 Source = Literal["auto", "llmrec", "recbole", "movielens", "amazon", "netflix"]
@@ -65,18 +67,32 @@ def save_llmrec(folder: PathArg, ratings: Ratings, catalog: Catalog) -> Path:
 
 
 def load_llmrec(folder: PathArg, *, mmap: bool = True) -> tuple[Ratings, Catalog]:
-    """Read a folder written by :func:`save_llmrec` (the columns memory-mapped by default)."""
+    """Read a folder written by :func:`save_llmrec` (the columns memory-mapped by default).
+
+    A folder written by :meth:`Ratings.save` alone (no ``catalog.jsonl``) gets a catalog in
+    which every rated movie's title is its source id (see :func:`untitled_catalog`).
+    """
     src = expand_path(folder)
+    ratings = Ratings.load(src, mmap=mmap)
     if not (src / _CATALOG).is_file():
-        raise DataNotFoundError(f"no {_CATALOG} in {src} (not written by llmrec data convert)")
-    return Ratings.load(src, mmap=mmap), Catalog.load(src / _CATALOG)
+        return ratings, untitled_catalog(ratings)
+    return ratings, Catalog.load(src / _CATALOG)
+
+
+def untitled_catalog(ratings: Ratings) -> Catalog:
+    """A catalog of the rated movies, each titled by its source id (no year)."""
+    ids = np.unique(ratings.movie_id).tolist()
+    return Catalog(
+        (Movie(m, ratings.source_movie(m), None) for m in ids),
+        source_ids=ratings.movie_source_ids,
+    )
 
 
 def detect_source(path: PathArg) -> Source:
     """The source kind of ``path`` (see the module documentation), from what it holds."""
     p = expand_path(path)
     if p.is_dir():
-        if (p / "meta.json").is_file() and (p / _CATALOG).is_file():
+        if (p / "meta.json").is_file():
             return "llmrec"
         if any(f.is_file() for f in p.glob("*.inter")):
             return "recbole"
@@ -94,7 +110,8 @@ def detect_source(path: PathArg) -> Source:
 
 def _llmrec(path: Path, options: dict[str, Any]) -> LoadedData:
     ratings, catalog = load_llmrec(path)
-    return LoadedData(ratings, catalog, path, {"ratings": len(ratings)})
+    untitled = 0 if (path / _CATALOG).is_file() else len(catalog)
+    return LoadedData(ratings, catalog, path, {"ratings": len(ratings), "untitled_items": untitled})
 
 
 def _recbole(path: Path, options: dict[str, Any]) -> LoadedData:

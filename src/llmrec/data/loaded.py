@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from llmrec.data.catalog import Catalog
 from llmrec.data.ratings import Ratings
@@ -31,7 +32,8 @@ class LoadedData:
     counts: dict[str, int] = field(default_factory=dict)
     """E.g. ``lines``, ``duplicates_dropped``, ``untitled_items``: see each loader."""
 
-    def __iter__(self) -> Iterator[Ratings | Catalog]:
+    def __iter__(self) -> Iterator[Any]:
+        """``ratings, catalog = loaded`` (typed ``Any`` so the pair unpacks under strict mypy)."""
         yield self.ratings
         yield self.catalog
 
