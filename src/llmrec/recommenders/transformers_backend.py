@@ -165,7 +165,7 @@ class TransformersRecommender(LanguageModelRecommender):
     def _fit(
         self, ratings: Ratings, catalog: Catalog | None = None, examples: object = None
     ) -> None:
-        from llmrec.finetune.local._deps import require
+        from llmrec._extras import require
 
         require("torch")  # a clear error naming pip install 'llmrec[train]', before any work
         require("transformers")
@@ -196,7 +196,7 @@ class TransformersRecommender(LanguageModelRecommender):
         """One request per profile; tokens counted with the model's own tokenizer and chat
         template (exact input; output = ``k`` items of the median label length, plus the end
         token); USD 0 (local)."""
-        from llmrec.finetune.local._deps import require
+        from llmrec._extras import require
 
         transformers = require("transformers")
         name = self._model_name()
