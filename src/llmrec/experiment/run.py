@@ -289,7 +289,7 @@ class _Runner:
         capability protocol only."""
         from llmrec.experiment.secrets import reveal_secrets
         from llmrec.recommenders import get_recommender
-        from llmrec.recommenders.capabilities import LanguageModelBackend, uses_fine_tuned_model
+        from llmrec.recommenders.capabilities import LanguageModelBackend, fine_tuned_arm
         from llmrec.recommenders.registry import get_recommender_factory
 
         cfg = reveal_secrets(dict(spec.config))
@@ -297,12 +297,12 @@ class _Runner:
         test = parts["test"]
         why_not: str | None = None
         awaits_job = False
-        by_class = uses_fine_tuned_model(get_recommender_factory(spec.name))
+        by_class = fine_tuned_arm(get_recommender_factory(spec.name)) is not None
         if by_class and "model" not in cfg:
             cfg["model"], why_not = self._fine_tuned_model(fine_tuned_model)
             awaits_job = fine_tuned_model is None and why_not is None
         rec = get_recommender(spec.name, **cfg)
-        if not by_class and uses_fine_tuned_model(rec) and isinstance(rec, LanguageModelBackend):
+        if not by_class and fine_tuned_arm(rec) and isinstance(rec, LanguageModelBackend):
             fine_tuned_model = _arm_model(self, name, rec, fine_tuned_model)
             model, why_not = self._fine_tuned_model(fine_tuned_model)  # set by its config
             rec = rec.with_model(model)
