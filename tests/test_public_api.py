@@ -23,6 +23,7 @@ PACKAGES = [
     "llmrec.metrics",
     "llmrec.experiment",
     "llmrec.testing",
+    "llmrec.testing.openai_server",
     "llmrec.errors",
 ]
 
@@ -77,7 +78,7 @@ def test_importing_llmrec_loads_no_heavy_optional_module() -> None:
     code = (
         "import sys, llmrec, llmrec.recommenders, llmrec.testing;"
         "print(sorted(m for m in ('openai', 'matplotlib', 'pandas', 'polars', 'tiktoken',"
-        " 'httpx', 'pytest', 'scipy', 'rapidfuzz') if m in sys.modules))"
+        " 'httpx', 'pytest', 'scipy', 'rapidfuzz', 'torch', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -161,12 +161,14 @@ def test_bad_evaluate_arguments() -> None:
 
 def test_report_renders_as_text_html_dict_and_dataframe() -> None:
     report = evaluate(RECS, TRUTH, ["precision@2", "mrr"], n_bootstrap=100)
-    text = str(report)
+    text = report.to_table()
+    assert str(report) == text
     lines = text.splitlines()
     assert lines[0].split() == ["metric", "mean", "95%", "CI"]
     assert lines[2].startswith("precision@2") and "0.3333" in lines[2]
     assert "users evaluated: 3; skipped (empty truth): 1" in text
-    html = report._repr_html_()
+    html = report.to_table(html=True)
+    assert report._repr_html_() == html
     assert html.startswith("<table>") and "<td>mrr</td>" in html
     data = report.to_dict(per_user=True)
     assert json.loads(json.dumps(data)) == data

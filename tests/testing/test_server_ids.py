@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from llmrec.testing._server_state import IdMaker
+from llmrec.testing.openai_server._state import IdMaker
 
 
 def _expected(prefix: str, n: int) -> str:

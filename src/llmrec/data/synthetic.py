@@ -29,7 +29,6 @@ collaborative baselines find structure beyond popularity:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,7 +38,7 @@ import numpy.typing as npt
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llmrec._io import atomic_open, write_json_atomic
+from llmrec._io import atomic_open, file_sha256, write_json_atomic
 from llmrec._paths import cache_dir
 from llmrec._progress import progress_bar
 from llmrec.data._netflix_format import (
@@ -381,14 +380,6 @@ def _expected_files(cfg: SyntheticConfig) -> list[str]:
     return [*names, "movie_titles.csv", *HIDDEN_FILES]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_netflix(
     folder: str | Path,
     config: SyntheticConfig | None = None,
@@ -455,7 +446,7 @@ def write_netflix(
     with atomic_open(out / "qualifying.txt", "wb") as fh:
         fh.write(qualifying_bytes(hidden))
     files = {
-        name: {"size": (out / name).stat().st_size, "sha256": _sha256(out / name)}
+        name: {"size": (out / name).stat().st_size, "sha256": file_sha256(out / name)}
         for name in _expected_files(cfg)
     }
     write_json_atomic(
@@ -483,7 +474,7 @@ def _complete(folder: Path, cfg: SyntheticConfig) -> bool:
     for name, info in files.items():
         path = folder / str(name)
         try:
-            if path.stat().st_size != info["size"] or _sha256(path) != info["sha256"]:
+            if path.stat().st_size != info["size"] or file_sha256(path) != info["sha256"]:
                 return False
         except (OSError, KeyError, TypeError):
             return False

@@ -114,7 +114,7 @@ def ranking_lines(ds: DatasetResult) -> list[str]:
 
 def ranking_text(ds: DatasetResult) -> list[str]:
     """Strict means per backend for a terminal (empty for a ``"full"`` truth)."""
-    from llmrec.metrics._table import text_table
+    from llmrec.metrics.table import text_table
 
     r = ds.ranking
     if r is None or not r.backends:

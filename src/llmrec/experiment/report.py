@@ -30,7 +30,7 @@ from llmrec.experiment.report_truths import (
     summary_text,
 )
 from llmrec.experiment.results import DatasetResult, Results
-from llmrec.metrics._table import text_table
+from llmrec.metrics.table import text_table
 
 __all__ = ["metric_table", "render_markdown", "render_text", "write_outputs"]
 

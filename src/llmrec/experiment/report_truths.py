@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from llmrec.experiment.results import DatasetResult, Results
 from llmrec.experiment.summary import summary_rows
-from llmrec.metrics._table import text_table
+from llmrec.metrics.table import text_table
 
 __all__ = [
     "MEASURES",

@@ -9,7 +9,6 @@ error of a failed job. It never holds an API key. It is written atomically
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from llmrec._io import write_json_atomic
+from llmrec._io import file_sha256, write_json_atomic
 from llmrec.errors import DataFormatError
 from llmrec.openai_api.models import DEFAULT_MODEL
 
@@ -40,15 +39,6 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FineTuneConfig(BaseModel):

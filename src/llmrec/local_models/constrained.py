@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from llmrec._extras import require
 from llmrec.data.catalog import Catalog
 from llmrec.errors import ConfigError
-from llmrec.finetune.local._deps import require
 from llmrec.prompts.template import PromptTemplate
 
 __all__ = ["CatalogConstraint", "CatalogLogitsProcessor"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmrec._extras import require
 from llmrec._progress import progress_bar
-from llmrec.finetune.local._deps import require
 from llmrec.local_models.constrained import CatalogConstraint, CatalogLogitsProcessor
 from llmrec.local_models.fingerprint import settings_key
 from llmrec.local_models.load import load_model

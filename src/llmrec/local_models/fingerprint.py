@@ -13,19 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from llmrec._io import file_sha256
+
 __all__ = ["folder_sha256", "settings_key"]
 
 _SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".tiktoken", ".gguf")
 _SKIP_DIRS = ("checkpoint-", "merged", ".")
 _SKIP_FILES = {"local-train-manifest.json"}
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_sha256(folder: str | Path) -> str:
@@ -35,7 +29,7 @@ def folder_sha256(folder: str | Path) -> str:
     for path in sorted(root.iterdir()):
         if not path.is_file() or path.name in _SKIP_FILES or not path.name.endswith(_SUFFIXES):
             continue
-        digest.update(f"{path.name}\0{_file_sha256(path)}\n".encode())
+        digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()
 
 

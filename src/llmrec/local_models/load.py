@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmrec._extras import quiet_peft, require
 from llmrec.errors import ConfigError
-from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.local_models.fingerprint import folder_sha256
 
 __all__ = ["LoadedModel", "load_model", "merge_adapter", "resolve_dtype"]

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from llmrec.errors import ConfigError
-from llmrec.metrics._table import html_table, text_table
 from llmrec.metrics.evaluate import DEFAULT_METRICS, evaluate
+from llmrec.metrics.table import html_table, text_table
 from llmrec.metrics.validity import evaluate_validity
 
 __all__ = ["RepeatStat", "RepeatSummary", "summarize_repeats", "top1_flip_rate"]

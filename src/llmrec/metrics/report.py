@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmrec.errors import ConfigError
-from llmrec.metrics._table import html_table, text_table
+from llmrec.metrics.table import html_table, text_table
 
 __all__ = ["MetricReport"]
 
@@ -90,11 +90,18 @@ class MetricReport:
             text += f"; bootstrap: {self.n_bootstrap:,} resamples, seed {self.seed}"
         return text
 
-    def __str__(self) -> str:
+    def to_table(self, *, html: bool = False) -> str:
+        """The report as a table: one row per metric (mean and confidence interval), then the
+        counts and rates; ``html=True`` gives an HTML table with them as its caption."""
+        if html:
+            return html_table(self._header(), self._rows(), caption=self._footer())
         return text_table(self._header(), self._rows()) + "\n" + self._footer()
 
+    def __str__(self) -> str:
+        return self.to_table()
+
     def _repr_html_(self) -> str:
-        return html_table(self._header(), self._rows(), caption=self._footer())
+        return self.to_table(html=True)
 
     def to_dict(self, *, per_user: bool = False) -> dict[str, Any]:
         """Plain JSON-ready dict (``nan`` becomes ``None``); ``per_user=True`` adds the users

@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from llmrec.errors import ConfigError
-from llmrec.metrics._table import html_table, text_table
 from llmrec.metrics.report import MetricReport
+from llmrec.metrics.table import html_table, text_table
 
 __all__ = ["Comparison", "MetricComparison", "compare"]
 

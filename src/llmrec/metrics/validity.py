@@ -25,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from llmrec.errors import ConfigError
-from llmrec.metrics._table import html_table, text_table
 from llmrec.metrics.evaluate import DEFAULT_METRICS, evaluate
 from llmrec.metrics.report import MetricReport
+from llmrec.metrics.table import html_table, text_table
 
 __all__ = ["ValidityReport", "evaluate_validity", "validity_mask"]
 

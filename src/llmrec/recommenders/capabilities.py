@@ -7,18 +7,20 @@ present, which model it runs, and for a copy running another model or using the 
 shared settings. The OpenAI backends implement it through the language-model pipeline; a plugin
 language-model backend that implements it is priced, budgeted and reported the same way.
 
-A backend class that should run the model produced by the experiment's fine-tuning stage sets
-the class attribute ``uses_fine_tuned_model = True`` (read with :func:`uses_fine_tuned_model`
-on the registered class or factory, before any instance exists). One that should run the
-model of the experiment's DPO arm (preference-tuned from the fine-tuned one) sets
-``uses_dpo_model = True`` as well (read with :func:`uses_dpo_model`, on the class or instance).
+A backend says which fine-tuned arm of the experiment it runs in one attribute,
+``fine_tuned_arm``: ``"sft"`` (the model of the fine-tuning stage), ``"dpo"`` (the model of the
+DPO arm, preference-tuned from it) or ``None``; :func:`fine_tuned_arm` reads it. A class whose
+every instance runs an arm states it on the class (``fine_tuned_arm = "sft"``), and the runner
+supplies the model before it builds one; a backend whose config chooses sets it on the
+instance. (``uses_fine_tuned_model`` and ``uses_dpo_model``, the older spellings, are still
+read, and the two functions of those names answer from ``fine_tuned_arm``.)
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -30,13 +32,20 @@ if TYPE_CHECKING:
     from llmrec.prompts import PromptTemplate
 
 __all__ = [
+    "FINE_TUNED_ARMS",
     "CostEstimate",
     "Credentials",
+    "FineTunedArm",
     "LanguageModelBackend",
     "RunSettings",
+    "fine_tuned_arm",
     "uses_dpo_model",
     "uses_fine_tuned_model",
 ]
+
+FineTunedArm = Literal["sft", "dpo"]
+"""The experiment's fine-tuned arms a backend can run."""
+FINE_TUNED_ARMS: tuple[FineTunedArm, ...] = ("sft", "dpo")
 
 
 @dataclass(frozen=True)
@@ -116,11 +125,27 @@ class LanguageModelBackend(Protocol):
         ...
 
 
+def fine_tuned_arm(target: object) -> FineTunedArm | None:
+    """Which fine-tuned arm a backend (class, factory or instance) runs: ``"sft"``, ``"dpo"``
+    or ``None``. On a class or factory the answer holds for every instance; a backend whose
+    config chooses the arm answers on the instance (and ``None`` on the class)."""
+    arm = getattr(target, "fine_tuned_arm", None)
+    for known in FINE_TUNED_ARMS:
+        if arm == known:
+            return known
+    # backends written against the older spelling (two booleans)
+    if getattr(target, "uses_dpo_model", False) is True:
+        return "dpo"
+    if getattr(target, "uses_fine_tuned_model", False) is True:
+        return "sft"
+    return None
+
+
 def uses_fine_tuned_model(target: object) -> bool:
-    """Whether a registered backend (class or factory) runs the fine-tuning stage's model."""
-    return getattr(target, "uses_fine_tuned_model", False) is True
+    """Whether a backend runs one of the experiment's fine-tuned models (any arm)."""
+    return fine_tuned_arm(target) is not None
 
 
 def uses_dpo_model(target: object) -> bool:
-    """Whether a backend (class, factory or instance) runs the experiment's DPO arm's model."""
-    return getattr(target, "uses_dpo_model", False) is True
+    """Whether a backend runs the experiment's DPO arm's model."""
+    return fine_tuned_arm(target) == "dpo"

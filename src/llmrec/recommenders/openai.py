@@ -31,7 +31,7 @@ from llmrec.errors import ConfigError
 from llmrec.openai_api.endpoints import is_loopback_url
 from llmrec.openai_api.keys import KEY_ENV, KEY_HELP, has_api_key
 from llmrec.openai_api.models import DEFAULT_MODEL
-from llmrec.recommenders.capabilities import Credentials, RunSettings
+from llmrec.recommenders.capabilities import Credentials, FineTunedArm, RunSettings
 from llmrec.recommenders.llm.cache import ResponseCache
 from llmrec.recommenders.llm.pipeline import LanguageModelRecommender
 from llmrec.recommenders.llm.transports.base import ChatAnswer
@@ -92,7 +92,6 @@ class OpenAIRecommender(LanguageModelRecommender):
 
     name: ClassVar[str] = "openai"
     config_class: ClassVar[type[BaseModel]] = OpenAIConfig
-    uses_fine_tuned_model: ClassVar[bool] = False
     config: OpenAIConfig
 
     # -- the pipeline's hooks ---------------------------------------------------------------
@@ -262,10 +261,11 @@ class OpenAIFineTunedRecommender(OpenAIRecommender):
     """The study's fine-tuned recommender; ``model`` must be a fine-tuned id (``ft:...``).
 
     Registered as ``openai-fine-tuned``; the experiment runner gives it the model produced by
-    its fine-tuning stage (``uses_fine_tuned_model``).
+    its fine-tuning stage (``fine_tuned_arm = "sft"``, stated on the class: every instance
+    runs it, and the runner must give the model before building one).
     """
 
-    uses_fine_tuned_model: ClassVar[bool] = True
+    fine_tuned_arm: FineTunedArm | None = "sft"
 
     def __init__(self, config: OpenAIConfig | None = None, /, **kwargs: Any) -> None:
         model = config.model if config is not None else kwargs.get("model")

@@ -9,17 +9,15 @@ request is actually needed, by the one rule of :mod:`llmrec.openai_api.keys` (``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 
-from llmrec._paths import cache_dir
 from llmrec.openai_api.client import resolved_base_url
 from llmrec.openai_api.keys import KEY_HELP, redact
 from llmrec.openai_api.models import CHAT_PATH, DEFAULT_MODEL, OPENAI_BASE_URL
 from llmrec.openai_api.prices import ModelPrice
 from llmrec.openai_api.redact import ApiKey, mask_url, secret_url
-from llmrec.prompts import PromptTemplate
+from llmrec.recommenders.llm.config import LanguageModelConfig, default_cache_path
 
 __all__ = [
     "CHAT_PATH",
@@ -32,15 +30,11 @@ __all__ = [
 ]
 
 
-def default_cache_path() -> Path:
-    """``<user cache folder>/llmrec/llm/responses.sqlite`` (``LLMREC_CACHE_DIR`` overrides)."""
-    return cache_dir("llm", "responses.sqlite")
+class OpenAIConfig(LanguageModelConfig):
+    """Settings of the ``openai`` backend. ``api_key`` is never dumped, shown or cached.
 
-
-class OpenAIConfig(BaseModel):
-    """Settings of the ``openai`` backend. ``api_key`` is never dumped, shown or cached."""
-
-    model_config = ConfigDict(extra="forbid")
+    The cache, template and resolver fields come from
+    :class:`~llmrec.recommenders.llm.config.LanguageModelConfig`."""
 
     model: str = Field(
         DEFAULT_MODEL,
@@ -97,16 +91,6 @@ class OpenAIConfig(BaseModel):
         0.5, ge=0.0, description="First backoff in seconds when the server gives no Retry-After."
     )
     backoff_max: float = Field(30.0, ge=0.0, description="Longest backoff in seconds.")
-    cache: Path | None = Field(
-        None,
-        description="Response cache file (sqlite); default <user cache>/llmrec/llm/"
-        "responses.sqlite.",
-    )
-    cache_mode: Literal["read_write", "replay_only", "off"] = Field(
-        "read_write",
-        description="read_write: serve hits, store answers; replay_only: never send a request, "
-        "fail on a miss; off: no cache.",
-    )
     batch: bool = Field(
         False, description="recommend_many goes through the Batch API (half price, slow)."
     )
@@ -116,15 +100,6 @@ class OpenAIConfig(BaseModel):
     batch_dir: Path | None = Field(
         None,
         description="Folder for batch input files and state (default: beside the cache).",
-    )
-    template: PromptTemplate = Field(
-        default_factory=PromptTemplate, description="Prompt template (default: the study's)."
-    )
-    resolver_threshold: float = Field(
-        90.0,
-        ge=0.0,
-        le=100.0,
-        description="Fuzzy-match cut-off (rapidfuzz ratio, 0-100) for resolving written titles.",
     )
 
     @field_validator("base_url")
@@ -159,6 +134,3 @@ class OpenAIConfig(BaseModel):
     def resolved_base_url(self) -> str:
         """``base_url``, else ``$OPENAI_BASE_URL``, else the OpenAI API root (no trailing /)."""
         return resolved_base_url(self.base_url)
-
-    def resolved_cache_path(self) -> Path:
-        return self.cache if self.cache is not None else default_cache_path()

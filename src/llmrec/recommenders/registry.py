@@ -41,7 +41,7 @@ def get_recommender_factory(name: str) -> Callable[..., Any]:
     """The class or factory registered as ``name``, loaded but not called.
 
     Lets a caller read class-level capabilities (for example
-    :func:`llmrec.recommenders.capabilities.uses_fine_tuned_model`) before building anything.
+    :func:`llmrec.recommenders.capabilities.fine_tuned_arm`) before building anything.
     Raises like :func:`get_recommender`.
     """
     return load_target(name)

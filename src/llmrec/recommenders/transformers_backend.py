@@ -11,25 +11,25 @@ to catalog titles (no hallucinations, repeats or profile movies, by construction
 
 Capability protocol: nothing is billed (``cost_usd`` 0) and no credential is needed; token
 estimates use the model's own tokenizer and chat template. ``fine_tuned=True`` marks the arm
-the experiment runner points at the model its local fine-tuning stage trained
+(``fine_tuned_arm = "sft"``) the experiment runner points at the model its local fine-tuning
+stage trained
 (:meth:`~llmrec.recommenders.llm.pipeline.LanguageModelRecommender.with_model`);
-``fine_tuned="dpo"`` the arm that runs its DPO arm's model (``[finetune.local.dpo]``).
+``fine_tuned="dpo"`` (``fine_tuned_arm = "dpo"``) the arm that runs its DPO arm's model
+(``[finetune.local.dpo]``).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from llmrec.errors import ConfigError
-from llmrec.prompts import PromptTemplate
 from llmrec.recommenders.capabilities import CostEstimate, Credentials
+from llmrec.recommenders.llm.config import LanguageModelConfig
 from llmrec.recommenders.llm.pipeline import LanguageModelRecommender
-from llmrec.recommenders.openai_config import default_cache_path
 
 if TYPE_CHECKING:
     from llmrec.data.catalog import Catalog
@@ -41,10 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["TransformersConfig", "TransformersRecommender"]
 
 
-class TransformersConfig(BaseModel):
-    """Settings of the ``transformers`` backend."""
-
-    model_config = ConfigDict(extra="forbid")
+class TransformersConfig(LanguageModelConfig):
+    """Settings of the ``transformers`` backend (the cache, template and resolver fields come
+    from :class:`~llmrec.recommenders.llm.config.LanguageModelConfig`)."""
 
     model: str | None = Field(
         None,
@@ -72,22 +71,6 @@ class TransformersConfig(BaseModel):
     chat_template: str | None = Field(
         None, description="Jinja chat template for a model that has none (or to replace it)."
     )
-    cache: Path | None = Field(
-        None,
-        description="Response cache file (sqlite); default <user cache>/llmrec/llm/"
-        "responses.sqlite.",
-    )
-    cache_mode: Literal["read_write", "replay_only", "off"] = Field(
-        "read_write",
-        description="read_write: serve hits, store answers; replay_only: never generate, fail "
-        "on a miss; off: no cache.",
-    )
-    template: PromptTemplate = Field(
-        default_factory=PromptTemplate, description="Prompt template (default: the study's)."
-    )
-    resolver_threshold: float = Field(
-        90.0, ge=0.0, le=100.0, description="Fuzzy-match cut-off for resolving written titles."
-    )
 
     @model_validator(mode="after")
     def _needs_model(self) -> TransformersConfig:
@@ -103,9 +86,6 @@ class TransformersConfig(BaseModel):
             )
         return self
 
-    def resolved_cache_path(self) -> Path:
-        return self.cache if self.cache is not None else default_cache_path()
-
 
 class TransformersRecommender(LanguageModelRecommender):
     """A local chat model asked for recommendations (see the module docstring).
@@ -118,15 +98,11 @@ class TransformersRecommender(LanguageModelRecommender):
     config_class: ClassVar[type[BaseModel]] = TransformersConfig
     config: TransformersConfig
 
-    @property
-    def uses_fine_tuned_model(self) -> bool:
-        """True for the arms that run the experiment's locally fine-tuned models (SFT or DPO)."""
-        return self.config.fine_tuned is True or self.config.fine_tuned == "dpo"
-
-    @property
-    def uses_dpo_model(self) -> bool:
-        """True for the arm that runs the experiment's DPO model (``fine_tuned="dpo"``)."""
-        return self.config.fine_tuned == "dpo"
+    def __init__(self, config: TransformersConfig | None = None, /, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        # the config chooses the arm: stated on the instance (see recommenders.capabilities)
+        chosen = self.config.fine_tuned
+        self.fine_tuned_arm = "dpo" if chosen == "dpo" else "sft" if chosen is True else None
 
     def _model_name(self) -> str:
         if self.config.model is None:
@@ -165,7 +141,7 @@ class TransformersRecommender(LanguageModelRecommender):
     def _fit(
         self, ratings: Ratings, catalog: Catalog | None = None, examples: object = None
     ) -> None:
-        from llmrec.finetune.local._deps import require
+        from llmrec._extras import require
 
         require("torch")  # a clear error naming pip install 'llmrec[train]', before any work
         require("transformers")
@@ -196,7 +172,7 @@ class TransformersRecommender(LanguageModelRecommender):
         """One request per profile; tokens counted with the model's own tokenizer and chat
         template (exact input; output = ``k`` items of the median label length, plus the end
         token); USD 0 (local)."""
-        from llmrec.finetune.local._deps import require
+        from llmrec._extras import require
 
         transformers = require("transformers")
         name = self._model_name()

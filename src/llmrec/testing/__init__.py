@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llmrec.testing.contract import RecommenderContract
     from llmrec.testing.metric_contract import MetricContract
-    from llmrec.testing.server import LocalOpenAIServer, RecordedRequest
+    from llmrec.testing.openai_server import LocalOpenAIServer, RecordedRequest
 
 __all__ = ["LocalOpenAIServer", "MetricContract", "RecommenderContract", "RecordedRequest"]
 
 _LAZY = {
     "MetricContract": "llmrec.testing.metric_contract",
     "RecommenderContract": "llmrec.testing.contract",
-    "LocalOpenAIServer": "llmrec.testing.server",
-    "RecordedRequest": "llmrec.testing.server",
+    "LocalOpenAIServer": "llmrec.testing.openai_server",
+    "RecordedRequest": "llmrec.testing.openai_server",
 }
 
 

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from llmrec.errors import ConfigError
-from llmrec.metrics._table import text_table
+from llmrec.metrics.table import text_table
 from llmrec.testing import strategies
 from llmrec.testing._metric_reference import (
     Claim,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from llmrec._extras import require
 from llmrec.data.catalog import Catalog
-from llmrec.finetune.local._deps import require
 from llmrec.prompts.template import PromptTemplate
 from llmrec.truth.dataset import Example, ProfileDataset
 

@@ -40,7 +40,6 @@ __all__ = [
 
 #: The method of the supervised arm: what a backend that runs "the fine-tuned model" runs.
 SFT = "sft"
-_DPO = "dpo"
 
 #: The built-in arms, in training order.
 BUILTIN_ARMS: tuple[type[FineTuningArm], ...] = (
@@ -87,13 +86,14 @@ def backend_arm(spec: BackendSpec, target: object) -> str | None:
     """The method of the arm whose model a backend runs (``None``: it runs no fine-tuned
     model). ``target`` is its registered class or factory, or a built instance; the backend
     table's ``arm`` wins over what the backend declares."""
-    from llmrec.recommenders.capabilities import uses_dpo_model, uses_fine_tuned_model
+    from llmrec.recommenders.capabilities import fine_tuned_arm
 
-    if not uses_fine_tuned_model(target):
+    declared = fine_tuned_arm(target)
+    if declared is None:
         return None
     if spec.arm is not None:
         return spec.arm
-    return _DPO if uses_dpo_model(target) else SFT
+    return str(declared)
 
 
 def _asks_for(spec: BackendSpec) -> str | None:

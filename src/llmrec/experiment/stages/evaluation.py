@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from llmrec._io import file_sha256 as _sha256
 from llmrec._io import atomic_open, write_json_atomic
 from llmrec._progress import progress_bar
 from llmrec.data import Ratings
@@ -222,14 +222,6 @@ def _paired_tests(
             merged = {m: r for part in parts for m, r in part.results.items()}
             out[label] = dataclasses.replace(parts[0], results=merged).to_dict()
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _finite(value: float | None) -> float | None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from llmrec._progress import progress_bar
 from llmrec.errors import BackendError, CacheMissError, ConfigError, NotFittedError
 from llmrec.recommenders.base import Recommendation, Recommender
-from llmrec.recommenders.capabilities import CostEstimate, Credentials, RunSettings
+from llmrec.recommenders.capabilities import CostEstimate, Credentials, FineTunedArm, RunSettings
 from llmrec.recommenders.llm.answers import (
     answer_from_cache,
     failed_recommendation,
@@ -60,10 +60,15 @@ class LanguageModelRecommender(Recommender):
     ``resolver_threshold``, ``cache_mode`` (``read_write``, ``replay_only`` or ``off``) and
     ``cache`` (a path or ``None``), and a method ``resolved_cache_path()``. Subclasses implement
     :meth:`make_transport`, :meth:`credentials` and :meth:`token_cost`.
+
+    ``fine_tuned_arm`` says which of the experiment's fine-tuned models the backend runs
+    (``"sft"``, ``"dpo"``; ``None``: its own ``model``), on the class or, when the config
+    chooses, on the instance (see :mod:`llmrec.recommenders.capabilities`).
     """
 
     # the prompt asks for k movies, so a longer k is another question, not a longer answer
     ranks_catalogue: ClassVar[bool] = False
+    fine_tuned_arm: FineTunedArm | None = None
 
     def __init__(self, config: Any = None, /, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -102,6 +107,16 @@ class LanguageModelRecommender(Recommender):
         return getattr(self.config, name)
 
     # -- capability protocol ----------------------------------------------------------------
+    @property
+    def uses_fine_tuned_model(self) -> bool:
+        """``fine_tuned_arm is not None`` (the older spelling, kept for callers)."""
+        return self.fine_tuned_arm is not None
+
+    @property
+    def uses_dpo_model(self) -> bool:
+        """``fine_tuned_arm == "dpo"`` (the older spelling, kept for callers)."""
+        return self.fine_tuned_arm == "dpo"
+
     @property
     def model_id(self) -> str:
         return str(self._option("model"))

@@ -5,7 +5,7 @@ A job walks ``validating_files → queued → running → succeeded`` with each 
 While running it writes one checkpoint per epoch, evenly spread over the running step. It ends in
 ``failed`` when its training file breaks the format checks OpenAI applies (JSON object per line
 with a ``messages`` list, an assistant message, at least 10 examples; for a DPO job the preference
-format of :mod:`llmrec.testing._server_preferences`), or when a test asked for a failure;
+format of :mod:`llmrec.testing.openai_server._preferences`), or when a test asked for a failure;
 ``cancel`` ends it in ``cancelled``.
 
 Trained tokens are ``n_epochs`` times the token count of every message's content in the training
@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmrec.testing._server_preferences import check_preference_file, dpo_beta
-from llmrec.testing._server_state import (
+from llmrec.testing.openai_server._preferences import check_preference_file, dpo_beta
+from llmrec.testing.openai_server._state import (
     APIError,
     FileStore,
     IdMaker,

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmrec.testing._server_chat import ChatFunction, check_chat_request, complete
-from llmrec.testing._server_state import (
+from llmrec.testing.openai_server._chat import ChatFunction, check_chat_request, complete
+from llmrec.testing.openai_server._state import (
     APIError,
     FileStore,
     IdMaker,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmrec.testing._server_state import APIError, TokenCounter, count_message_tokens
+from llmrec.testing.openai_server._state import APIError, TokenCounter, count_message_tokens
 
 __all__ = ["AUTO_BETA", "check_preference_file", "dpo_beta"]
 

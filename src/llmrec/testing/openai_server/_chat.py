@@ -12,7 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from llmrec.testing._server_state import APIError, IdMaker, TokenCounter, count_message_tokens
+from llmrec.testing.openai_server._state import (
+    APIError,
+    IdMaker,
+    TokenCounter,
+    count_message_tokens,
+)
 
 __all__ = [
     "ChatFunction",

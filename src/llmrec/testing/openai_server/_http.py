@@ -1,4 +1,4 @@
-"""The HTTP side of the local server: request parsing, routing and OpenAI-style responses.
+"""The HTTP side of the local server: request parsing and the bytes of each response.
 
 Built on ``http.server`` (HTTP/1.1 with keep-alive: every response carries ``Content-Length``),
 multipart uploads parsed with ``email.parser.BytesParser``.
@@ -12,82 +12,28 @@ line, headers and body go out in one write (one TCP segment, so the client reads
 from __future__ import annotations
 
 import contextlib
-import email.parser
-import email.policy
 import json
-import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from llmrec.testing._server_state import APIError
+from llmrec.testing.openai_server._interface import Call, Exchange, Reply
 
-if TYPE_CHECKING:
-    from llmrec.testing.server import LocalOpenAIServer
-
-__all__ = ["Reply", "Server", "parse_multipart"]
-
-
-@dataclass
-class Reply:
-    """What a route answers: a status and JSON (a dict) or raw bytes.
-
-    ``not_before`` is the ``time.monotonic()`` instant before which the reply is not sent (a
-    simulated model latency counted from the request's arrival); ``None`` sends it at once.
-    """
-
-    status: int
-    payload: dict[str, Any] | bytes
-    headers: dict[str, str] | None = None
-    not_before: float | None = None
-
-
-@dataclass
-class Call:
-    """One parsed request as the route functions see it (``received``: ``time.monotonic()``
-    when its request line had been read)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    raw: bytes
-    json: Any
-    received: float = 0.0
-
-
-Route = Callable[["LocalOpenAIServer", Call, "re.Match[str]"], Reply]
-
-
-def parse_multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """``{field name: (file name or None, bytes)}`` from a ``multipart/form-data`` body."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-    if not message.is_multipart():
-        raise APIError(400, "expected a multipart/form-data body")
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        data = part.get_payload(decode=True)
-        fields[name] = (part.get_filename(), data if isinstance(data, bytes) else b"")
-    return fields
+__all__ = ["Server"]
 
 
 class Server(ThreadingHTTPServer):
-    """A threading HTTP server that knows its app and can close idle keep-alive connections."""
+    """A threading HTTP server that hands each request to ``app`` and can close idle keep-alive
+    connections."""
 
     daemon_threads = True
-    app: LocalOpenAIServer
+    app: Exchange
 
-    def __init__(self, address: tuple[str, int], app: LocalOpenAIServer) -> None:
+    def __init__(self, address: tuple[str, int], app: Exchange) -> None:
         self.app = app
         self.open_sockets: set[socket.socket] = set()
         self.sockets_lock = threading.Lock()
@@ -105,7 +51,8 @@ class Server(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Parses a request, applies the app's fault plan and auth, and runs its route."""
+    """Parses a request, hands it to the app (which applies faults and auth and runs the route)
+    and writes the reply."""
 
     protocol_version = "HTTP/1.1"
     server: Server
@@ -177,8 +124,8 @@ class Handler(BaseHTTPRequestHandler):
             json=parsed,
             received=received,
         )
-        seq = app._record(call)
-        reply = app._respond(call)
+        seq = app.record(call)
+        reply = app.respond(call)
         if reply is None:  # drop: hang up without answering
             self.close_connection = True
             return
@@ -186,8 +133,8 @@ class Handler(BaseHTTPRequestHandler):
         if reply.not_before is not None:
             pause = reply.not_before - time.monotonic()
             if pause > 0:
-                app._stopping.wait(pause)
-        app._set_status(seq, reply.status)
+                app.pause(pause)
+        app.set_status(seq, reply.status)
         try:
             self.wfile.write(packet)
         except OSError:  # the client gave up (timeout) or hung up

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import re
-from typing import TYPE_CHECKING
 
 from llmrec.openai_api.models import DEFAULT_MODEL
-from llmrec.testing._server_batches import run_batch
-from llmrec.testing._server_chat import check_chat_request, complete, reject_unsupported_format
-from llmrec.testing._server_http import Call, Reply, Route, parse_multipart
-from llmrec.testing._server_state import FILE_PURPOSES, APIError
-
-if TYPE_CHECKING:
-    from llmrec.testing.server import LocalOpenAIServer
+from llmrec.testing.openai_server._batches import run_batch
+from llmrec.testing.openai_server._chat import (
+    check_chat_request,
+    complete,
+    reject_unsupported_format,
+)
+from llmrec.testing.openai_server._interface import Call, Reply, Route, ServerState
+from llmrec.testing.openai_server._state import FILE_PURPOSES, APIError
 
 __all__ = ["find_route"]
 
@@ -33,28 +35,44 @@ def _json_object(call: Call) -> dict[str, object]:
     return call.json
 
 
+def parse_multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """``{field name: (file name or None, bytes)}`` from a ``multipart/form-data`` body."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        raise APIError(400, "expected a multipart/form-data body")
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        data = part.get_payload(decode=True)
+        fields[name] = (part.get_filename(), data if isinstance(data, bytes) else b"")
+    return fields
+
+
 # -- chat ------------------------------------------------------------------------------------
-def chat_completion(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def chat_completion(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     """Answer at once; the handler holds the reply until ``latency`` after the arrival, so the
     time spent building it is hidden inside the latency instead of added to it."""
     body = check_chat_request(call.json)
     reject_unsupported_format(body, app.reject_response_formats)
     latency = app.latency
-    reply = complete(body, app._chat, app._ids, app._token_counter)
+    reply = complete(body, app.chat, app.ids, app.token_counter)
     return Reply(200, reply, not_before=call.received + latency if latency > 0 else None)
 
 
-def list_models(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        app._jobs.advance_all()
-        tuned = [j.api["fine_tuned_model"] for j in app._jobs.jobs.values()]
+def list_models(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        app.jobs.advance_all()
+        tuned = [j.api["fine_tuned_model"] for j in app.jobs.jobs.values()]
     names = [DEFAULT_MODEL, "gpt-4o-mini", *(t for t in tuned if t)]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "llmrec-local"} for n in names]
     return Reply(200, {"object": "list", "data": data})
 
 
 # -- files -----------------------------------------------------------------------------------
-def upload_file(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def upload_file(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     fields = parse_multipart(call.headers.get("Content-Type", ""), call.raw)
     purpose = fields.get("purpose", (None, b""))[1].decode("utf-8", "replace")
     if purpose not in FILE_PURPOSES:
@@ -64,15 +82,15 @@ def upload_file(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
     if "file" not in fields:
         raise APIError(400, "missing the 'file' field", param="file")
     filename, content = fields["file"]
-    with app._lock:
-        stored = app._files.add(filename or "upload.jsonl", purpose, content)
+    with app.lock:
+        stored = app.files.add(filename or "upload.jsonl", purpose, content)
     return Reply(200, stored.to_api())
 
 
-def list_files(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def list_files(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     q = call.query
-    with app._lock:
-        page = app._files.listing(
+    with app.lock:
+        page = app.files.listing(
             purpose=q.get("purpose"),
             after=q.get("after"),
             limit=_limit(call, 10000),
@@ -81,79 +99,79 @@ def list_files(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
     return Reply(200, page)
 
 
-def get_file(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._files.get(m["id"]).to_api())
+def get_file(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.files.get(m["id"]).to_api())
 
 
-def file_content(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._files.get(m["id"]).content)
+def file_content(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.files.get(m["id"]).content)
 
 
-def delete_file(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._files.delete(m["id"]))
+def delete_file(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.files.delete(m["id"]))
 
 
 # -- fine-tuning -----------------------------------------------------------------------------
-def create_job(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def create_job(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     body = _json_object(call)
-    with app._lock:
-        return Reply(200, app._jobs.create(body))
+    with app.lock:
+        return Reply(200, app.jobs.create(body))
 
 
-def list_jobs(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._jobs.listing(after=call.query.get("after"), limit=_limit(call, 20)))
+def list_jobs(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.jobs.listing(after=call.query.get("after"), limit=_limit(call, 20)))
 
 
-def get_job(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._jobs.get(m["id"]))
+def get_job(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.jobs.get(m["id"]))
 
 
-def job_events(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def job_events(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     after, limit = call.query.get("after"), _limit(call, 20)
-    with app._lock:
-        return Reply(200, app._jobs.events(m["id"], after=after, limit=limit))
+    with app.lock:
+        return Reply(200, app.jobs.events(m["id"], after=after, limit=limit))
 
 
-def job_checkpoints(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def job_checkpoints(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     after, limit = call.query.get("after"), _limit(call, 10)
-    with app._lock:
-        return Reply(200, app._jobs.checkpoints(m["id"], after=after, limit=limit))
+    with app.lock:
+        return Reply(200, app.jobs.checkpoints(m["id"], after=after, limit=limit))
 
 
-def cancel_job(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._jobs.cancel(m["id"]))
+def cancel_job(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.jobs.cancel(m["id"]))
 
 
 # -- batches ---------------------------------------------------------------------------------
-def create_batch(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def create_batch(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     body = _json_object(call)
-    with app._lock:
-        content = app._batches.input_content(body)
-    result = run_batch(content, app._chat, app._ids, app._token_counter)  # outside the lock
-    with app._lock:
-        return Reply(200, app._batches.add(body, result))
+    with app.lock:
+        content = app.batches.input_content(body)
+    result = run_batch(content, app.chat, app.ids, app.token_counter)  # outside the lock
+    with app.lock:
+        return Reply(200, app.batches.add(body, result))
 
 
-def list_batches(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
+def list_batches(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     after, limit = call.query.get("after"), _limit(call, 20)
-    with app._lock:
-        return Reply(200, app._batches.listing(after=after, limit=limit))
+    with app.lock:
+        return Reply(200, app.batches.listing(after=after, limit=limit))
 
 
-def get_batch(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._batches.get(m["id"]))
+def get_batch(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.batches.get(m["id"]))
 
 
-def cancel_batch(app: LocalOpenAIServer, call: Call, m: re.Match[str]) -> Reply:
-    with app._lock:
-        return Reply(200, app._batches.cancel(m["id"]))
+def cancel_batch(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
+    with app.lock:
+        return Reply(200, app.batches.cancel(m["id"]))
 
 
 _ID = r"(?P<id>[^/]+)"
