@@ -159,7 +159,9 @@ class MemorisationReport:
         """A plain-text table of :meth:`table_rows` with a header line."""
         rows = [list(TABLE_HEADERS), *self.table_rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADERS))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
         notes = []
         if self.catalog_name:
             notes.append(f"catalog: {self.catalog_name} ({self.n_catalog:,} items)")
