@@ -29,12 +29,13 @@ from typing import Literal
 from llmrec.data.catalog import Movie
 from llmrec.errors import ConfigError
 
-__all__ = ["ITEM_FORMATS", "ItemFormat", "ItemLineFormat", "detect_item_format"]
+__all__ = ["ITEM_FORMATS", "ItemFormat", "ItemLineFormat", "detect_item_format", "first_line"]
 
 ItemFormat = Literal["netflix", "ml-100k", "ml-1m", "ml-latest"]
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, stripped."""
     for line in text.strip().splitlines():
         if line.strip():
             return line.strip()
@@ -81,7 +82,7 @@ class ItemLineFormat:
         A model may repeat the prefix; it is taken off. The rest is cut at the next separator
         (for CSV, read as a CSV field, so a quoted title keeps its commas).
         """
-        text = _first_line(answer)
+        text = first_line(answer)
         prefix = self.prefix(movie)
         if text.startswith(prefix):
             text = text[len(prefix) :]

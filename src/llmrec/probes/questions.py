@@ -23,24 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from llmrec.errors import ConfigError
-from llmrec.probes.item_lines import ITEM_FORMATS
+from llmrec.probes.item_lines import ITEM_FORMATS, first_line
 
 if TYPE_CHECKING:
     from llmrec.data.catalog import Catalog, Movie
     from llmrec.data.ratings import Ratings
     from llmrec.probes.probe import MemorisationProbe
 
-__all__ = ["BUILDERS", "ProbeKind", "ProbeQuestion", "Questions", "first_line"]
+__all__ = ["BUILDERS", "ProbeKind", "ProbeQuestion", "Questions"]
 
 ProbeKind = Literal["item_lines", "title_completion", "user_lines"]
-
-
-def first_line(text: str) -> str:
-    """The first non-blank line of ``text``, stripped."""
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 @dataclass(frozen=True)
