@@ -167,3 +167,22 @@ def test_replay_only_names_the_first_question_without_an_answer(
 def test_a_backend_that_is_not_a_language_model_is_refused(catalog: Catalog) -> None:
     with pytest.raises(ConfigError, match="not one"):
         MemorisationProbe().run(get_recommender("popularity"), catalog)
+
+
+def test_failed_requests_are_misses_and_the_next_run_asks_them_again(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    probe = MemorisationProbe(max_items=6)
+    correct = _answers(probe, catalog, tmp_path / "chat.jsonl")
+    with LocalOpenAIServer(chat=lambda body: correct[body["messages"][-1]["content"]]) as server:
+        backend = _backend(server, tmp_path / "c.sqlite", max_retries=0, max_concurrency=1)
+        server.fail_next(2, status=500)
+        first = probe.run(backend, catalog)
+        assert (first.total.n, first.total.failed, first.total.exact) == (6, 2, 4)
+        assert all(not r.exact and not r.cached for r in first.rows if r.failed)
+        assert "failed requests (scored as misses): 2" in first.to_text()
+        # the failed answers were not cached: the next run asks for exactly those two
+        sent = len(server.requests)
+        second = probe.run(backend, catalog)
+        assert len(server.requests) == sent + 2
+        assert (second.total.failed, second.recall) == (0, 1.0)
