@@ -17,6 +17,7 @@ PACKAGES = [
     "llmrec.truth",
     "llmrec.prompts",
     "llmrec.protocols",
+    "llmrec.probes",
     "llmrec.finetune",
     "llmrec.openai_api",
     "llmrec.recommenders",

@@ -39,6 +39,7 @@ _COMMAND_MODULES = (
     "llmrec.data._cli",
     "llmrec.truth._cli",
     "llmrec.finetune._cli",
+    "llmrec.probes._cli",
 )
 
 
