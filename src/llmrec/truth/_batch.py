@@ -11,9 +11,9 @@ For a batch of targets (dense user indices) it computes, with no Python loop ove
 3. at most ``max_neighbours`` of them, drawn without replacement by a generator seeded with
    ``(seed, 1, user id)``, so the draw does not depend on the batch a target falls in;
 4. counts ``C = N @ watched`` (targets x movies), ``N`` the sampled neighbour indicator; a
-   movie watched by fewer users than a target needs can never qualify, so targets are grouped
-   by need and each group multiplies with a ``watched`` that leaves such movies out (see
-   :func:`_watched_for`), which on Netflix-like data skips a quarter or more of the work;
+   movie watched by fewer users than a target needs can never qualify, so targets whose need
+   reaches the core's ``watched_hot`` multiply with that matrix, which leaves such movies out
+   (see :func:`_watched_for`); on Netflix-like data that skips a third of the work;
 5. gold: entries with ``C[t, m] * den >= num * |N_t|`` (the watch factor as an exact fraction
    ``num/den``), minus the excluded movies, ordered by count (= share), the movie's number of
    ratings, then movie id; the first ``max_gold``.
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from llmrec.truth._sparse import Core, without_rare_movies
+from llmrec.truth._sparse import Core
 from llmrec.truth.config import TruthConfig
 
 __all__ = ["STATUS_EMPTY_GOLD", "STATUS_NO_NEIGHBOURS", "STATUS_OK", "BatchResult", "run_batch"]
@@ -112,7 +112,11 @@ def _neighbours(
     n = targets.size
     p_len = np.bincount(p_seg, minlength=n)
     profile = sp.csr_array(
-        (np.ones(p_movie.size, np.int32), p_movie.astype(np.int32), _ptr(p_len).astype(np.int32)),
+        (
+            np.ones(p_movie.size, core.fans.data.dtype),
+            p_movie.astype(np.int32),
+            _ptr(p_len).astype(np.int32),
+        ),
         shape=(n, core.n_movies),
     )
     fan_counts = np.diff(core.fans.indptr)
@@ -136,7 +140,8 @@ def _neighbours(
 
 
 def _count_product(left: sp.csr_array, right: sp.csr_array, max_nnz: int) -> sp.csr_array:
-    """``left @ right`` for int32 CSR operands, skipping scipy's symbolic pass when possible.
+    """``left @ right`` for CSR operands with int32 indices and data of one integer type,
+    skipping scipy's symbolic pass when possible.
 
     scipy's ``@`` runs the product twice: once to size the output, once to fill it. Here the
     output size is bounded beforehand (``max_nnz``: at most one entry per row and column, and
@@ -147,11 +152,12 @@ def _count_product(left: sp.csr_array, right: sp.csr_array, max_nnz: int) -> sp.
     """
     rows, cols = left.shape[0], right.shape[1]
     same = left.indptr.dtype == left.indices.dtype == right.indptr.dtype == np.int32
-    if _matmat is None or not same or right.indices.dtype != np.int32 or max_nnz >= 2**31:
+    same = same and right.indices.dtype == np.int32 and left.data.dtype == right.data.dtype
+    if _matmat is None or not same or max_nnz >= 2**31:
         return left @ right
     indptr = np.empty(rows + 1, dtype=np.int32)
     indices = np.empty(max_nnz, dtype=np.int32)
-    data = np.empty(max_nnz, dtype=np.int32)
+    data = np.empty(max_nnz, dtype=left.data.dtype)
     _matmat(
         rows,
         cols,
@@ -182,31 +188,31 @@ def _hits(
     sizes = np.array([a.size for a in parts], dtype=np.int64)
     flat = np.concatenate(parts) if n else np.zeros(0, np.int64)
     indicator = sp.csr_array(
-        (np.ones(flat.size, np.int32), flat.astype(np.int32), _ptr(sizes).astype(np.int32)),
+        (
+            np.ones(flat.size, matrix.data.dtype),
+            flat.astype(np.int32),
+            _ptr(sizes).astype(np.int32),
+        ),
         shape=(n, n_users),
     )
     row_nnz = np.diff(matrix.indptr)
     bound = min(n * matrix.shape[1], int(row_nnz[flat].sum()) if flat.size else 0)
     counts = _count_product(indicator, matrix, bound)
-    need_each = np.repeat(need.astype(counts.data.dtype), np.diff(counts.indptr))
+    need_each = np.repeat(need, np.diff(counts.indptr))  # int64: no count type overflows
     hit = np.flatnonzero(counts.data >= need_each)
     rows = np.searchsorted(counts.indptr, hit, side="right").astype(np.int64) - 1
     return rows, counts.indices[hit].astype(np.int64), counts.data[hit].astype(np.int64)
 
 
 def _watched_for(core: Core, threshold: int, items: int) -> sp.csr_array:
-    """The ``watched`` matrix to count with when every count below ``threshold`` is useless.
+    """The ``watched`` matrix to count with when every count below ``threshold`` is useless:
+    the shared ``watched_hot`` when it fits, else ``watched`` itself.
 
-    The shared ``watched_hot`` when it fits; else a copy without the movies watched by fewer
-    than ``threshold`` users, when the entries that saves in the product (``items`` times the
-    dropped share) outweigh one pass over ``watched`` to build it; else ``watched`` itself.
+    Both are built once with the core; a matrix filtered per batch (one pass over all 100M
+    entries of Netflix for every batch) cost more than the entries it saved.
     """
     if core.watched_hot is not None and threshold >= core.hot_need:
         return core.watched_hot
-    total = core.watched.nnz
-    dropped = int(core.watchers[core.watchers < threshold].sum())
-    if dropped and total and items * dropped > total * total:
-        return without_rare_movies(core, threshold)
     return core.watched
 
 
@@ -226,9 +232,10 @@ def _gold(
         [-(-frac.numerator * int(s) // frac.denominator) if s else 2**31 - 1 for s in sizes],
         dtype=np.int64,
     )
-    # targets grouped by the power of two below their need; each group reads only the movies
-    # watched often enough to reach the smallest need in it
-    level = np.where(sizes > 0, np.floor(np.log2(np.maximum(need, 1))), -1).astype(np.int64)
+    # targets grouped by the matrix they count with: those whose need reaches the shared
+    # ``watched_hot`` read only the movies watched often enough, the others read ``watched``
+    hot = core.hot_need if core.watched_hot is not None else 2**62
+    level = np.where(sizes > 0, (need >= hot).astype(np.int64), -1)
     row_nnz = np.diff(core.watched.indptr)
     items = np.array([int(row_nnz[a].sum()) for a in neighbours], dtype=np.int64)
     found = []
