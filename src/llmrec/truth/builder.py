@@ -15,6 +15,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,6 +106,8 @@ class NeighbourTruth:
         executor: Executor | None = None,
         progress: bool = True,
         batch_size: int | None = None,
+        checkpoint: str | Path | None = None,
+        chunk_size: int = 8192,
     ) -> ProfileDataset:
         """Build the ground truth for the configured targets.
 
@@ -115,16 +118,36 @@ class NeighbourTruth:
         ``max(n_jobs, cpu_count)`` batches are kept in flight. ``batch_size``
         (targets per batch) is chosen from the data's size when not given; it never changes
         the output.
+
+        ``checkpoint`` (a folder) makes the build resumable: targets are processed in chunks of
+        ``chunk_size`` and each finished chunk is saved there; a rerun with the same folder
+        loads them and computes only the rest (see :mod:`llmrec.truth._chunks`). The result is
+        the same as without it.
         """
         from llmrec.truth import _batch
         from llmrec.truth._sparse import build_core
 
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be at least 1, got {chunk_size}")
         core = build_core(ratings, self.config)
         eligible = self._eligible(core)
         targets = self._targets(eligible)
         examples: list[Example] = []
         left_out = {"no_neighbours": 0, "empty_gold": 0}
-        results = self._run(core, targets, n_jobs, executor, progress, batch_size, False)
+        if checkpoint is None:
+            results = self._run(core, targets, n_jobs, executor, progress, batch_size, False)
+        else:
+            results = self._resumable(
+                core,
+                targets,
+                ratings.fingerprint(),
+                Path(checkpoint),
+                chunk_size,
+                n_jobs,
+                executor,
+                progress,
+                batch_size,
+            )
         for res in results:
             left_out["no_neighbours"] += int(np.sum(res.status == _batch.STATUS_NO_NEIGHBOURS))
             left_out["empty_gold"] += int(np.sum(res.status == _batch.STATUS_EMPTY_GOLD))
@@ -140,6 +163,62 @@ class NeighbourTruth:
             "top_movies": _top_movies(core),
         }
         return ProfileDataset(examples, meta)
+
+    def _resumable(
+        self,
+        core: Core,
+        targets: npt.NDArray[np.int64],
+        fingerprint: str,
+        folder: Path,
+        chunk_size: int,
+        n_jobs: int,
+        executor: Executor | None,
+        progress: bool,
+        batch_size: int | None,
+    ) -> Iterator[BatchResult]:
+        """Chunks of targets: finished ones loaded from ``folder``, the others computed (in
+        one pool) and saved as each completes; yielded in target order."""
+        from llmrec.truth._chunks import ChunkStore, merge_results, targets_sha256
+
+        store = ChunkStore(
+            folder,
+            {
+                "config": self.config.model_dump(mode="json"),
+                "ratings_fingerprint": fingerprint,
+                "n_targets": int(targets.size),
+                "targets_sha256": targets_sha256(core.user_ids[targets]),
+                "chunk_size": chunk_size,
+            },
+        )
+        store.open()
+        chunks = [targets[i : i + chunk_size] for i in range(0, targets.size, chunk_size)]
+        finished: dict[int, BatchResult] = {}
+        for i, chunk in enumerate(chunks):
+            loaded = store.load(i, core.user_ids[chunk])
+            if loaded is not None:
+                finished[i] = loaded
+        todo = [i for i in range(len(chunks)) if i not in finished]
+        size = self._batch_size(core, targets.size, n_jobs, executor, batch_size)
+        batches: list[npt.NDArray[np.int64]] = []
+        owner: list[int] = []
+        for i in todo:
+            for lo in range(0, chunks[i].size, size):
+                batches.append(chunks[i][lo : lo + size])
+                owner.append(i)
+        done = sum(chunks[i].size for i in finished)
+        parts: list[BatchResult] = []
+        runs = self._run_batches(
+            core, batches, n_jobs, executor, progress, False, int(targets.size), done
+        )
+        for j, res in enumerate(runs):
+            parts.append(res)
+            if j + 1 == len(batches) or owner[j + 1] != owner[j]:
+                merged = merge_results(parts)
+                store.save(owner[j], merged)
+                finished[owner[j]] = merged
+                parts = []
+        for i in range(len(chunks)):
+            yield finished[i]
 
     def neighbours(
         self,
@@ -174,6 +253,22 @@ class NeighbourTruth:
         return out
 
     # -- scheduling -------------------------------------------------------------------------
+    def _batch_size(
+        self,
+        core: Core,
+        n_targets: int,
+        n_jobs: int,
+        executor: Executor | None,
+        batch_size: int | None,
+    ) -> int:
+        if batch_size is not None and batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        workers = _n_workers(n_jobs)
+        size = batch_size if batch_size is not None else _auto_batch_size(core, self.config)
+        if executor is None and workers > 1:  # enough batches to keep every worker busy
+            size = max(1, min(size, -(-n_targets // (4 * workers))))
+        return size
+
     def _run(
         self,
         core: Core,
@@ -184,18 +279,32 @@ class NeighbourTruth:
         batch_size: int | None,
         with_neighbours: bool,
     ) -> Iterator[BatchResult]:
+        size = self._batch_size(core, targets.size, n_jobs, executor, batch_size)
+        batches = [targets[i : i + size] for i in range(0, targets.size, size)]
+        return self._run_batches(
+            core, batches, n_jobs, executor, progress, with_neighbours, int(targets.size), 0
+        )
+
+    def _run_batches(
+        self,
+        core: Core,
+        batches: list[npt.NDArray[np.int64]],
+        n_jobs: int,
+        executor: Executor | None,
+        progress: bool,
+        with_neighbours: bool,
+        total: int,
+        done: int,
+    ) -> Iterator[BatchResult]:
+        """Results of ``batches`` in order; the bar counts ``total`` targets, ``done`` of them
+        finished before (a resumed build)."""
         from llmrec.truth._batch import run_batch
 
         workers = _n_workers(n_jobs)
-        size = batch_size if batch_size is not None else _auto_batch_size(core, self.config)
-        if batch_size is not None and batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        if executor is None and workers > 1:  # enough batches to keep every worker busy
-            size = max(1, min(size, -(-targets.size // (4 * workers))))
-        batches = [targets[i : i + size] for i in range(0, targets.size, size)]
         config = self.config
         if executor is None and workers == 1:
-            with progress_bar(enabled=progress, total=targets.size, desc="truth") as bar:
+            with progress_bar(enabled=progress, total=total, desc="truth") as bar:
+                bar.update(done)
                 for batch in batches:
                     res = run_batch(core, config, batch, with_neighbours)
                     bar.update(batch.size)
@@ -207,8 +316,11 @@ class NeighbourTruth:
                 batches,
                 window=2 * max(workers, os.cpu_count() or 1),
                 progress=progress,
-                total=targets.size,
+                total=total,
+                done=done,
             )
+            return
+        if not batches:
             return
         with ProcessPoolExecutor(
             max_workers=workers,
@@ -221,7 +333,8 @@ class NeighbourTruth:
                 batches,
                 window=len(batches),
                 progress=progress,
-                total=targets.size,
+                total=total,
+                done=done,
             )
 
 
@@ -284,6 +397,7 @@ def _ordered(
     window: int,
     progress: bool,
     total: int,
+    done: int = 0,
 ) -> Iterator[BatchResult]:
     """Submit batches keeping at most ``window`` in flight; yield results in batch order."""
     pending: deque[tuple[Future[BatchResult], int]] = deque()
@@ -294,6 +408,7 @@ def _ordered(
             break
     # the bar (and its monitor thread) starts after the first submissions forked the workers
     with progress_bar(enabled=progress, total=total, desc="truth") as bar:
+        bar.update(done)
         while pending:
             future, n = pending.popleft()
             result = future.result()
