@@ -221,6 +221,7 @@ def _gold(
     config: TruthConfig,
     neighbours: list[IntArray],
     excluded: tuple[IntArray, IntArray],
+    device: str | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Gold (segment, dense movie) pairs in gold order."""
     n = len(neighbours)
@@ -242,7 +243,12 @@ def _gold(
     for lv in np.unique(level[level >= 0]).tolist():
         use = level == lv
         matrix = _watched_for(core, int(need[use].min()), int(items[use].sum()))
-        found.append(_hits(matrix, neighbours, use, need, core.n_users))
+        if device is None:
+            found.append(_hits(matrix, neighbours, use, need, core.n_users))
+        else:  # the same hits, counted on a torch device (see llmrec.truth._device)
+            from llmrec.truth._device import device_hits
+
+            found.append(device_hits(matrix, neighbours, use, need, device))
     if found:
         rows, cols, value = (np.concatenate(parts) for parts in zip(*found, strict=True))
     else:
@@ -258,15 +264,20 @@ def _gold(
 
 
 def run_batch(
-    core: Core, config: TruthConfig, targets: npt.NDArray[np.int64], with_neighbours: bool = False
+    core: Core,
+    config: TruthConfig,
+    targets: npt.NDArray[np.int64],
+    with_neighbours: bool = False,
+    device: str | None = None,
 ) -> BatchResult:
-    """Profiles, neighbour counts and gold lists for ``targets`` (dense user indices)."""
+    """Profiles, neighbour counts and gold lists for ``targets`` (dense user indices); the
+    co-count on a torch ``device`` when given (else scipy on the CPU)."""
     targets = np.asarray(targets, dtype=np.int64)
     n = targets.size
     p_seg, p_movie, h_seg, h_movie = _profiles(core, targets, config.profile_size)
     neighbours = _neighbours(core, config, targets, p_seg, p_movie)
     excluded = (p_seg, p_movie) if config.exclude == "profile" else (h_seg, h_movie)
-    g_seg, g_movie = _gold(core, config, neighbours, excluded)
+    g_seg, g_movie = _gold(core, config, neighbours, excluded, device)
     sizes = np.array([a.size for a in neighbours], dtype=np.int64)
     gold_len = np.bincount(g_seg, minlength=n)
     status = np.full(n, STATUS_OK, dtype=np.int8)

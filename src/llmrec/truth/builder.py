@@ -53,6 +53,7 @@ class NeighbourTruth:
         if overrides:
             base = _validated({**base.model_dump(), **overrides})
         self.config: TruthConfig = base
+        self._device: str | None = None  # set by build(device=...)
 
     def __repr__(self) -> str:
         return f"NeighbourTruth({self.config!r})"
@@ -108,6 +109,7 @@ class NeighbourTruth:
         batch_size: int | None = None,
         checkpoint: str | Path | None = None,
         chunk_size: int = 8192,
+        device: str | None = None,
     ) -> ProfileDataset:
         """Build the ground truth for the configured targets.
 
@@ -123,12 +125,22 @@ class NeighbourTruth:
         ``chunk_size`` and each finished chunk is saved there; a rerun with the same folder
         loads them and computes only the rest (see :mod:`llmrec.truth._chunks`). The result is
         the same as without it.
+
+        ``device`` counts co-occurrences with torch (the ``[train]`` extra): ``"cuda"``,
+        ``"auto"`` (CUDA when torch sees a GPU, else scipy) or ``"cpu"`` (torch's CPU device);
+        the result is identical to the default scipy kernel. With a device, batches run in this
+        process (``n_jobs`` is not used), tiled to fit the device's memory.
         """
         from llmrec.truth import _batch
         from llmrec.truth._sparse import build_core
 
         if chunk_size < 1:
             raise ConfigError(f"chunk_size must be at least 1, got {chunk_size}")
+        from llmrec.truth._device import resolve_device
+
+        self._device = resolve_device(device)
+        if self._device is not None:
+            n_jobs = 1
         core = build_core(ratings, self.config)
         eligible = self._eligible(core)
         targets = self._targets(eligible)
@@ -302,11 +314,12 @@ class NeighbourTruth:
 
         workers = _n_workers(n_jobs)
         config = self.config
-        if executor is None and workers == 1:
+        device = self._device
+        if device is not None or (executor is None and workers == 1):
             with progress_bar(enabled=progress, total=total, desc="truth") as bar:
                 bar.update(done)
                 for batch in batches:
-                    res = run_batch(core, config, batch, with_neighbours)
+                    res = run_batch(core, config, batch, with_neighbours, device)
                     bar.update(batch.size)
                     yield res
             return
