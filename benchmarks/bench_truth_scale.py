@@ -1,4 +1,4 @@
-"""Benchmark: the study's neighbour truth at Netflix scale, time and whole-tree memory, with anchors.
+"""Benchmark: the neighbour truth at Netflix scale: time and whole-tree memory, with anchors.
 
 The data is ``llmrec.data.synthetic`` at the Netflix Prize's shape (480,189 users, 17,770
 movies, 100,480,507 ratings, one rating per user and movie), generated once and saved as a
@@ -267,8 +267,9 @@ def main() -> None:
     a = anchors(args)
     n = out["targets"]
     print(
-        f"anchor scipy co-count (public @, int32, one core): {a['scipy_cocount_s_per_target'] * 1e3:.1f} "
-        f"ms/target -> {a['scipy_cocount_s_per_target'] * n:.0f} s for {n:,} targets",
+        f"anchor scipy co-count (public @, int32, one core): "
+        f"{a['scipy_cocount_s_per_target'] * 1e3:.1f} ms/target -> "
+        f"{a['scipy_cocount_s_per_target'] * n:.0f} s for {n:,} targets",
         flush=True,
     )
     print(
