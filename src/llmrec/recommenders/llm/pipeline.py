@@ -159,7 +159,7 @@ class LanguageModelRecommender(Recommender):
                 "resolving the answer): call fit(ratings, catalog)"
             )
         self.catalog_ = catalog
-        self.resolver_ = TitleResolver(catalog, threshold=self._option("resolver_threshold"))
+        self.resolver_ = TitleResolver.shared(catalog, threshold=self._option("resolver_threshold"))
 
     def _check_fitted(self) -> Catalog:
         catalog: Catalog | None = getattr(self, "catalog_", None)
