@@ -42,6 +42,7 @@ __all__ = [
     "Core",
     "build_core",
     "count_dtype",
+    "forget_shared_ones",
     "ones_like",
     "release_pages",
     "without_rare_movies",
@@ -135,6 +136,11 @@ def _ones(n: int, dtype: npt.DTypeLike) -> npt.NDArray[np.integer]:
         buf.flags.writeable = False
         _ONES[key] = buf
     return buf[:n]
+
+
+def forget_shared_ones() -> None:
+    """Drop this process's reference to the shared ones (matrices built keep their views)."""
+    _ONES.clear()
 
 
 def count_dtype(config: TruthConfig, n_users: int) -> type[np.integer]:

@@ -9,6 +9,7 @@ identical whatever the batch size, the number of workers or the executor.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
@@ -36,7 +37,7 @@ __all__ = ["NeighbourTruth"]
 
 FORMAT = "llmrec-truth/1"
 _TOP_MOVIES = 100
-_BATCH_BUDGET = 1 << 25  # overlap entries held per batch (about 256 MB of CSR)
+_BATCH_BUDGET = 1 << 23  # overlap entries held per batch (about 50 MB with int16 counts)
 
 
 class NeighbourTruth:
@@ -144,6 +145,7 @@ class NeighbourTruth:
         core = build_core(ratings, self.config)
         eligible = self._eligible(core)
         targets = self._targets(eligible)
+        top_movies = _top_movies(core)
         examples: list[Example] = []
         left_out = {"no_neighbours": 0, "empty_gold": 0}
         if checkpoint is None:
@@ -160,6 +162,7 @@ class NeighbourTruth:
                 progress,
                 batch_size,
             )
+        del core  # the runs hold it; local workers take it over (see _run_batches)
         for res in results:
             left_out["no_neighbours"] += int(np.sum(res.status == _batch.STATUS_NO_NEIGHBOURS))
             left_out["empty_gold"] += int(np.sum(res.status == _batch.STATUS_EMPTY_GOLD))
@@ -172,7 +175,7 @@ class NeighbourTruth:
             "n_eligible": int(eligible.size),
             "n_targets": int(targets.size),
             "left_out": left_out,
-            "top_movies": _top_movies(core),
+            "top_movies": top_movies,
         }
         return ProfileDataset(examples, meta)
 
@@ -222,6 +225,7 @@ class NeighbourTruth:
         runs = self._run_batches(
             core, batches, n_jobs, executor, progress, False, int(targets.size), done
         )
+        del core
         for j, res in enumerate(runs):
             parts.append(res)
             if j + 1 == len(batches) or owner[j + 1] != owner[j]:
@@ -324,8 +328,9 @@ class NeighbourTruth:
                     yield res
             return
         if executor is not None:
+            job = functools.partial(run_batch, core, config)
             yield from _ordered(
-                lambda b: executor.submit(run_batch, core, config, b, with_neighbours),
+                lambda b: executor.submit(job, b, with_neighbours),
                 batches,
                 window=2 * max(workers, os.cpu_count() or 1),
                 progress=progress,
@@ -335,20 +340,28 @@ class NeighbourTruth:
             return
         if not batches:
             return
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_mp_context(),
-            initializer=_init_worker,
-            initargs=(core, config),
-        ) as pool:
-            yield from _ordered(
-                lambda b: pool.submit(_run_in_worker, b, with_neighbours),
-                batches,
-                window=len(batches),
-                progress=progress,
-                total=total,
-                done=done,
-            )
+        context = _mp_context()
+        forked = context.get_start_method() == "fork"
+        if forked:  # the workers inherit the matrices at fork: no pickling, no initargs kept
+            _WORKER_STATE.update(core=core, config=config)
+        try:
+            init: dict[str, Any] = {} if forked else {"initializer": _init_worker}
+            if not forked:
+                init["initargs"] = (core, config)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, **init) as pool:
+                ordered = _ordered(
+                    lambda b: pool.submit(_run_in_worker, b, with_neighbours),
+                    batches,
+                    window=len(batches),
+                    progress=progress,
+                    total=total,
+                    done=done,
+                    started=_release if forked else None,
+                )
+                del core
+                yield from ordered
+        finally:
+            _WORKER_STATE.clear()
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -371,6 +384,15 @@ def _run_in_worker(batch: npt.NDArray[np.int64], with_neighbours: bool) -> Batch
     from llmrec.truth._batch import run_batch
 
     return run_batch(_WORKER_STATE["core"], _WORKER_STATE["config"], batch, with_neighbours)
+
+
+def _release() -> None:
+    """In the parent, once forked workers hold the matrices: drop its own references, so the
+    pages are held by the workers alone (the parent's memory falls to the results)."""
+    from llmrec.truth._sparse import forget_shared_ones
+
+    _WORKER_STATE.clear()
+    forget_shared_ones()
 
 
 def _mp_context() -> Any:
@@ -411,14 +433,18 @@ def _ordered(
     progress: bool,
     total: int,
     done: int = 0,
+    started: Callable[[], None] | None = None,
 ) -> Iterator[BatchResult]:
-    """Submit batches keeping at most ``window`` in flight; yield results in batch order."""
+    """Submit batches keeping at most ``window`` in flight; yield results in batch order.
+    ``started`` runs once the first batches are submitted (the workers exist)."""
     pending: deque[tuple[Future[BatchResult], int]] = deque()
     queue = iter(batches)
     for batch in queue:
         pending.append((submit(batch), batch.size))
         if len(pending) >= window:
             break
+    if started is not None:
+        started()
     # the bar (and its monitor thread) starts after the first submissions forked the workers
     with progress_bar(enabled=progress, total=total, desc="truth") as bar:
         bar.update(done)
