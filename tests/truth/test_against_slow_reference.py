@@ -107,3 +107,41 @@ def test_equal_to_the_slow_reference_on_random_tables(
     examples, left = _reference().reference_examples(ratings, tool.config, batch_size=batch)
     assert ds.examples == examples
     assert ds.meta["left_out"] == left
+
+
+@settings(max_examples=40, deadline=None)
+@given(table=tables(), batch=st.integers(1, 9))
+def test_scipy_fallback_equals_the_compiled_kernel(
+    table: tuple[Ratings, dict[str, object]], batch: int
+) -> None:
+    from llmrec.truth import _batch
+
+    assert _batch._COCOUNT is not None  # the editable install builds the extension
+    ratings, config = table
+    tool = NeighbourTruth(**config)
+    native = tool.build(ratings, batch_size=batch, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_batch, "_COCOUNT", None)
+        fallback = tool.build(ratings, batch_size=batch, progress=False)
+    assert native.examples == fallback.examples
+    assert native.meta == fallback.meta
+
+
+def test_compiled_kernel_rejects_bad_arrays() -> None:
+    from llmrec.truth import _cocount
+
+    indptr = np.array([0, 2, 3], np.int32)
+    indices = np.array([0, 1, 1], np.int32)
+    out = [np.empty(4, np.int32) for _ in range(3)]
+    ptr = np.array([0, 2], np.int64)
+    need = np.array([2], np.int64)
+    assert _cocount.hits(indptr, indices, 2, np.array([0, 1], np.int32), ptr, need, *out) == 1
+    assert (out[0][0], out[1][0], out[2][0]) == (0, 1, 2)
+    with pytest.raises(ValueError, match="not a row"):
+        _cocount.hits(indptr, indices, 2, np.array([0, 5], np.int32), ptr, need, *out)
+    with pytest.raises(ValueError, match="outside the matrix"):
+        _cocount.hits(indptr, indices, 1, np.array([0, 1], np.int32), ptr, need, *out)
+    with pytest.raises(TypeError, match="8-byte"):
+        _cocount.hits(
+            indptr, indices, 2, np.array([0, 1], np.int32), ptr.astype(np.int32), need, *out
+        )

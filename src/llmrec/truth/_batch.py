@@ -24,6 +24,7 @@ The only per-target Python step is the seeded draw (step 3), which is O(candidat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,14 @@ __all__ = ["STATUS_EMPTY_GOLD", "STATUS_NO_NEIGHBOURS", "STATUS_OK", "BatchResul
 STATUS_OK, STATUS_NO_NEIGHBOURS, STATUS_EMPTY_GOLD = 0, 1, 2
 
 IntArray = npt.NDArray[np.int64]
+
+_COCOUNT: Any  # the co-count kernel built from _cocount.c (optional: scipy's product otherwise)
+try:
+    from llmrec.truth import _cocount
+
+    _COCOUNT = _cocount
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _COCOUNT = None
 
 try:  # the compiled kernel behind scipy's sparse @ (stable signature since scipy 0.7)
     from scipy.sparse._sparsetools import csr_matmat as _matmat
@@ -204,6 +213,38 @@ def _hits(
     return rows, counts.indices[hit].astype(np.int64), counts.data[hit].astype(np.int64)
 
 
+def _native_hits(
+    matrix: sp.csr_array,
+    neighbours: list[IntArray],
+    rows_used: npt.NDArray[np.bool_],
+    need: IntArray,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """What :func:`_hits` returns, from the compiled kernel (``_cocount.c``): a dense count
+    per movie for one target at a time, movies recorded as they reach the need."""
+    parts = [a if used else a[:0] for a, used in zip(neighbours, rows_used.tolist(), strict=True)]
+    sizes = np.array([a.size for a in parts], dtype=np.int64)
+    flat = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+    n_movies = int(matrix.shape[1])
+    cap = max(1, int(np.count_nonzero(sizes)) * n_movies)
+    rows, cols, value = (np.empty(cap, dtype=np.int32) for _ in range(3))
+    written = _COCOUNT.hits(
+        np.ascontiguousarray(matrix.indptr, dtype=np.int32),
+        np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        n_movies,
+        flat,
+        _ptr(sizes),
+        np.ascontiguousarray(need, dtype=np.int64),
+        rows,
+        cols,
+        value,
+    )
+    return (
+        rows[:written].astype(np.int64),
+        cols[:written].astype(np.int64),
+        value[:written].astype(np.int64),
+    )
+
+
 def _watched_for(core: Core, threshold: int, items: int) -> sp.csr_array:
     """The ``watched`` matrix to count with when every count below ``threshold`` is useless:
     the shared ``watched_hot`` when it fits, else ``watched`` itself.
@@ -243,7 +284,9 @@ def _gold(
     for lv in np.unique(level[level >= 0]).tolist():
         use = level == lv
         matrix = _watched_for(core, int(need[use].min()), int(items[use].sum()))
-        if device is None:
+        if device is None and _COCOUNT is not None:
+            found.append(_native_hits(matrix, neighbours, use, need))
+        elif device is None:
             found.append(_hits(matrix, neighbours, use, need, core.n_users))
         else:  # the same hits, counted on a torch device (see llmrec.truth._device)
             from llmrec.truth._device import device_hits
