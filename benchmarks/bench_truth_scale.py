@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--save", type=Path, default=None, help="write the truth here")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--anchor-targets", type=int, default=300)
-    parser.add_argument("--pandas-targets", type=int, default=30)
+    parser.add_argument("--pandas-targets", type=int, default=5)
     parser.add_argument("--reference", action="store_true", help="time the old implementation")
     parser.add_argument("--no-anchors", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

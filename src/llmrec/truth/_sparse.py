@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,7 @@ __all__ = [
     "build_core",
     "count_dtype",
     "forget_shared_ones",
+    "mapped_core",
     "ones_like",
     "release_pages",
     "without_rare_movies",
@@ -253,3 +255,50 @@ def _hot(
     if keep.sum() > (1.0 - _HOT_MIN_SAVING) * watched.nnz:
         return None, 0
     return ones_like(watched, keep, watched.data.dtype), need
+
+
+def mapped_core(core: Core, folder: str | Path) -> Core:
+    """``core`` with its large arrays written to ``folder`` and memory-mapped back (read-only).
+
+    Local workers forked afterwards map the same files: each touches only the pages it reads
+    (a worker's resident memory is what it uses, not a copy of the parent's), and the page
+    cache holds one copy for all of them. The caller drops the original core.
+    """
+    out = Path(folder)
+    saved: dict[int, npt.NDArray[np.generic]] = {}
+
+    def keep(name: str, array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        if id(array) not in saved:
+            path = out / f"{name}.npy"
+            np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+            saved[id(array)] = np.load(path, mmap_mode="r", allow_pickle=False)
+        return saved[id(array)]
+
+    matrices = [core.rated, core.watched, core.fans] + (
+        [core.watched_hot] if core.watched_hot is not None else []
+    )
+    dtype = core.watched.data.dtype
+    ones = keep("ones", np.ones(max(m.nnz for m in matrices), dtype=dtype))
+
+    def csr(name: str, matrix: sp.csr_array, indicator: bool) -> sp.csr_array:
+        data = ones[: matrix.nnz] if indicator else keep(f"{name}_data", matrix.data)
+        parts = (
+            data,
+            keep(f"{name}_indices", matrix.indices),
+            keep(f"{name}_indptr", matrix.indptr),
+        )
+        return sp.csr_array(parts, shape=matrix.shape, copy=False)
+
+    hot = core.watched_hot
+    return Core(
+        core.user_ids,
+        core.movie_ids,
+        csr("rated", core.rated, False),
+        csr("watched", core.watched, True),
+        csr("fans", core.fans, True),
+        core.popularity,
+        core.five_star,
+        core.watchers,
+        None if hot is None else csr("hot", hot, True),
+        core.hot_need,
+    )

@@ -13,6 +13,7 @@ import functools
 import multiprocessing
 import os
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -342,7 +343,13 @@ class NeighbourTruth:
             return
         context = _mp_context()
         forked = context.get_start_method() == "fork"
-        if forked:  # the workers inherit the matrices at fork: no pickling, no initargs kept
+        folder = tempfile.TemporaryDirectory(prefix="llmrec-truth-") if forked else None
+        if folder is not None:  # the workers map the matrices from files: no pickling, no
+            # initargs kept, and no copy of the parent's pages in their page tables
+            from llmrec.truth._sparse import forget_shared_ones, mapped_core
+
+            core = mapped_core(core, folder.name)
+            forget_shared_ones()
             _WORKER_STATE.update(core=core, config=config)
         try:
             init: dict[str, Any] = {} if forked else {"initializer": _init_worker}
@@ -362,6 +369,8 @@ class NeighbourTruth:
                 yield from ordered
         finally:
             _WORKER_STATE.clear()
+            if folder is not None:
+                folder.cleanup()
 
 
 # -- helpers --------------------------------------------------------------------------------
