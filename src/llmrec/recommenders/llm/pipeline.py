@@ -19,9 +19,10 @@ transport, the cache and the SDK client are opened once, under a lock, and are t
 from __future__ import annotations
 
 import abc
+import queue
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -177,7 +178,7 @@ class LanguageModelRecommender(Recommender):
                 "resolving the answer): call fit(ratings, catalog)"
             )
         self.catalog_ = catalog
-        self.resolver_ = TitleResolver(catalog, threshold=self._option("resolver_threshold"))
+        self.resolver_ = TitleResolver.shared(catalog, threshold=self._option("resolver_threshold"))
 
     def _check_fitted(self) -> Catalog:
         catalog: Catalog | None = getattr(self, "catalog_", None)
@@ -249,7 +250,7 @@ class LanguageModelRecommender(Recommender):
             request = made.get(known)
             if request is None or request.k != k:
                 messages = tuple(template.messages(known, catalog, k=k))
-                body = transport.build_body(messages, response_format=fmt)
+                body = _keyed_body(transport, messages, fmt, known)
                 request = ChatRequest(
                     request_key(endpoint, model, body), body, messages, known, k, i
                 )
@@ -351,14 +352,35 @@ class LanguageModelRecommender(Recommender):
         """Every profile in one call to the transport; ``progress`` counts requests sent."""
         requests = self.plan(profiles, k)
         parsed: dict[str, Recommendation] = {}
+        arrivals: queue.SimpleQueue[tuple[ChatRequest, ChatAnswer] | None] = queue.SimpleQueue()
+        failed: list[BaseException] = []
 
-        def parse(request: ChatRequest, answer: ChatAnswer) -> None:
-            # parsed while other requests are still in flight, not after the last one;
-            # the request's profile holds the catalog movies, all that parsing excludes
-            key = request.key
-            parsed[key] = self.to_recommendation(request.profile, request.k, key, answer)
+        def parse_arrivals() -> None:
+            # Answers are parsed on this thread while other requests are still in flight: the
+            # thread that received an answer stores it in the cache and goes back to sending.
+            # The request's profile holds the catalog movies, all that parsing excludes.
+            while (item := arrivals.get()) is not None:
+                request, answer = item
+                if failed:
+                    continue
+                try:
+                    rec = self.to_recommendation(request.profile, request.k, request.key, answer)
+                except BaseException as exc:  # raised in the calling thread below
+                    failed.append(exc)
+                else:
+                    parsed[request.key] = rec
 
-        answers = self._answers(profiles, requests, progress=progress, on_answer=parse)
+        parser = threading.Thread(target=parse_arrivals, name="llmrec-parse", daemon=True)
+        parser.start()
+        try:
+            answers = self._answers(
+                profiles, requests, progress=progress, on_answer=lambda r, a: arrivals.put((r, a))
+            )
+        finally:
+            arrivals.put(None)
+            parser.join()
+        if failed:
+            raise failed[0]
         return self.build(profiles, requests, answers, parsed)
 
     # -- ranking candidates -----------------------------------------------------------------
@@ -391,7 +413,7 @@ class LanguageModelRecommender(Recommender):
             request = made.get(key)
             if request is None:
                 messages = tuple(template.ranking_messages(known, cands, catalog, k=kk))
-                body = transport.build_body(messages, response_format=fmt)
+                body = _keyed_body(transport, messages, fmt, known)
                 request = ChatRequest(
                     request_key(endpoint, model, body), body, messages, known, kk, i
                 )
@@ -509,3 +531,18 @@ class LanguageModelRecommender(Recommender):
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
         return answers
+
+
+def _keyed_body(
+    transport: Transport,
+    messages: tuple[Mapping[str, str], ...],
+    fmt: dict[str, Any] | None,
+    profile: tuple[int, ...],
+) -> dict[str, Any]:
+    """The transport's body plus whatever else decides the answer (e.g. the catalog and the
+    exclusions of constrained decoding), so the cache key covers it."""
+    body = transport.build_body(messages, response_format=fmt)
+    extra = transport.answer_depends_on(profile)
+    if extra is not None:
+        body = {**body, "answer_depends_on": extra}
+    return body
