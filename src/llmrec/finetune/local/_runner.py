@@ -6,7 +6,6 @@ SFT (:mod:`.train`) and DPO (:mod:`.dpo`) differ only in the TRL trainer they bu
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -18,19 +17,18 @@ from typing import Any
 from llmrec.errors import ConfigError
 from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.finetune.local.config import LocalTrainConfig
-from llmrec.finetune.local.manifest import LocalTrainManifest
+from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
 from llmrec.finetune.manifest import utc_now
 
 __all__ = [
     "OOM_HELP",
     "OutOfMemoryError",
-    "checkpointing_args",
     "file_record",
     "last_complete_checkpoint",
-    "quiet_trainer",
     "run_training",
     "same_run",
     "start_or_resume",
+    "train_or_resume",
 ]
 
 
@@ -45,14 +43,6 @@ OOM_HELP = (
 
 class OutOfMemoryError(ConfigError, MemoryError):
     """Training did not fit in the device's memory; the message says what to change."""
-
-
-def checkpointing_args(trl: Any, enabled: bool) -> dict[str, bool]:
-    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing``."""
-    names = {f.name for f in dataclasses.fields(trl.SFTConfig)}
-    if "activation_checkpointing" in names:
-        return {"activation_checkpointing": enabled, "gradient_checkpointing": enabled}
-    return {"gradient_checkpointing": enabled}
 
 
 def same_run(previous: LocalTrainManifest, new: LocalTrainManifest, path: Path) -> bool:
@@ -89,20 +79,60 @@ def start_or_resume(
     return manifest, False
 
 
+def train_or_resume(
+    out: str | Path,
+    build: Callable[[list[Any]], Any],
+    *,
+    model: str,
+    base: str,
+    tokenizer: Any,
+    config: LocalTrainConfig,
+    max_len: int,
+    train: str | Path,
+    data: Any,
+    validation: str | Path | None,
+    val: Any | None,
+    reference: dict[str, Any] | None = None,
+) -> LocalTrainManifest:
+    """Record the run in ``out``'s manifest and train it with the trainer ``build(callbacks)``
+    makes, or resume it, or return it finished (shared by every objective).
+
+    ``model`` is what training loads (the base, or for DPO the SFT model), ``base`` the base
+    model the output sits on, ``data``/``val`` what was read from ``train``/``validation``
+    (their ``summary()`` goes into the manifest) and ``reference`` DPO's reference model.
+    """
+    from llmrec.finetune.local._data import template_sha256
+    from llmrec.finetune.local._deps import library_versions
+    from llmrec.finetune.local._model import base_identity
+
+    folder = Path(out)
+    manifest_path = folder / MANIFEST_NAME
+    base_name, revision, base_hash = base_identity(base)
+    manifest = LocalTrainManifest(
+        method=config.method,
+        base_model=base_name,
+        base_revision=revision,
+        base_sha256=base_hash,
+        reference=reference,
+        train_file=file_record(train, data),
+        validation_file=None if val is None or validation is None else file_record(validation, val),
+        template_sha256=template_sha256(tokenizer),
+        hyperparameters={**config.hyperparameters(), "max_seq_len": max_len},
+        libraries=library_versions(),
+        started_at=utc_now(),
+    )
+    manifest, finished = start_or_resume(manifest, manifest_path)
+    if finished:
+        return manifest
+    return run_training(model, tokenizer, build, folder, config, manifest, manifest_path)
+
+
 def file_record(path: str | Path, data: Any) -> dict[str, Any]:
     """A training file in the manifest: its hash, what was read from it (``data.summary()``),
     and its absolute path."""
     from llmrec.finetune.manifest import file_sha256
 
     return {"sha256": file_sha256(path), **data.summary(), "path": str(Path(path).resolve())}
-
-
-def quiet_trainer(trainer: Any, progress: bool) -> Any:
-    """``trainer`` without transformers' log printer when ``progress`` is off."""
-    if not progress:
-        transformers = require("transformers")
-        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
-    return trainer
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:
