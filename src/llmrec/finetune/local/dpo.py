@@ -153,16 +153,22 @@ def _prepare(
 
 
 def _adapter_settings(sft: SFTModel, config: LocalTrainConfig) -> LocalTrainConfig:
-    """For a LoRA SFT folder the trained adapter is the SFT one: its rank and targets count."""
+    """For a LoRA SFT folder the trained adapter is the SFT one: its rank, alpha, dropout and
+    targets are what is trained (and recorded), whatever ``config`` says."""
     if sft.kind != "adapter":
         return config
     saved = json.loads((Path(sft.path) / "adapter_config.json").read_text(encoding="utf-8"))
     targets = saved.get("target_modules") or config.lora_target_modules
     if isinstance(targets, list):
         targets = sorted(targets)
-    return config.model_copy(
-        update={"lora_r": int(saved.get("r", config.lora_r)), "lora_target_modules": targets}
-    )
+    rank = int(saved.get("r", config.lora_r))
+    update = {
+        "lora_r": rank,
+        "lora_alpha": int(saved.get("lora_alpha") or 2 * rank),
+        "lora_dropout": float(saved.get("lora_dropout", config.lora_dropout)),
+        "lora_target_modules": targets,
+    }
+    return config.model_copy(update=update)
 
 
 def plan_local_dpo(
@@ -265,6 +271,7 @@ def train_local_dpo(
 
     require_file_kind(prefs, "dpo")
     sft = SFTModel.of(model)
+    config = _adapter_settings(sft, config)  # what is trained is what is recorded
     tokenizer, data, val, max_len = _prepare(prefs, sft, validation, config)
 
     def build(callbacks: list[Any]) -> Any:
