@@ -32,3 +32,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# Tests marked ``slow`` (`make test-fast` = `pytest -m "not slow"` leaves them out): end-to-end
+# runs, subprocess suites and training. Besides the ``@pytest.mark.slow`` in test files, every
+# test under these folders is slow: each trains or loads a local model.
+_SLOW_FOLDERS = ("finetune/local/",)
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            where = item.path.resolve().relative_to(_TESTS).as_posix()
+        except ValueError:
+            continue
+        if where.startswith(_SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)

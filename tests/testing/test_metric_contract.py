@@ -50,6 +50,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cls", ["TestCorrectPrecision", "TestCorrectAP", "TestCorrectAPRelevant", "TestCorrectNDCG"]
 )
@@ -71,6 +72,7 @@ BUGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", sorted(BUGS))
 def test_each_classic_bug_fails_with_a_counterexample_naming_it(
     outcomes: dict[str, dict[str, str | None]], cls: str
@@ -86,6 +88,7 @@ def test_each_classic_bug_fails_with_a_counterexample_naming_it(
     assert "got" in message
 
 
+@pytest.mark.slow
 def test_the_bug_is_found_by_generated_cases_too(
     outcomes: dict[str, dict[str, str | None]],
 ) -> None:
