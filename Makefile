@@ -8,7 +8,7 @@ TRAIN_STAMP := $(VENV)/.installed-train
 # build). On a GPU machine: make test TORCH_SPEC="torch" (or a CUDA index URL with pip options).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-fast lint typecheck unit unit-fast bench clean
 
 $(STAMP): pyproject.toml setup.py src/llmrec/data/_netflix_parse.c src/llmrec/truth/_cocount.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ $(TRAIN_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/llmrec demo
 
+# `make test` runs everything; `make test-fast` leaves out the tests marked slow (end-to-end runs,
+# subprocess suites, training), for everyday work. Tests run on every core (pytest-xdist) and
+# print each test as it finishes; PYTEST_ARGS="-n 0" runs them in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal -v --durations=15
+
 test: lint typecheck unit
+
+test-fast: lint typecheck unit-fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
@@ -36,7 +43,10 @@ typecheck: $(TRAIN_STAMP)
 	$(BIN)/mypy
 
 unit: $(TRAIN_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit-fast: $(TRAIN_STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -24,6 +24,7 @@ def test_every_example_is_covered() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs(name: str, tmp_path: Path) -> None:
     env = dict(os.environ, MPLBACKEND="Agg")

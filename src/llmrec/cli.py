@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "llmrec.truth._cli",
     "llmrec.finetune._cli",
     "llmrec.probes._cli",
+    "llmrec.testing._cli",
 )
 
 
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code (errors print one clear line)."""
+    # Text read from files may hold a lone surrogate (a JSON "\\ud800" escape, or bytes decoded
+    # with surrogateescape): print it escaped instead of dying with UnicodeEncodeError.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

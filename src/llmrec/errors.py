@@ -20,6 +20,7 @@ them all, and each message names what was wrong (file, line, field, value) and w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "APIKeyMissingError",
@@ -78,6 +79,22 @@ class DataNotFoundError(LLMRecError, FileNotFoundError):
 
 class ConfigError(LLMRecError):
     """A configuration value, or a combination of values, is invalid."""
+
+    @classmethod
+    def from_validation(cls, what: str, exc: Any) -> ConfigError:
+        """One line for a pydantic ``ValidationError`` ``exc``: each field, what it should be
+        and the value given, e.g. ``invalid LastNTruth configuration: n: should be greater than
+        or equal to 1, got 0`` (instead of pydantic's multi-line dump with a URL)."""
+        problems = []
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err.get("loc", ())) or "(config)"
+            msg = str(err.get("msg", "is invalid"))
+            msg = msg.removeprefix("Value error, ")
+            text = f"{field}: {msg.removeprefix('Input ')}"
+            if "input" in err and err.get("type") != "missing":
+                text += f", got {err['input']!r}"
+            problems.append(text)
+        return cls(f"invalid {what}: " + "; ".join(problems))
 
 
 class LeakageError(LLMRecError):

@@ -65,6 +65,7 @@ def _load_in_child(path: str, cache: str, barrier: Any, out: Any) -> None:
         out.put(f"{type(exc).__name__}: {exc}")
 
 
+@pytest.mark.slow
 def test_concurrent_cold_loads_never_crash(source: Path, tmp_path: Path) -> None:
     """Several processes parse and cache the same file at once, a few rounds; all succeed."""
     want = load_ratings(source, cache=False).fingerprint()

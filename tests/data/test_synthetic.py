@@ -241,6 +241,7 @@ def test_cooccurrence_within_groups_exceeds_chance() -> None:
 # -- the study's ground-truth rule on the default config ------------------------------------
 
 
+@pytest.mark.slow
 def test_default_config_supports_the_neighbour_truth(default_rows: list[Row]) -> None:
     """The study's rule: profileData50 takes as neighbours the users who gave a profile movie
     5 stars and gold = watched by >= 50 % of them; profileData60: 4-5 stars and >= 60 %."""

@@ -158,3 +158,22 @@ def test_agrees_with_brute_force(titles: list[str], queries: list[str]) -> None:
             assert res.method == "fuzzy"
             assert res.score == pytest.approx(best)
             assert res.movie_id in ids
+
+
+def test_an_exact_label_beats_an_article_moved_one() -> None:
+    """Constrained decoding writes a catalog label verbatim: "The Movie (2000)" is id 13, not
+    id 12 ("Movie, The", same year, lower id), whatever the popularity or the order of ids."""
+    catalog = Catalog.from_mapping(
+        {12: ("Movie, The", 2000), 13: ("The Movie", 2000), 14: ("Other Film", 1990)}
+    )
+    for popularity in (None, {12: 1_000, 13: 1}):
+        r = TitleResolver(catalog, popularity=popularity)
+        assert r.resolve("The Movie (2000)").movie_id == 13
+        assert r.resolve("the movie").movie_id == 13
+        assert r.resolve("Movie, The (2000)").movie_id == 12
+        assert r.resolve("Movie, the").movie_id == 12
+        # Neither label written verbatim: the old order (popularity, then the lowest id).
+        assert r.resolve("Movie").movie_id == 12
+    # A year still outweighs the written form: the nearer year wins.
+    dated = Catalog.from_mapping({12: ("Movie, The", 2000), 13: ("The Movie", 1980)})
+    assert TitleResolver(dated).resolve("The Movie (2000)").movie_id == 12

@@ -84,6 +84,7 @@ def test_a_wrong_key_still_stops_the_run(tmp_path: Path) -> None:
         make(guarded, tmp_path / "c.sqlite").recommend_many(PROFILES, k=2)
 
 
+@pytest.mark.slow
 def test_the_experiment_counts_failed_answers_and_reruns_them(tmp_path: Path) -> None:
     calls = {"n": 0}
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cls", ["TestCorrectPrecision", "TestCorrectAP", "TestCorrectAPRelevant", "TestCorrectNDCG"]
 )
@@ -70,6 +72,7 @@ BUGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", sorted(BUGS))
 def test_each_classic_bug_fails_with_a_counterexample_naming_it(
     outcomes: dict[str, dict[str, str | None]], cls: str
@@ -85,6 +88,7 @@ def test_each_classic_bug_fails_with_a_counterexample_naming_it(
     assert "got" in message
 
 
+@pytest.mark.slow
 def test_the_bug_is_found_by_generated_cases_too(
     outcomes: dict[str, dict[str, str | None]],
 ) -> None:
@@ -165,3 +169,79 @@ def test_graded_ndcg_names_the_gain_convention() -> None:
     Exponential().test_a_repeated_item_counts_once()
     with pytest.raises(AssertionError, match="gain 2\\^grade - 1 instead of the grade itself"):
         Linear().test_a_repeated_item_counts_once()
+
+
+def _dict_based(metric: str) -> Any:
+    """A metric as dict-based evaluators compute it: the run is a dict item → score, so a
+    repeated item keeps its first score and the items after it move up."""
+    import math
+
+    def value(ranked: list[int], relevant: set[int], k: int) -> float:
+        run: dict[int, float] = {}
+        for rank, item in enumerate(ranked):
+            run.setdefault(item, -float(rank))
+        top = sorted(run, key=lambda i: -run[i])[:k]
+        hits = [item in relevant for item in top]
+        if metric == "precision@k":
+            return sum(hits) / k
+        dcg = sum(1 / math.log2(j + 2) for j, hit in enumerate(hits) if hit)
+        return dcg / sum(1 / math.log2(j + 2) for j in range(min(len(relevant), k)))
+
+    return value
+
+
+@pytest.mark.parametrize("metric", ["precision@k", "ndcg@k"])
+def test_compacted_duplicates_are_named_and_declarable(metric: str) -> None:
+    class Once(MetricContract):
+        function = staticmethod(_dict_based(metric))
+
+    Once.metric = metric
+
+    with pytest.raises(AssertionError) as failure:
+        Once().test_a_repeated_item_counts_once()
+    message = str(failure.value)
+    assert "The function follows another convention: compacted duplicates" in message
+    assert 'declare duplicates = "compacted"' in message
+    assert "off-by-one" not in message and "counts duplicates twice" not in message
+
+    class Compacted(Once):
+        duplicates = "compacted"
+
+    contract = Compacted()
+    checks = [n for n in dir(contract) if n.startswith("test_") and n != "test_empty_relevant_set"]
+    assert len(checks) == 7
+    for name in checks:
+        getattr(contract, name)()
+
+
+def test_the_ndcg_case_without_a_convention_is_explained() -> None:
+    """NDCG of [0, 0, 1] for {0, 1} at k=12: compacted it is 1.0, llmrec's value is lower."""
+
+    class Once(MetricContract):
+        metric = "ndcg@k"
+        function = staticmethod(_dict_based("ndcg@k"))
+
+    explanation = Once()._explain([0, 0, 1], {0, 1}, 12, 1.0)
+    assert explanation.startswith("The function follows another convention: compacted")
+
+
+def test_a_compacted_claim_names_llmrec_s_handling_of_repeats() -> None:
+    from llmrec.metrics import precision_at_k
+
+    class Compacted(MetricContract):
+        metric = "precision@k"
+        duplicates = "compacted"
+        function = staticmethod(lambda r, rel, k: precision_at_k(r, rel, k))
+
+    with pytest.raises(AssertionError, match="a repeated item keeps its rank and counts once"):
+        Compacted().test_a_repeated_item_counts_once()
+
+
+def test_an_unknown_duplicates_convention_is_a_clear_error() -> None:
+    class Bad(MetricContract):
+        metric = "precision@k"
+        duplicates = "dropped"
+        function = staticmethod(lambda r, rel, k: 0.0)
+
+    with pytest.raises(ConfigError, match="duplicates must be 'once' or 'compacted'"):
+        Bad().test_perfect_ranking()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,71 @@ def test_clear_cli_errors(synthetic: Path, movielens: Path, tmp_path: Path,
     assert "--cutoff" in capsys.readouterr().err
     assert run([str(movielens), "--protocol", "probe", "--out", out]) == 1
     assert "no probe.txt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--protocol", "time-split", "--cutoff", "2030-01-01"], "--cutoff 2030-01-01 is after"),
+        (["--protocol", "time-split", "--cutoff", "1990-01-01"], "on or before the first rating"),
+        (["--protocol", "probe", "--probe", "EMPTY"], "the probe set ("),
+    ],
+    ids=["cutoff-after-the-data", "cutoff-before-the-data", "empty-probe"],
+)
+def test_a_truth_with_no_examples_is_a_clear_error(
+    synthetic: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    named: str,
+) -> None:
+    empty = tmp_path / "probe.txt"
+    empty.write_bytes(b"")
+    extra = [str(empty) if a == "EMPTY" else a for a in extra]
+    out = tmp_path / "t.jsonl"
+    assert run([str(synthetic), *extra, "--out", str(out), "--users", "all"]) == 1
+    err = capsys.readouterr().err.strip()
+    protocol = extra[1]
+    assert err.startswith(f"llmrec: error: the {protocol} truth of {synthetic} has no examples")
+    assert named in err and "\n" not in err
+    if protocol == "time-split":
+        assert "the ratings run from 2000-03-11 to 2005-12-31" in err
+    else:
+        assert f"({empty}) is empty" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            ["--protocol", "last-n", "--n", "0"],
+            "invalid LastNTruth configuration: n: should be greater than or equal to 1, got 0",
+        ),
+        (
+            ["--seed", "-1"],
+            "invalid truth configuration: seed: should be greater than or equal to 0, got -1",
+        ),
+    ],
+    ids=["last-n-n-0", "neighbour-seed"],
+)
+def test_a_bad_setting_is_one_line_not_a_pydantic_dump(
+    synthetic: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], line: str
+) -> None:
+    assert run([str(synthetic), *extra, "--out", str(tmp_path / "t.jsonl")]) == 1
+    assert capsys.readouterr().err == f"llmrec: error: {line}\n"
+
+
+def test_stats_prints_a_lone_surrogate_escaped(
+    synthetic: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A ``\\ud800`` escape in a truth's meta is valid JSON but no valid UTF-8 text."""
+    out = tmp_path / "t.jsonl"
+    assert run([str(synthetic), "--protocol", "last-n", "--out", str(out), "--users", "20"]) == 0
+    meta = out.with_name(out.name + ".meta.json")
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    data["protocol"] = "last\ud800n"
+    meta.write_text(json.dumps(data), encoding="utf-8")  # written as the escape "\\ud800"
+    capfd.readouterr()
+    assert main(["truth", "stats", str(out)]) == 0
+    assert "last\\ud800n" in capfd.readouterr().out

@@ -9,9 +9,10 @@ Resolution runs in three steps, cheapest first:
    win; only when none does is the article ignored ("Patriot" finds "The Patriot"). Most model
    output resolves here.
 2. **Year** to tell apart ids that share the normalised title (two "Twister"): the id whose
-   year equals the hint, else the nearest year; without a hint, the most popular id when a
-   ``popularity`` mapping is given, else the lowest id. A title held by one id matches whatever
-   year was written (models often misremember years by one or two).
+   year equals the hint, else the nearest year; among equally near ids, one whose title is
+   written exactly as the query ("The Movie" for "The Movie", not "Movie, The"); then the most
+   popular id when a ``popularity`` mapping is given, else the lowest id. A title held by one
+   id matches whatever year was written (models often misremember years by one or two).
 3. **Fuzzy** match for the rest: ``rapidfuzz.fuzz.ratio`` (normalised Indel similarity,
    0-100) between normalised titles, accepted when at least ``threshold`` (default
    :data:`DEFAULT_THRESHOLD` = 90: one or two typos in a typical 15-30 letter title, while
@@ -81,6 +82,19 @@ def normalize_title(title: str) -> tuple[str, int | None]:
 def _normalize(title: str) -> tuple[str, str, int | None]:
     """``(full, key, year)``: ``full`` keeps a leading article (moved to the front), ``key``
     drops it. Fuzzy matching compares both, so "Teh Matrix" still finds "The Matrix"."""
+    text, year = _fold(title)
+    if "," in text:
+        moved = _TRAILING_ARTICLE_RE.match(text)
+        if moved is not None:
+            text = f"{moved.group('art')} {moved.group('body')}"
+    full = _clean(text)
+    first, _, rest = full.partition(" ")
+    bare = rest if rest and first in _ARTICLE_SET else full
+    return full, bare, year
+
+
+def _fold(title: str) -> tuple[str, int | None]:
+    """Accents removed, case folded, a trailing "(1999)" taken off as the year."""
     if title.isascii():
         text = title.casefold().strip()
     else:
@@ -92,14 +106,13 @@ def _normalize(title: str) -> tuple[str, str, int | None]:
         if match is not None:
             year = int(match.group(1))
             text = text[: match.start()]
-    if "," in text:
-        moved = _TRAILING_ARTICLE_RE.match(text)
-        if moved is not None:
-            text = f"{moved.group('art')} {moved.group('body')}"
-    full = _clean(text)
-    first, _, rest = full.partition(" ")
-    bare = rest if rest and first in _ARTICLE_SET else full
-    return full, bare, year
+    return text, year
+
+
+def _as_written(title: str) -> str:
+    """The title folded like :func:`_normalize` but with its article left where it was written:
+    "The Movie" and "Movie, The" share a key yet differ here."""
+    return _clean(_fold(title)[0])
 
 
 def _clean(text: str) -> str:
@@ -258,16 +271,23 @@ class TitleResolver:
         """Choose among ids sharing one normalised title (see the module docstring)."""
         if len(ids) == 1:
             return Resolution(ids[0], score, "exact" if exact else "fuzzy", query)
+        # Among ids equally near the year, a title written exactly as in the catalog ("The
+        # Movie") beats one that only matches with its article moved ("Movie, The").
+        written = _as_written(query)
+
+        def moved(mid: int) -> bool:
+            return _as_written(self.catalog.title(mid)) != written
+
         if year is not None:
 
-            def distance(mid: int) -> tuple[int, int, int]:
+            def distance(mid: int) -> tuple[int, bool, int, int]:
                 y = self._years[mid]
                 gap = abs(y - year) if y is not None else 10_000
-                return (gap, -self._pop(mid), mid)
+                return (gap, moved(mid), -self._pop(mid), mid)
 
             best = min(ids, key=distance)
             return Resolution(best, score, "exact_year" if exact else "fuzzy", query)
-        best = min(ids, key=lambda mid: (-self._pop(mid), mid))
+        best = min(ids, key=lambda mid: (moved(mid), -self._pop(mid), mid))
         return Resolution(best, score, "exact" if exact else "fuzzy", query)
 
     def _pop(self, movie_id: int) -> int:

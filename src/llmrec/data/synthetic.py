@@ -138,7 +138,7 @@ def _config(config: SyntheticConfig | None, overrides: dict[str, int | None]) ->
     try:
         return SyntheticConfig(**base)
     except pydantic.ValidationError as exc:
-        raise ConfigError(f"invalid synthetic data config: {exc}") from None
+        raise ConfigError.from_validation("synthetic data config", exc) from None
 
 
 # -- generation ------------------------------------------------------------------------------

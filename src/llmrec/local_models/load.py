@@ -3,7 +3,8 @@
 An adapter folder (``adapter_config.json``) is loaded as its base model plus the adapter through
 PEFT. The base is the one the adapter names, or ``base_model=`` when given; if both are given and
 differ (by name, and by content hash when the training manifest records one) the load stops with
-an error instead of producing text from a mismatched pair.
+an error instead of producing text from a mismatched pair. A hub id that cannot be fetched (no
+network, or ``HF_HUB_OFFLINE`` and not cached) fails at once (:mod:`llmrec.local_models.hub`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from llmrec._extras import quiet_peft, require
 from llmrec.errors import ConfigError
 from llmrec.local_models.fingerprint import folder_sha256
+from llmrec.local_models.hub import check_hub_model
 
 __all__ = ["LoadedModel", "load_model", "merge_adapter", "resolve_dtype"]
 
@@ -104,6 +106,7 @@ def load_model(
     folder = Path(model)
     adapter = folder if (folder / "adapter_config.json").is_file() else None
     base = adapter_base(folder, base_model) if adapter is not None else str(model)
+    check_hub_model(base)
     tok_source = (
         adapter if adapter is not None and (adapter / "tokenizer_config.json").is_file() else base
     )

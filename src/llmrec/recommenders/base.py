@@ -116,12 +116,7 @@ class Recommendation:
 
 
 def _config_error(cls: type, exc: pydantic.ValidationError) -> ConfigError:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']} "
-        f"(got {err.get('input')!r})"
-        for err in exc.errors()
-    )
-    return ConfigError(f"invalid {cls.__name__} configuration: {problems}")
+    return ConfigError.from_validation(f"{cls.__name__} configuration", exc)
 
 
 class Recommender(abc.ABC):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeAlias
 
 from llmrec.errors import ConfigError
@@ -32,9 +32,10 @@ from llmrec.metrics.precision import precision_reference
 from llmrec.metrics.recall import recall_reference
 from llmrec.metrics.rr import rr_reference
 
-__all__ = ["Claim", "Convention", "alternatives", "parse_claim", "reference"]
+__all__ = ["Claim", "Convention", "alternatives", "compact", "parse_claim", "reference"]
 
 Gain: TypeAlias = Literal["linear", "exponential"]
+Duplicates: TypeAlias = Literal["once", "compacted"]
 Value: TypeAlias = Callable[[Sequence[Hashable], Any, int], float]
 _Formula: TypeAlias = Callable[[Sequence[bool], int, int], float]
 
@@ -56,6 +57,7 @@ class Claim:
     normalization: APNormalization = "min"
     graded: bool = False
     gain: Gain = "linear"
+    duplicates: Duplicates = "once"
 
     @property
     def label(self) -> str:
@@ -65,6 +67,8 @@ class Claim:
             text += f" (normalised by {_NORMS[self.normalization]})"
         if self.graded:
             text += f" (graded relevance, {self.gain} gain)"
+        if self.duplicates == "compacted":
+            text += " (duplicates compacted)"
         return text
 
 
@@ -78,7 +82,13 @@ class Convention:
     value: Value
 
 
-def parse_claim(metric: object, normalization: object, relevance: object, gain: object) -> Claim:
+def parse_claim(
+    metric: object,
+    normalization: object,
+    relevance: object,
+    gain: object,
+    duplicates: object = "once",
+) -> Claim:
     """Parse a ``MetricContract``'s declared ``metric`` and options into a :class:`Claim`."""
     if not isinstance(metric, str):
         raise ConfigError(f"MetricContract.metric must be a string like 'ndcg@k' (got {metric!r})")
@@ -102,13 +112,25 @@ def parse_claim(metric: object, normalization: object, relevance: object, gain: 
         raise ConfigError("graded relevance is checked for 'ndcg@k' only")
     if gain not in ("linear", "exponential"):
         raise ConfigError(f"gain must be 'linear' or 'exponential' (got {gain!r})")
+    if duplicates not in ("once", "compacted"):
+        raise ConfigError(f"duplicates must be 'once' or 'compacted' (got {duplicates!r})")
     return Claim(
         family=family,
         cutoff=cutoff,
         normalization="min" if norm == "min" else "relevant" if norm == "relevant" else "hits",
         graded=relevance == "graded",
         gain="linear" if gain == "linear" else "exponential",
+        duplicates="once" if duplicates == "once" else "compacted",
     )
+
+
+def compact(ranked: Sequence[Hashable]) -> list[Hashable]:
+    """``ranked`` with every repeat dropped, so later items move up: ``[1, 1, 2]`` → ``[1, 2]``.
+
+    What an evaluator that stores a run as a dict (ranx, trec_eval, pytrec_eval: item → score)
+    sees of a list with a repeated item when the first occurrence is kept.
+    """
+    return list(dict.fromkeys(ranked))
 
 
 def relevant_ids(relevant: Collection[Hashable] | Mapping[Hashable, float]) -> set[Hashable]:
@@ -161,7 +183,11 @@ def graded_ndcg(
 
 
 def reference(claim: Claim) -> Value:
-    """llmrec's value of ``claim`` for one user whose relevant set is not empty."""
+    """llmrec's value of ``claim`` for one user whose relevant set is not empty; with
+    ``duplicates="compacted"``, the value of the :func:`compacted <compact>` list."""
+    if claim.duplicates == "compacted":
+        once = reference(replace(claim, duplicates="once"))
+        return lambda r, rel, k: once(compact(r), rel, k)
     if claim.graded:
         return lambda r, rel, k: graded_ndcg(r, rel, k, gain=claim.gain)
     if claim.family == "mrr":
@@ -213,8 +239,41 @@ def _safe(fn: Callable[[], float]) -> float:
         return 0.0
 
 
+_COMPACTED = (
+    "compacted duplicates: a repeated item is dropped and later items move up, as in "
+    'dict-based evaluators (ranx, trec_eval, pytrec_eval); declare duplicates = "compacted"'
+)
+_ONCE = "a repeated item counts once, at its first rank, and later items keep their ranks"
+
+
 def alternatives(claim: Claim) -> list[Convention]:
-    """Other definitions of ``claim`` (conventions of other tools and classic bugs), named."""
+    """Other definitions of ``claim`` (conventions of other tools and classic bugs), named.
+
+    For a claim with ``duplicates="compacted"`` they are the same conventions on the compacted
+    list, plus llmrec's own handling of repeats (a repeat keeps its rank and counts once).
+    """
+    if claim.duplicates == "compacted":
+        once_claim = replace(claim, duplicates="once")
+        out = [
+            Convention(conv.name, conv.llmrec, _on_compacted(conv.value))
+            for conv in _alternatives(once_claim)
+        ]
+        kept = (
+            "a repeated item keeps its rank and counts once (llmrec's default; "
+            'declare duplicates = "once")'
+        )
+        return [*out, Convention(kept, "compacted duplicates", reference(once_claim))]
+    return [
+        *_alternatives(claim),
+        Convention(_COMPACTED, _ONCE, reference(replace(claim, duplicates="compacted"))),
+    ]
+
+
+def _on_compacted(value: Value) -> Value:
+    return lambda r, rel, k: value(compact(r), rel, k)
+
+
+def _alternatives(claim: Claim) -> list[Convention]:
     out: list[Convention] = []
     once = "a repeated item counts once, at its first rank"
     cut_name = "the top k items"

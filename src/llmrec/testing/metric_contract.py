@@ -9,6 +9,7 @@ function as a ``staticmethod``::
         metric = "precision@k"
         function = staticmethod(my_precision)   # f(ranked, relevant, k) -> float
         empty_relevant = "zero"                 # optional: "zero", "nan" or "raise"
+        duplicates = "once"                     # optional: "once" or "compacted"
 
 pytest then collects the ``test_*`` methods below: bounds, the perfect ranking, an empty
 ranking, an empty relevant set (per ``empty_relevant``), invariance to the order of the
@@ -17,6 +18,12 @@ to 1e-12 on generated cases. A disagreement fails with the first counterexample 
 (ranking, relevant, k, expected, got) and, where one explains it, the name of the convention
 the function follows instead (for example "AP normalised by |relevant| instead of
 min(|relevant|, k)").
+
+A repeated item in ``ranked`` counts once, at its first rank, and later items keep their ranks
+(``duplicates = "once"``, llmrec's metrics). Evaluators that store a run as a dict of item →
+score (ranx, trec_eval, pytrec_eval) keep the first occurrence and move later items up:
+declare ``duplicates = "compacted"`` for those, and the contract compares them with llmrec's
+value on the list with its repeats dropped (``[1, 1, 2]`` is scored as ``[1, 2]``).
 
 Claims: ``"precision@k"``, ``"recall@k"``, ``"f1@k"``, ``"hit@k"``, ``"ndcg@k"``, ``"map@k"``
 (``normalization = "min"`` by default, or ``"relevant"``, ``"hits"``; also written
@@ -97,12 +104,18 @@ class MetricContract:
     normalization: ClassVar[str] = "min"
     relevance: ClassVar[str] = "binary"
     gain: ClassVar[str] = "linear"
+    duplicates: ClassVar[str] = "once"
+    """How a repeated item in the ranked list is scored: ``"once"`` (at its first rank; later
+    items keep their ranks) or ``"compacted"`` (dropped, later items move up, as in ranx,
+    trec_eval and pytrec_eval)."""
     corpus_size: ClassVar[int] = 400
     """Deterministic generated cases used to name the convention behind a disagreement."""
 
     # -- the claim and the function ------------------------------------------------------------
     def _claim(self) -> Claim:
-        return parse_claim(self.metric, self.normalization, self.relevance, self.gain)
+        return parse_claim(
+            self.metric, self.normalization, self.relevance, self.gain, self.duplicates
+        )
 
     def _function(self) -> Callable[..., float]:
         raw = inspect.getattr_static(type(self), "function", None)
@@ -320,9 +333,13 @@ class MetricContract:
             for k in (2, 3, 4, 5):
                 relevant: Any = {1: 2, 2: 1, 3: 3} if graded else {1, 2, 3}
                 cases.append((ranked, relevant, k))
-        self._expect_agreement(
-            cases, "on a list with a repeated item (llmrec counts it once, at its first rank)"
+        what = (
+            "on a list with a repeated item (declared duplicates='compacted': dropped, later "
+            "items move up)"
+            if self._claim().duplicates == "compacted"
+            else "on a list with a repeated item (llmrec counts it once, at its first rank)"
         )
+        self._expect_agreement(cases, what)
 
     @_SETTINGS
     @given(data=st.data())

@@ -164,6 +164,7 @@ def build_command(args: argparse.Namespace) -> int:
 
 
 def _build_neighbour(args: argparse.Namespace) -> ProfileDataset:
+    from llmrec.errors import ConfigError
     from llmrec.truth.builder import NeighbourTruth
 
     preset = getattr(NeighbourTruth, _PRESETS[args.preset])
@@ -175,9 +176,16 @@ def _build_neighbour(args: argparse.Namespace) -> ProfileDataset:
         exclude=args.exclude,
     )
     ratings = _load(args.data, not args.quiet)
-    return tool.build(
+    dataset = tool.build(
         ratings, n_jobs=args.jobs, progress=not args.quiet, checkpoint=args.checkpoint
     )
+    if len(dataset) == 0:
+        raise ConfigError(
+            f"{dataset.meta.get('name', 'the neighbour truth')} has no examples: no sampled "
+            f"user of {args.data} has a neighbour and a gold movie; try more --users or "
+            "--min-overlap 1"
+        )
+    return dataset
 
 
 def _build_holdout(args: argparse.Namespace) -> ProfileDataset:
@@ -212,10 +220,44 @@ def _build_holdout(args: argparse.Namespace) -> ProfileDataset:
         truth = TimeSplitTruth(cutoff=args.cutoff, **common)
     ratings = _load(args.data, not args.quiet)
     dataset = truth.build(ratings, progress=not args.quiet, **context)
+    if len(dataset) == 0:
+        raise ConfigError(_why_empty(args, ratings, dataset, context.get("probe")))
     if args.history is not None:
         truth.history(ratings, users=dataset.user_ids, **context).save(args.history)
         print(f"wrote the fitting table to {args.history}", file=sys.stderr)
     return dataset
+
+
+def _why_empty(
+    args: argparse.Namespace, ratings: Ratings, dataset: ProfileDataset, probe: Any
+) -> str:
+    """Why a holdout truth has no examples, naming the truth and the setting to change."""
+    import numpy as np
+
+    meta = dataset.meta
+    name = f"the {args.protocol} truth of {args.data}"
+    held, total = int(meta.get("n_held_out", 0)), len(ratings)
+    if total == 0:
+        return f"{name} has no examples: the data holds no ratings"
+    first, last = (str(d) for d in (np.min(ratings.date), np.max(ratings.date)))
+    if args.protocol == "time-split" and held in (0, total):
+        side = "after the last" if held == 0 else "on or before the first"
+        return (
+            f"{name} has no examples: --cutoff {args.cutoff} is {side} rating (the ratings "
+            f"run from {first} to {last}); choose a cutoff between them"
+        )
+    if args.protocol == "probe" and held == 0:
+        source = args.probe if args.probe is not None else args.data
+        what = "is empty" if probe is not None and len(probe) == 0 else "holds no rating of it"
+        return f"{name} has no examples: the probe set ({source}) {what}; pass --probe PATH"
+    ineligible = meta.get("ineligible", {})
+    return (
+        f"{name} has no examples: {held:,} of {total:,} ratings are held out, but no user "
+        f"qualifies ({ineligible.get('few_five_star', 0):,} have fewer than --min-five-star "
+        f"{args.min_five_star} five-star ratings in their history, "
+        f"{ineligible.get('no_gold', 0):,} no held-out rating of at least "
+        f"--relevant-min-rating {args.relevant_min_rating} stars)"
+    )
 
 
 def stats_command(args: argparse.Namespace) -> int:

@@ -382,7 +382,7 @@ def _validated(fields: dict[str, Any]) -> TruthConfig:
     try:
         return TruthConfig.model_validate(fields)
     except pydantic.ValidationError as exc:
-        raise ConfigError(f"invalid truth configuration: {exc}") from None
+        raise ConfigError.from_validation("truth configuration", exc) from None
 
 
 _WORKER_STATE: dict[str, Any] = {}

@@ -83,7 +83,7 @@ class HoldoutTruth(ABC):
         try:
             self.config: HoldoutConfig = self.config_class.model_validate({**base, **fields})
         except pydantic.ValidationError as exc:
-            raise ConfigError(f"invalid {type(self).__name__} configuration: {exc}") from None
+            raise ConfigError.from_validation(f"{type(self).__name__} configuration", exc) from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"

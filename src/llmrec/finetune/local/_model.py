@@ -10,6 +10,7 @@ from llmrec.errors import ConfigError
 from llmrec.finetune.local._deps import require
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.local_models.fingerprint import folder_sha256
+from llmrec.local_models.hub import check_hub_model
 
 __all__ = [
     "NO_TEMPLATE_HELP",
@@ -34,6 +35,7 @@ def base_identity(model: str) -> tuple[str, str | None, str | None]:
     path = Path(model)
     if path.is_dir():
         return str(path.resolve()), None, folder_sha256(path)
+    check_hub_model(model)  # fail fast, with the HF_HUB_OFFLINE hint, instead of retrying
     transformers = require("transformers")
     config = transformers.AutoConfig.from_pretrained(model)
     return model, getattr(config, "_commit_hash", None), None
