@@ -135,6 +135,7 @@ class CandidateRanking:
         profiles = self.test.profiles
         requests = tokens_in = tokens_out = 0
         usd: float | None = 0.0
+        worst: float | None = 0.0
         model = getattr(rec, "model_id", "?")
         estimate = getattr(rec, "estimate_rank_cost", None)
         for order in self.orders:
@@ -147,6 +148,8 @@ class CandidateRanking:
             tokens_in += est.input_tokens
             tokens_out += est.output_tokens
             usd = None if usd is None or est.usd is None else usd + est.usd
+            est_worst = getattr(est, "worst_usd", None)
+            worst = None if worst is None or est_worst is None else worst + est_worst
             model = est.model
         return PlanLine(
             step=f"{spec.display} ranking on {self.name} ({len(profiles)} test users × "
@@ -155,6 +158,7 @@ class CandidateRanking:
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             usd=usd,
+            worst_usd=worst if requests and usd is not None else None,
             will_run=will_run,
         )
 
