@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from llmrec.cli import main
 from llmrec.errors import BudgetExceededError
 from llmrec.experiment import ExperimentConfig, run
 from llmrec.openai_api.prices import inference_cost
@@ -75,3 +76,29 @@ def test_long_answers_cannot_overspend_the_budget(tmp_path: Path) -> None:
         assert spend.planned_usd == pytest.approx(line.usd)
         assert spend.worst_case_usd == pytest.approx(line.worst_usd)
         assert 0 < spend.spent_usd <= spend.worst_case_usd
+
+
+def test_the_command_line_says_planned_worst_case_and_spent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalOpenAIServer(chat=lambda body: LONG) as srv:
+        path = tmp_path / "config.json"
+        path.write_text(_config(srv.base_url).to_json())
+        assert main(["reproduce", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "total that this run would spend" in out
+    assert "worst case (every answer at its max_tokens cap)" in out
+    assert "spent by this run" in out
+
+    planned = next(
+        line.usd
+        for line in run(
+            _config("http://127.0.0.1:9/v1"), tmp_path / "dry", progress=False, dry_run=True
+        ).plan
+        if line.will_run
+    )
+    assert planned is not None
+    with LocalOpenAIServer(chat=lambda body: LONG) as srv:
+        path.write_text(_config(srv.base_url, budget_usd=planned * 1.04).to_json())
+        assert main(["reproduce", str(path), "--out", str(tmp_path / "o2"), "--quiet"]) != 0
+    assert "stopped sending" in capsys.readouterr().err
