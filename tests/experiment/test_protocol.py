@@ -142,6 +142,10 @@ def test_holdout_fitting_set_is_test_history_plus_other_users(finished: tuple[Pa
         fitting = fitting_ratings(config.truth[name], ratings, users, probe=probe)
         held = truth.held_out(ratings, users=users)
         assert len(held) > 0
+        if name == "recent":  # a time split: the past of every user, nothing after the cutoff
+            assert len(fitting) == int(np.sum(ratings.date < np.datetime64("2005-06-01")))
+            assert (fitting.date < np.datetime64("2005-06-01")).all()
+            continue
         assert len(fitting) == len(ratings) - len(held)
         # every rating of the other users is there, and the test users' history
         others = ~np.isin(ratings.user_id, users)

@@ -40,7 +40,7 @@ def test_a_new_results_file_has_the_same_shape_and_reads_back(tmp_path: Path) ->
     assert written == result.results == result.document.to_json_dict()
     assert Results.from_json_dict(written).to_json_dict() == written
     old = json.loads(FIXTURE.read_text())
-    assert set(written) == set(old) | {"summary"}  # the backend x truth summary is new
+    assert set(written) == set(old) | {"summary", "spend"}  # summary and spend are new
     ds, old_ds = written["datasets"]["profileData50"], old["datasets"]["profileData50"]
     assert set(ds) == set(old_ds) | {"kind", "fitting", "arm_comparisons"}
     assert ds["arm_comparisons"] is None  # fewer than two language-model arms evaluated

@@ -69,6 +69,13 @@ def _print_plan(result: ExperimentResult) -> None:
             total += line.usd
     more = f" plus {unknown} step(s) of unknown cost" if unknown else ""
     print(f"  total that this run would spend: {total:.4f} USD{more}")
+    from llmrec.experiment.budget import worst_case_total
+
+    worst = worst_case_total(result.plan)
+    print(f"  worst case (every answer at its max_tokens cap): {worst:.4f} USD")
+    spend = result.document.spend
+    if spend is not None:
+        print(f"  spent by this run: {spend.spent_usd:.4f} USD (budget {spend.budget_usd:.4f} USD)")
 
 
 def _print_summary(result: ExperimentResult, config: ExperimentConfig, seconds: float) -> None:

@@ -6,6 +6,13 @@ config says so (``free = true`` for the experiment's ``base_url``, or ``free = t
 backend's config); the presence of ``base_url`` says nothing about price, since OpenAI itself
 is reached through one. A step of unknown cost (a model without a price, on a server not marked
 free) stops the run unless ``allow_unknown_cost = true``.
+
+The plan prices each answer at its expected length; an answer may run to the output cap
+(``max_tokens``), so each line also carries its worst case. The check before anything is sent
+compares the planned total with the budget; while requests are in flight the run's
+:class:`~llmrec.recommenders.llm.spend.SpendLimit` sends only what fits the budget at its worst
+case, given what answers have actually cost so far, and stops the run when the next request
+could pass it. ``results.json`` records the planned, worst-case and actual spend (``spend``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Iterable
 from llmrec.errors import BudgetExceededError
 from llmrec.experiment.plan import PlanLine
 
-__all__ = ["UNKNOWN_COST_HELP", "check_budget", "planned_total"]
+__all__ = ["UNKNOWN_COST_HELP", "check_budget", "planned_total", "worst_case_total"]
 
 UNKNOWN_COST_HELP = (
     'add the model\'s price to the config (`[prices."MODEL"]` with `input` and `output` in USD '
@@ -37,6 +44,17 @@ def planned_total(lines: Iterable[PlanLine]) -> tuple[float, list[PlanLine]]:
         else:
             total += line.usd
     return total, unknown
+
+
+def worst_case_total(lines: Iterable[PlanLine]) -> float:
+    """USD of the steps that will run if every answer ran to its output cap (a step without a
+    cap counts at its planned cost; unknown costs count nothing)."""
+    total = 0.0
+    for line in lines:
+        if line.will_run:
+            worst = line.worst_usd if line.worst_usd is not None else line.usd
+            total += worst or 0.0
+    return total
 
 
 def check_budget(lines: Iterable[PlanLine], budget_usd: float, *, allow_unknown_cost: bool) -> None:

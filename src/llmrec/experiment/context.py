@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmrec.errors import ConfigError
-from llmrec.experiment.budget import check_budget
+from llmrec.experiment.budget import check_budget, planned_total, worst_case_total
 from llmrec.experiment.config import ExperimentConfig, TruthSpec
 from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.results import DatasetResult, Results
 from llmrec.experiment.store import StageStore
+from llmrec.recommenders.llm.spend import SpendLimit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -88,9 +89,12 @@ class RunContext:
     _probe: ProbeSet | None = field(default=None, init=False, repr=False)
     results: Results = field(init=False)
     """The results document being built (read it; add to it with :meth:`add_dataset`)."""
+    spend: SpendLimit = field(init=False, repr=False)
+    """The budget while requests are in flight, shared by every language-model backend."""
 
     def __post_init__(self) -> None:
         self.results = Results(config=json.loads(self.config.to_json()), datasets={})
+        self.spend = SpendLimit(self.config.budget_usd)
 
     # -- what may be added ------------------------------------------------------------------
     def add_line(self, line: PlanLine, *, finished: bool = False) -> int:
@@ -136,6 +140,12 @@ class RunContext:
         check_budget(
             todo, self.config.budget_usd, allow_unknown_cost=self.config.allow_unknown_cost
         )
+        # what requests may spend in flight: the budget less what training steps will cost
+        self.spend.reserved_usd = sum(
+            line.usd or 0.0 for line in todo if line.will_run and line.kind == "training"
+        )
+        self.spend.planned_usd = planned_total(todo)[0]
+        self.spend.worst_case_usd = worst_case_total(todo)
 
     def probe(self) -> ProbeSet | None:
         """The source's probe set, loaded once when a probe truth asks for it."""
@@ -172,6 +182,7 @@ class RunContext:
             free=self.free_server(),
             prices=self.config.prices or None,
             fail_fast=self.config.fail_fast,
+            spend_limit=self.spend,
         )
 
     def training_prices(self, model: str, *, free: bool = False) -> tuple[PriceTable, bool]:

@@ -27,6 +27,9 @@ class PlanLine(BaseModel):
     output_tokens: int
     usd: float | None
     """USD; ``None`` when the cost is unknown (no price for the model)."""
+    worst_usd: float | None = None
+    """USD if every answer ran to the output cap (``max_tokens``); ``None``: no cap known (a
+    training step, a backend without a cap). Written only when known."""
     will_run: bool
     kind: str = "inference"
 
@@ -40,6 +43,8 @@ class PlanLine(BaseModel):
     def __str__(self) -> str:
         state = "will run" if self.will_run else "skipped"
         usd = "unknown USD" if self.usd is None else f"{self.usd:.4f} USD"
+        if self.worst_usd is not None:
+            usd += f" (worst case {self.worst_usd:.4f} USD)"
         if self.kind == "training":
             return f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
         return (

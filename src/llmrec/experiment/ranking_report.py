@@ -67,6 +67,7 @@ def _intro(r: RankingResult) -> list[str]:
         f"(SHA-256 `{r.fingerprint[:16]}…`). Every backend ranked the same sets and was asked "
         f"for its top {r.k}. Strict scores every test user (an invalid or missing answer is a "
         f"miss); valid-only scores the users whose answer named a candidate. {orders}",
+        *[f"{r.skipped_users:,} test user(s) skipped: too few unrated movies."][: r.skipped_users],
         "",
     ]
 

@@ -74,4 +74,9 @@ class RankingResult(_Model):
     order_fingerprints: list[str] = Field(description="Of each presentation order, repeat 0 first.")
     n_users: int
     mean_positives: float
+    skipped_users: int = Field(
+        0,
+        description="Test users left out: fewer unrated movies than the negatives needed "
+        "(too_few_negatives = 'skip').",
+    )
     backends: dict[str, RankingBackend] = Field(default_factory=dict)

@@ -161,6 +161,15 @@ class Summary(_Model):
         return None
 
 
+class Spend(_Model):
+    """What the run's paid steps were planned to cost, could have cost, and cost (USD)."""
+
+    budget_usd: float
+    planned_usd: float = Field(description="The plan: each answer at its expected length.")
+    worst_case_usd: float = Field(description="Every answer at the max_tokens cap.")
+    spent_usd: float = Field(description="What the answers sent by this run cost.")
+
+
 class Results(_Model):
     """The whole ``results.json`` document."""
 
@@ -173,6 +182,9 @@ class Results(_Model):
         None, description="Backend × truth table of the headline metrics (P@5, NDCG@10)."
     )
     artifacts: dict[str, str] | None = None
+    spend: Spend | None = Field(
+        None, description="Planned, worst-case and actual spend of the language-model requests."
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON-ready document (unset fields left out, as llmrec 0.1 wrote it)."""

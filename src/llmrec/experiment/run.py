@@ -29,7 +29,7 @@ from llmrec.experiment.arms.registry import SFT, arms_for
 from llmrec.experiment.config import ExperimentConfig
 from llmrec.experiment.context import LoadedData, PreparedTruth, RunContext
 from llmrec.experiment.plan import PlanLine
-from llmrec.experiment.results import DatasetResult, FittingSet, Results, StageLog
+from llmrec.experiment.results import DatasetResult, FittingSet, Results, Spend, StageLog
 from llmrec.experiment.stages.backends import PlannedBackend, plan_backend, run_backend
 from llmrec.experiment.stages.candidates import CandidateRanking, sample_candidates
 from llmrec.experiment.stages.data import load_data
@@ -161,6 +161,13 @@ def run(
     results = ctx.results
     if not dry_run:
         results.summary = build_summary(results.datasets)
+        s = ctx.spend
+        results.spend = Spend(
+            budget_usd=s.budget_usd,
+            planned_usd=s.planned_usd,
+            worst_case_usd=s.worst_case_usd,
+            spent_usd=s.spent_usd,
+        )
     results.plan = ctx.plan
     results.stages = StageLog(reused=ctx.store.reused, ran=ctx.store.ran)
     if not dry_run:

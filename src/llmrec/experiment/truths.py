@@ -4,10 +4,13 @@ The fitting rule depends on the kind of truth:
 
 * **neighbour truths** (the study): every rating of every user except the test users; the test
   users' gold comes from other users, so none of their own ratings is shown to a backend.
-* **holdout truths** (probe, last-N, time split): the test users' history plus every rating of
-  the other users, ``truth.history(ratings, users=test_users)``. :func:`check_fitting` asserts it
-  before any backend is fitted: no held-out rating of a test user is in the fitting table
+* **holdout truths** (probe, last-N): the test users' history plus every rating of the other
+  users, ``truth.history(ratings, users=test_users)``. :func:`check_fitting` asserts it before
+  any backend is fitted: no held-out rating of a test user is in the fitting table
   (:class:`~llmrec.errors.LeakageError` otherwise).
+* **a time split**: every rating dated before the cutoff, of every user (the other users'
+  future would show a backend what the test period made popular); the check also refuses any
+  rating on or after the cutoff.
 """
 
 from __future__ import annotations
@@ -162,6 +165,8 @@ def describe_fitting(spec: TruthSpec) -> str:
     """One line for the report: what the backends were fitted on."""
     if spec.kind == "neighbour":
         return "every rating of the users outside the test split"
+    if spec.kind == "time_split":
+        return "every rating dated before the cutoff, of every user"
     return "the test users' history (held-out ratings removed) plus every other user's ratings"
 
 
@@ -172,4 +177,6 @@ def stage_inputs(spec: TruthSpec, probe: ProbeSet | None) -> list[Any]:
     parts: list[Any] = [spec.model_dump(mode="json", exclude=set(RANKING_FIELDS))]
     if isinstance(spec, ProbeTruthSpec) and probe is not None:
         parts.append(probe_key(probe))
+    if isinstance(spec, TimeSplitTruthSpec):  # backends fitted on others' future are refitted
+        parts.append({"fitting": "before the cutoff, every user"})
     return parts

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from llmrec.data.catalog import Catalog
     from llmrec.openai_api.prices import ModelPrice
     from llmrec.prompts import PromptTemplate
+    from llmrec.recommenders.llm.spend import SpendLimit
 
 __all__ = [
     "FINE_TUNED_ARMS",
@@ -57,6 +58,9 @@ class CostEstimate:
     input_tokens: int
     output_tokens: int
     usd: float | None
+    worst_usd: float | None = None
+    """USD if every answer ran to the backend's output cap (``max_tokens``): what the requests
+    may cost at most. ``None``: unknown (no price, or no cap)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +99,9 @@ class RunSettings:
     """Prices merged over the default table (the backend's own prices win)."""
     fail_fast: bool | None = None
     """A request failing after every retry stops the run (``None``: the backend's default)."""
+    spend_limit: SpendLimit | None = None
+    """The run's budget while requests are in flight: a backend sends a request only when what
+    was spent so far plus the request's worst case fits it (``None``: no limit)."""
 
 
 @runtime_checkable

@@ -238,6 +238,10 @@ class CandidateSets:
             text = src.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise DataFormatError("candidate file not found", path=src) from None
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(
+                f"not UTF-8 text (byte {exc.start}: {exc.reason})", path=src
+            ) from None
         for lineno, line in enumerate(text.splitlines(), 1):
             u, c, p = _parse_line(line, src, lineno)
             if u in cands:
@@ -295,11 +299,16 @@ class CandidateSampler(BaseModel):
     )
     seed: int = Field(default=0, ge=0, description="Seed of the draws and of the order.")
 
-    def sample(self, dataset: ProfileDataset, ratings: Ratings) -> CandidateSets:
+    def sample(
+        self, dataset: ProfileDataset, ratings: Ratings, *, skip_short: bool = False
+    ) -> CandidateSets:
         """Candidate sets for every user of ``dataset``; negatives come from ``ratings``' movies.
 
         Raises :class:`ConfigError` when a user has more positives than ``n_candidates`` or
-        fewer unrated, non-gold movies than the negatives needed.
+        fewer unrated, non-gold movies than the negatives needed. With ``skip_short=True`` such
+        a user (one who rated almost the whole catalogue) gets no set instead, and
+        ``meta["skipped_users"]`` lists them; the other users' sets are unchanged (a user's set
+        never depends on the other users).
         """
         users = np.asarray([e.user_id for e in dataset], dtype=np.int64)
         if np.unique(users).size != users.size:
@@ -321,6 +330,13 @@ class CandidateSampler(BaseModel):
         forbidden = np.zeros(0, dtype=np.int64)
         if left.size:
             forbidden = _forbidden(users[left], [gold[i] for i in left.tolist()], ratings)
+        if skip_short:
+            short = users[left][_short_users(users[left], need[left], forbidden, movies)]
+            if short.size:
+                keep = dataset.subset(sorted(set(users.tolist()) - set(short.tolist())))
+                sets = self.sample(keep, ratings)
+                sets.meta["skipped_users"] = sorted(short.tolist())
+                return sets
         _check_available(users[left], need[left], forbidden, movies, self.n_candidates)
         neg_user, neg_movie = self._negatives(users, state, forbidden, movies, counts)
         pos_user = np.repeat(np.arange(users.size, dtype=np.int64), n_pos)
@@ -344,6 +360,8 @@ class CandidateSampler(BaseModel):
             "truth": dataset.meta.get("name") or dataset.meta.get("protocol"),
             "n_users": int(users.size),
         }
+        if skip_short:
+            meta["skipped_users"] = []
         return CandidateSets(cand, positives, meta)
 
     # -- negatives ----------------------------------------------------------------------------
@@ -510,6 +528,25 @@ def _check_available(
     users: _I64, need: _I64, forbidden: _I64, movies: _I64, n_candidates: int
 ) -> None:
     """Raise ``ConfigError`` naming the first user with fewer allowed movies than needed."""
+    short = _short_users(users, need, forbidden, movies)
+    if short.size:
+        i = int(short[0])
+        allowed = movies.size - _n_forbidden(users, forbidden, movies)[i]
+        raise ConfigError(
+            f"user {int(users[i])} has only {allowed} movies neither rated nor gold, fewer "
+            f"than the {int(need[i])} negatives needed for n_candidates={n_candidates}; lower "
+            "n_candidates or use fewer positives, or skip such users (too_few_negatives = "
+            '"skip" in an experiment, skip_short=True in Python)'
+        )
+
+
+def _short_users(users: _I64, need: _I64, forbidden: _I64, movies: _I64) -> _I64:
+    """Indices of the users with fewer allowed (unrated, non-gold) movies than they need."""
+    return np.flatnonzero(movies.size - _n_forbidden(users, forbidden, movies) < need)
+
+
+def _n_forbidden(users: _I64, forbidden: _I64, movies: _I64) -> _I64:
+    """Per user, how many catalogue movies a negative may not take."""
     fm = forbidden & 0xFFFFFFFF
     if movies.size and int(movies.min()) >= 0 and int(movies.max()) <= 1 << 27:
         table = np.zeros(int(movies.max()) + 2, dtype=bool)
@@ -524,11 +561,4 @@ def _check_available(
     lo = np.searchsorted(owner[in_catalogue], su, side="left")
     hi = np.searchsorted(owner[in_catalogue], su, side="right")
     n_forbidden[order] = hi - lo
-    short = np.flatnonzero(movies.size - n_forbidden < need)
-    if short.size:
-        i = int(short[0])
-        raise ConfigError(
-            f"user {int(users[i])} has only {movies.size - int(n_forbidden[i])} movies neither "
-            f"rated nor gold, fewer than the {int(need[i])} negatives needed for "
-            f"n_candidates={n_candidates}; lower n_candidates or use fewer positives"
-        )
+    return n_forbidden

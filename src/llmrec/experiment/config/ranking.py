@@ -8,7 +8,9 @@ Every ``[truth.NAME]`` table, whatever its ``kind``, takes these fields beside i
   (:meth:`~llmrec.recommenders.Recommender.rank_many`), the protocol of LLMRank, LLaRA and
   RecLM-eval. ``n_candidates``, ``negatives``, ``max_positives`` and ``candidate_seed`` are the
   sampler's fields; ``repeats`` shows each set in that many seeded orders (position-bias
-  control).
+  control). ``too_few_negatives`` says what happens to a test user who rated almost the whole
+  catalogue, leaving fewer unrated movies than the negatives needed: ``"skip"`` (default) leaves
+  the user out, counted in the results (``skipped_users``); ``"fail"`` stops the run.
 
 The candidate fields mean nothing to a ``"full"`` truth, so setting one there is an error (it
 would otherwise be silently ignored). A ``"full"`` truth serialises without any of these fields,
@@ -32,7 +34,15 @@ __all__ = ["RANKING_FIELDS", "RankingFields"]
 
 #: Names of the fields below; they are not part of the truth's own config.
 RANKING_FIELDS = frozenset(
-    {"ranking", "n_candidates", "negatives", "max_positives", "repeats", "candidate_seed"}
+    {
+        "ranking",
+        "n_candidates",
+        "negatives",
+        "max_positives",
+        "repeats",
+        "candidate_seed",
+        "too_few_negatives",
+    }
 )
 
 
@@ -69,6 +79,11 @@ class RankingFields(BaseModel):
     )
     candidate_seed: int = Field(
         0, ge=0, description="ranking 'candidates': seed of the negatives and of the orders."
+    )
+    too_few_negatives: Literal["skip", "fail"] = Field(
+        "skip",
+        description="ranking 'candidates': a test user with fewer unrated movies than the "
+        "negatives needed is left out and counted ('skip') or stops the run ('fail').",
     )
 
     @model_validator(mode="after")

@@ -145,6 +145,7 @@ def _price(
         input_tokens=est.input_tokens,
         output_tokens=est.output_tokens,
         usd=est.usd,
+        worst_usd=getattr(est, "worst_usd", None),
         will_run=will_run,
     )
 

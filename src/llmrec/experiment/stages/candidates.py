@@ -6,7 +6,12 @@ catalogue,
 1. samples one candidate set per test user (:class:`~llmrec.truth.CandidateSampler` over every
    rating of the data, so a negative is a movie the user never rated, in the history or held
    out) as the stage ``candidates:NAME``: ``candidates/NAME.jsonl`` with its fingerprint, reused
-   by a rerun whose split and sampler settings are unchanged;
+   by a rerun whose split and sampler settings are unchanged, after checking it: the content
+   must match the fingerprint in ``NAME.jsonl.meta.json``, cover exactly the test users (less
+   those skipped) and hold each user's gold as positives (:func:`check_stored_sets`; a
+   ``DataFormatError`` naming the file otherwise). A test user with fewer unrated movies than
+   the negatives needed is skipped and counted (``too_few_negatives = "skip"``) or stops the
+   run (``"fail"``);
 2. prices every language-model backend's ranking requests (``estimate_rank_cost``, every
    presentation order) in the run's plan, so the whole-run budget check covers them before
    anything is sent (a backend that cannot price ranking is an unknown cost);
@@ -31,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmrec._io import atomic_open, write_json_atomic
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, DataFormatError
 from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.ranking_results import (
     RankingBackend,
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
     from llmrec.recommenders.base import Recommendation
     from llmrec.truth import ProfileDataset
 
-__all__ = ["RANKING_METRICS", "CandidateRanking", "sample_candidates"]
+__all__ = ["RANKING_METRICS", "CandidateRanking", "check_stored_sets", "sample_candidates"]
 
 #: The metrics of the candidate protocol (the usual ones of LLMRank, LLaRA and RecLM-eval).
 RANKING_METRICS = ("hit@1", "hit@3", "hit@5", "ndcg@5", "ndcg@10")
@@ -77,13 +82,15 @@ class CandidateRanking:
         key: str,
         test: ProfileDataset,
         sets: CandidateSets,
+        skipped: int = 0,
     ) -> None:
         self.ctx = ctx
         self.name = name
         self.spec = spec
         self.key = key
-        self.test = test
+        self.test = test if not skipped else test.subset(sets.user_ids)
         self.sets = sets
+        self.skipped = skipped
         self.orders = sets.orders(spec.repeats, spec.candidate_seed)
         self.files: dict[str, list[str]] = {}
         self.path = f"candidates/{name}.jsonl"
@@ -112,17 +119,29 @@ class CandidateRanking:
         path = f"candidates/{name}.jsonl"
         key = stage_key(split_key, sampler.model_dump(mode="json"))
 
+        skip = spec.too_few_negatives == "skip"
+        where = f"[truth.{name}] (ranking = 'candidates')"
+
         def work() -> None:
             try:
-                sets = sampler.sample(test, ratings)
+                sets = sampler.sample(test, ratings, skip_short=skip)
             except ConfigError as exc:
-                raise ConfigError(f"[truth.{name}] (ranking = 'candidates'): {exc}") from None
+                raise ConfigError(f"{where}: {exc}") from None
             sets.meta["truth"] = name
             sets.save(ctx.out / path)
 
-        ctx.store.run(f"candidates:{name}", key, [path, path + ".meta.json"], work)
+        ran = ctx.store.run(f"candidates:{name}", key, [path, path + ".meta.json"], work)
         sets = CandidateSets.load(ctx.out / path)
-        return cls(ctx, name, spec, stage_key(key, sets.fingerprint()), test, sets)
+        if not ran:  # found in --out: checked before it is used (or paid for) again
+            check_stored_sets(ctx.out / path, sets, test, spec.max_positives)
+        skipped = [int(u) for u in sets.meta.get("skipped_users", [])]
+        if skipped and not skip:
+            raise ConfigError(
+                f"{where}: {len(skipped)} test user(s) have fewer unrated movies than the "
+                f"negatives needed (first: user {skipped[0]}) and too_few_negatives = 'fail'; "
+                "lower n_candidates, or set too_few_negatives = 'skip' to leave them out"
+            )
+        return cls(ctx, name, spec, stage_key(key, sets.fingerprint()), test, sets, len(skipped))
 
     def _lists(self, order: CandidateSets) -> list[tuple[int, ...]]:
         return [order[u] for u in self.test.user_ids]
@@ -135,6 +154,7 @@ class CandidateRanking:
         profiles = self.test.profiles
         requests = tokens_in = tokens_out = 0
         usd: float | None = 0.0
+        worst: float | None = 0.0
         model = getattr(rec, "model_id", "?")
         estimate = getattr(rec, "estimate_rank_cost", None)
         for order in self.orders:
@@ -147,6 +167,8 @@ class CandidateRanking:
             tokens_in += est.input_tokens
             tokens_out += est.output_tokens
             usd = None if usd is None or est.usd is None else usd + est.usd
+            est_worst = getattr(est, "worst_usd", None)
+            worst = None if worst is None or est_worst is None else worst + est_worst
             model = est.model
         return PlanLine(
             step=f"{spec.display} ranking on {self.name} ({len(profiles)} test users × "
@@ -155,6 +177,7 @@ class CandidateRanking:
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             usd=usd,
+            worst_usd=worst if requests and usd is not None else None,
             will_run=will_run,
         )
 
@@ -212,6 +235,7 @@ class CandidateRanking:
             order_fingerprints=[o.fingerprint() for o in self.orders],
             n_users=len(truth),
             mean_positives=sum(map(len, truth.values())) / len(truth) if truth else 0.0,
+            skipped_users=self.skipped,
             backends={},
         )
         if not evaluate:
@@ -225,6 +249,44 @@ class CandidateRanking:
                     files, rows, truth, n_bootstrap=config.n_bootstrap, seed=config.seed
                 )
         return out
+
+
+def check_stored_sets(
+    path: Path, sets: CandidateSets, test: ProfileDataset, max_positives: int | None
+) -> None:
+    """Raise :class:`~llmrec.errors.DataFormatError` naming ``path`` unless the stored sets are
+    the ones sampled for ``test``: their content matches the fingerprint in the metadata, they
+    cover exactly the test users not skipped, and each user's positives are the user's gold
+    (the first ``max_positives``). An edited positive would change HR and NDCG silently."""
+    again = "; delete it and its .meta.json to sample the sets again"
+    recorded = sets.meta.get("fingerprint")
+    if recorded != sets.fingerprint():
+        raise DataFormatError(
+            f"the candidate sets do not match the fingerprint recorded in {path.name}.meta.json "
+            f"({str(recorded)[:16]}…, the file gives {sets.fingerprint()[:16]}…): the file was "
+            f"edited or damaged{again}",
+            path=path,
+        )
+    skipped = {int(u) for u in sets.meta.get("skipped_users", [])}
+    expected = set(test.user_ids) - skipped
+    missing, extra = sorted(expected - set(sets)), sorted(set(sets) - expected)
+    if missing or extra:
+        which = f"test user {missing[0]} has no set" if missing else f"user {extra[0]} is not"
+        raise DataFormatError(
+            f"the candidate sets are not those of this truth's test users ({which}"
+            f"{'' if missing else ' a test user'}){again}",
+            path=path,
+        )
+    for example in test:
+        if example.user_id in skipped:
+            continue
+        gold = tuple(example.gold if max_positives is None else example.gold[:max_positives])
+        if sets.positives(example.user_id) != gold:
+            raise DataFormatError(
+                f"user {example.user_id}'s positives {list(sets.positives(example.user_id))} "
+                f"are not the truth's gold {list(gold)}{again}",
+                path=path,
+            )
 
 
 def _write_ranks(

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
     from llmrec.prompts import PromptTemplate
+    from llmrec.recommenders.llm.spend import SpendLimit
 
 __all__ = ["LanguageModelRecommender"]
 
@@ -70,6 +71,8 @@ class LanguageModelRecommender(Recommender):
     # the prompt asks for k movies, so a longer k is another question, not a longer answer
     ranks_catalogue: ClassVar[bool] = False
     fine_tuned_arm: FineTunedArm | None = None
+    #: The run's budget while requests are in flight (``RunSettings.spend_limit``; llm/spend.py).
+    spend_limit: SpendLimit | None = None
 
     def __init__(self, config: Any = None, /, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -134,7 +137,9 @@ class LanguageModelRecommender(Recommender):
             if name not in changes
         }
         data.update(changes)
-        return type(self)(**data)
+        out = type(self)(**data)
+        out.spend_limit = self.spend_limit
+        return out
 
     def with_model(self, model: str) -> Self:
         return self._copy(model=model)
@@ -146,7 +151,22 @@ class LanguageModelRecommender(Recommender):
             changes["template"] = settings.template
         if settings.cache_path is not None and "cache" in unset:
             changes["cache"] = settings.cache_path
-        return self._copy(**changes) if changes else self._copy()
+        out = self._copy(**changes) if changes else self._copy()
+        if settings.spend_limit is not None:
+            out.spend_limit = settings.spend_limit
+        return out
+
+    @property
+    def max_output_tokens(self) -> int | None:
+        """The cap on an answer's tokens (the config's ``max_tokens``; ``None``: none known)."""
+        cap = getattr(self.config, "max_tokens", None)
+        return cap if isinstance(cap, int) else None
+
+    def _worst_usd(self, n_in: int, requests: int) -> float | None:
+        """USD of ``requests`` requests with ``n_in`` input tokens if every answer ran to the
+        cap (``None``: no cap, or no price)."""
+        cap = self.max_output_tokens
+        return None if cap is None else self.token_cost(n_in, requests * cap)
 
     def estimate_cost(
         self, profiles: Sequence[Sequence[int]], k: int, catalog: Catalog
@@ -163,7 +183,9 @@ class LanguageModelRecommender(Recommender):
             known = tuple(m for m in profile if m in catalog)
             n_in += count_chat_tokens(template.messages(known, catalog, k=k), encoding=encoding)
         n_out = len(profiles) * expected_output_tokens(k, template=template, catalog=catalog)
-        return CostEstimate(self.model_id, len(profiles), n_in, n_out, self.token_cost(n_in, n_out))
+        usd = self.token_cost(n_in, n_out)
+        worst = self._worst_usd(n_in, len(profiles))
+        return CostEstimate(self.model_id, len(profiles), n_in, n_out, usd, worst)
 
     # -- state ------------------------------------------------------------------------------
     def _fit(
@@ -446,7 +468,9 @@ class LanguageModelRecommender(Recommender):
             n_in += count_chat_tokens(messages, encoding=encoding)
             n_out += expected_output_tokens(kk, template=template, catalog=catalog)
             requests += 1
-        return CostEstimate(self.model_id, requests, n_in, n_out, self.token_cost(n_in, n_out))
+        usd = self.token_cost(n_in, n_out)
+        worst = self._worst_usd(n_in, requests)
+        return CostEstimate(self.model_id, requests, n_in, n_out, usd, worst)
 
     def _rank_many(
         self,
@@ -526,11 +550,49 @@ class LanguageModelRecommender(Recommender):
                 bar.update(1)
 
             try:
-                fresh = self.transport().send(todo, on_answer=arrived)
+                fresh = self._send(todo, arrived)
             finally:
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
         return answers
+
+    def _send(
+        self, todo: list[ChatRequest], arrived: Callable[[ChatRequest, ChatAnswer], None]
+    ) -> list[ChatAnswer]:
+        """Send ``todo`` through the transport; under a :class:`SpendLimit`, in groups whose
+        worst case fits what is left of the budget (one group when everything fits), counting
+        what each answer cost as it arrives, and stopping before a request that might not fit.
+        """
+        limit = self.spend_limit
+        if limit is None:
+            return self.transport().send(todo, on_answer=arrived)
+        from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
+
+        encoding = get_encoding()
+        worst = [
+            self._worst_usd(count_chat_tokens(list(r.messages), encoding=encoding), 1) or 0.0
+            for r in todo
+        ]
+
+        def counted(request: ChatRequest, answer: ChatAnswer) -> None:
+            if not answer.cached:
+                limit.add(answer.cost_usd)
+            arrived(request, answer)
+
+        out: list[ChatAnswer] = []
+        start = 0
+        while start < len(todo):
+            room, end, total = limit.room(), start, 0.0
+            while end < len(todo) and total + worst[end] <= room:
+                total += worst[end]
+                end += 1
+            if end == start:
+                raise limit.stop(
+                    model=self.model_id, next_worst_usd=worst[start], unsent=len(todo) - start
+                )
+            out.extend(self.transport().send(todo[start:end], on_answer=counted))
+            start = end
+        return out
 
 
 def _keyed_body(
