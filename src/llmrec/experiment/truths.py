@@ -21,7 +21,7 @@ from llmrec.data import Ratings
 from llmrec.data.netflix import ProbeSet
 from llmrec.errors import ConfigError
 from llmrec.experiment.config.ranking import RANKING_FIELDS
-from llmrec.experiment.config.sources import MovieLensSource, NetflixSource, SyntheticSource
+from llmrec.experiment.config.sources import DataSource, NetflixSource, SyntheticSource
 from llmrec.experiment.config.truth import (
     LastNTruthSpec,
     NeighbourTruthSpec,
@@ -49,14 +49,13 @@ __all__ = [
     "stage_inputs",
 ]
 
-Source = SyntheticSource | NetflixSource | MovieLensSource
 
-
-def load_source_probe(source: Source) -> ProbeSet:
+def load_source_probe(source: DataSource) -> ProbeSet:
     """The probe set of a data source: ``probe.txt`` in its folder.
 
-    Synthetic folders always have one; a Netflix folder must hold ``probe.txt``; MovieLens has
-    none. Each missing case is a :class:`~llmrec.errors.ConfigError` saying what to do.
+    Synthetic folders always have one; a Netflix folder must hold ``probe.txt``; MovieLens,
+    RecBole, Amazon and llmrec folders have none. Each missing case is a
+    :class:`~llmrec.errors.ConfigError` saying what to do.
     """
     from llmrec.data import netflix
 
@@ -79,8 +78,8 @@ def load_source_probe(source: Source) -> ProbeSet:
             )
         return netflix.load_probe(path)
     raise ConfigError(
-        f"a probe truth needs a probe set (probe.txt), and a MovieLens source ({source.path}) "
-        "has none; use kind = 'last_n' or 'time_split'"
+        f"a probe truth needs a probe set (probe.txt), and a {source.kind} source "
+        f"({source.path}) has none; use kind = 'last_n' or 'time_split'"
     )
 
 

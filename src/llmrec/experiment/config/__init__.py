@@ -3,7 +3,7 @@
 :class:`ExperimentConfig` is one reproduction of the study, loadable from TOML or JSON
 (:meth:`ExperimentConfig.from_file`) and saved beside every artifact a run produces. Its parts:
 
-* ``data`` (:mod:`.sources`): synthetic, Netflix or MovieLens ratings;
+* ``data`` (:mod:`.sources`): synthetic, Netflix, MovieLens, RecBole, Amazon or llmrec ratings;
 * ``truth`` (:mod:`.truth`, :mod:`.ranking`): ground truths by name, each with a ``kind`` and an
   evaluation protocol (whole catalogue or candidate sets);
 * ``backends``, ``split``, ``template``, metrics, budget and prices (:mod:`.experiment`);
@@ -21,9 +21,12 @@ from llmrec.experiment.config.experiment import (
 )
 from llmrec.experiment.config.finetune import FineTuneStage, HostedDPO, LocalDPO, LocalFineTune
 from llmrec.experiment.config.sources import (
+    AmazonSource,
     DataSource,
+    LlmrecSource,
     MovieLensSource,
     NetflixSource,
+    RecBoleSource,
     SyntheticSource,
 )
 from llmrec.experiment.config.truth import (
@@ -38,18 +41,21 @@ from llmrec.experiment.config.truth import (
 __all__ = [
     "STUDY_METRICS",
     "STUDY_TRUTH",
+    "AmazonSource",
     "BackendSpec",
     "DataSource",
     "ExperimentConfig",
     "FineTuneStage",
     "HostedDPO",
     "LastNTruthSpec",
+    "LlmrecSource",
     "LocalDPO",
     "LocalFineTune",
     "MovieLensSource",
     "NeighbourTruthSpec",
     "NetflixSource",
     "ProbeTruthSpec",
+    "RecBoleSource",
     "SplitConfig",
     "SyntheticSource",
     "TimeSplitTruthSpec",

@@ -27,7 +27,12 @@ from llmrec.errors import ConfigError
 from llmrec.experiment.config._base import ConfigModel
 from llmrec.experiment.config.defaults import STUDY_BACKENDS, STUDY_METRICS, fill_defaults
 from llmrec.experiment.config.finetune import FineTuneStage
-from llmrec.experiment.config.sources import DataSource, MovieLensSource, SyntheticSource
+from llmrec.experiment.config.sources import (
+    NO_PROBE_SOURCES,
+    SOURCE_NAMES,
+    DataSource,
+    SyntheticSource,
+)
 from llmrec.experiment.config.truth import TruthSpec, study_truth
 from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
 from llmrec.openai_api.prices import ModelPrice, PriceTable, merge_prices
@@ -161,10 +166,11 @@ class ExperimentConfig(ConfigModel):
     @model_validator(mode="after")
     def _probe_needs_a_probe_file(self) -> ExperimentConfig:
         probes = [name for name, t in self.truth.items() if t.kind == "probe"]
-        if probes and isinstance(self.data, MovieLensSource):
+        if probes and isinstance(self.data, NO_PROBE_SOURCES):
+            name = SOURCE_NAMES[self.data.kind]
             raise ValueError(
-                f"truth {probes[0]!r} is a probe truth, but a MovieLens source has no probe "
-                "set (probe.txt); use kind = 'last_n' or 'time_split' for MovieLens"
+                f"truth {probes[0]!r} is a probe truth, but a {name} source has no probe set "
+                f"(probe.txt); use kind = 'last_n' or 'time_split' for {name}"
             )
         return self
 
