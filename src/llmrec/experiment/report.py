@@ -16,6 +16,7 @@ from typing import Any
 
 from llmrec._io import write_json_atomic, write_text_atomic
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.pvalues import format_p
 from llmrec.experiment.ranking_report import (
     RANKING_FIGURE,
     has_ranking_figure,
@@ -68,10 +69,6 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _p(value: float | None) -> str:
-    return "–" if value is None or value != value else f"{value:.3g}"
-
-
 # -- sections -------------------------------------------------------------------------------
 def _data_section(results: Results, config: ExperimentConfig) -> list[str]:
     data = results.data or {}
@@ -120,60 +117,83 @@ def _metrics_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
     ]
 
 
-def _comparison_rows(comparisons: dict[str, Any] | None, metrics: list[str]) -> list[list[str]]:
-    """One row per (comparison, metric) of paired-test results: Δ mean, p-values, d_z."""
+_TESTS = (
+    ("t_pvalue", "t-test p"),
+    ("wilcoxon_pvalue", "Wilcoxon p"),
+    ("randomization_pvalue", "randomisation p"),
+)
+
+
+def _adjusted(ds: DatasetResult) -> str | None:
+    """The correction shown beside the raw p-values (``None``: raw only)."""
+    return None if ds.p_adjust in (None, "none") else ds.p_adjust
+
+
+def _comparison_rows(
+    comparisons: dict[str, Any] | None, metrics: list[str], *, adjusted: bool
+) -> list[list[str]]:
+    """One row per (comparison, metric) of paired-test results: Δ mean, p-values (each beside
+    its adjusted value when ``adjusted``), d_z."""
     rows = []
     for label, comp in (comparisons or {}).items():
         per_metric = comp.get("results", {})
         for m in metrics:
             c = per_metric.get(m)
             if c:
-                rows.append(
-                    [
-                        label,
-                        m,
-                        f"{c['diff']:+.4f}",
-                        _p(c["t_pvalue"]),
-                        _p(c["wilcoxon_pvalue"]),
-                        _p(c["randomization_pvalue"]),
-                        f"{c['cohens_dz']:+.3f}",
-                    ]
-                )
+                cells = [label, m, f"{c['diff']:+.4f}"]
+                for key, _ in _TESTS:
+                    cells.append(format_p(c[key]))
+                    if adjusted:
+                        cells.append(format_p(c.get(f"{key}_adj")))
+                rows.append([*cells, f"{c['cohens_dz']:+.3f}"])
     return rows
 
 
+def _test_header(first: str, last: str, method: str | None) -> list[str]:
+    header = [first, "metric", "Δ mean"]
+    for _, title in _TESTS:
+        header.append(title)
+        if method is not None:
+            header.append(f"{method} adj.")
+    return [*header, last]
+
+
+def _adjust_note(method: str | None) -> list[str]:
+    if method is None:
+        return []
+    return [
+        f"p-values adjusted with `{method}` over the table (every row × metric is one family; "
+        "each test kind corrected separately), beside the raw ones.",
+        "",
+    ]
+
+
 def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
-    rows = _comparison_rows(ds.comparisons, config.metrics)
+    method = _adjusted(ds)
+    rows = _comparison_rows(ds.comparisons, config.metrics, adjusted=method is not None)
     if not rows:
         return []
-    header = [
-        "backend",
-        "metric",
-        "Δ mean",
-        "t-test p",
-        "Wilcoxon p",
-        "randomisation p",
-        "Cohen's d_z",
-    ]
     return [
         f"Paired tests against `{ds.baseline}` (users evaluated by both):",
         "",
-        _markdown_table(header, rows),
+        _markdown_table(_test_header("backend", "Cohen's d_z", method), rows),
         "",
+        *_adjust_note(method),
     ]
 
 
 def _arm_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
     """Paired tests between the language-model arms (see :mod:`.arm_tests`)."""
-    rows = _comparison_rows(ds.arm_comparisons, config.metrics)
+    method = _adjusted(ds)
+    rows = _comparison_rows(ds.arm_comparisons, config.metrics, adjusted=method is not None)
     if not rows:
         return []
-    header = ["arms", "metric", "Δ mean", "t-test p", "Wilcoxon p", "randomisation p", "d_z"]
     return [
         "Paired tests between the language-model arms (the same test users; Δ = first − second):",
         "",
-        _markdown_table(header, rows),
+        _markdown_table(_test_header("arms", "d_z", method), rows),
         "",
+        *_adjust_note(method),
     ]
 
 

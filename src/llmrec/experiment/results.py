@@ -117,6 +117,11 @@ class DatasetResult(_Model):
         description="Comparison.to_dict() per pair 'B vs A' of language-model arms "
         "(experiment.arm_tests).",
     )
+    p_adjust: str | None = Field(
+        None,
+        description="The correction of the paired tests' p-values (holm, bonferroni, fdr_bh, "
+        "none); each result holds NAME_adj beside NAME (experiment.pvalues).",
+    )
     llm_diagnostics: dict[str, LLMDiagnostics] | None = None
     beyond_accuracy: dict[str, BeyondAccuracy] | None = None
     per_user_csv: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -128,6 +128,12 @@ class ExperimentConfig(ConfigModel):
         "metrics such as precision_tail@5, and the share of recommendations in the head).",
     )
     k: int = Field(10, ge=1, le=100, description="Length of every recommendation list.")
+    p_adjust: Literal["holm", "bonferroni", "fdr_bh", "none"] = Field(
+        "holm",
+        description="Multiple-test correction of each truth's paired tests (every backend × "
+        "metric against the baseline is one family, the arm tests another), shown beside the "
+        "raw p-values; 'none' leaves them raw.",
+    )
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the 95 % CIs.")
     seed: int = Field(0, ge=0, description="Seed of the bootstrap and randomisation tests.")
     budget_usd: float = Field(

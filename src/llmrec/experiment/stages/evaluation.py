@@ -178,11 +178,14 @@ def evaluate_dataset(
     )
     csv_path = f"metrics/{name}.per_user.csv"
     _write_per_user(out / csv_path, reports)
+    from llmrec.experiment.pvalues import adjust_family
+
     return {
         "metrics": metrics,
         "baseline": baseline,
-        "comparisons": comparisons,
-        "arm_comparisons": arms or None,
+        "comparisons": adjust_family(comparisons, config.p_adjust),
+        "arm_comparisons": adjust_family(arms, config.p_adjust) or None,
+        "p_adjust": config.p_adjust if comparisons or arms else None,
         "llm_diagnostics": diagnostics,
         "beyond_accuracy": beyond,
         "per_user_csv": csv_path,
