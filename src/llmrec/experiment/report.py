@@ -295,14 +295,64 @@ def _dataset_section(
     ]
 
 
+def _probe_section(doc: Results) -> list[str]:
+    """The memorisation probe of each zero-shot language-model backend, by popularity bucket,
+    with the synthetic-catalog floor when calibrated (``[probe]``)."""
+    if not doc.probes:
+        return []
+    from llmrec.probes import TABLE_HEADERS
+
+    rows: list[list[str]] = []
+    skipped = []
+    for p in doc.probes.values():
+        if p.skipped is not None:
+            skipped.append(f"- {p.label}: not probed, {p.skipped}")
+            continue
+        rows += [[p.label, *r] for r in p.rows]
+        rows += [[f"{p.label} (synthetic floor)", *r] for r in p.calibration_rows or []]
+    out = [
+        "## Memorisation probe",
+        "",
+        "How much of the data set each zero-shot language-model backend recalls (rates with 95 % "
+        "Wilson intervals, by popularity bucket of the movies probed). Read the zero-shot rows "
+        "of the tables below with it: a high recall means a zero-shot score may be recall of "
+        "the data, not recommendation; a low one is not proof the data was never seen.",
+        "",
+    ]
+    if rows:
+        out += [_markdown_table(["backend", *TABLE_HEADERS], rows), ""]
+    return [*out, *skipped, *([""] if skipped else [])]
+
+
+def _probe_note(doc: Results, ds: DatasetResult) -> list[str]:
+    """One line beside a truth's rows: the probe recall of the backends in its table."""
+    if not doc.probes:
+        return []
+    labels = set(ds.metrics or {}) | set(ds.ranking.backends if ds.ranking else {})
+    cells = [
+        f"{p.label} {p.recall:.1%}"
+        + ("" if p.calibration_recall is None else f" (floor {p.calibration_recall:.1%})")
+        for p in doc.probes.values()
+        if p.label in labels and p.recall is not None
+    ]
+    if not cells:
+        return []
+    return [f"Memorisation probe recall beside these rows: {'; '.join(cells)}.", ""]
+
+
 def render_markdown(results: Results | dict[str, Any], config: ExperimentConfig) -> str:
     """The whole report as Markdown (accepts the typed results or a ``results.json`` dict)."""
     doc = _as_results(results)
     parts = ["# llmrec: Large Language Models as Recommendation Systems, reproduced", ""]
     parts += _data_section(doc, config)
     parts += summary_section(doc)
+    parts += _probe_section(doc)
     for i, (name, ds) in enumerate(doc.datasets.items(), start=2):
-        parts += _dataset_section(i, name, ds, config)
+        section = _dataset_section(i, name, ds, config)
+        note = _probe_note(doc, ds)
+        if note:  # beside the zero-shot rows: right after the truth's heading block
+            section = [*section[:2], *note, *section[2:]]
+        parts += section
     parts += ["![Figure 2](figure.png)", ""]
     if has_ranking_figure(doc):
         parts += [f"![Candidate ranking]({RANKING_FIGURE})", ""]

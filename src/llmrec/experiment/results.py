@@ -166,6 +166,28 @@ class Summary(_Model):
         return None
 
 
+class ProbeResult(_Model):
+    """One backend's memorisation probe (``[probe]``; :mod:`llmrec.experiment.stages.probe`)."""
+
+    label: str = Field(description="Backend label.")
+    skipped: str | None = Field(None, description="Why the probe did not run.")
+    model: str | None = None
+    kind: str | None = Field(None, description="item_lines, title_completion or user_lines.")
+    file: str | None = Field(None, description="The MemorisationReport (probes/LABEL.json).")
+    recall: float | None = Field(None, description="Exact recall over every probed item.")
+    rows: list[list[str]] = Field(
+        default_factory=list,
+        description="MemorisationReport.table_rows(): per bucket and all (TABLE_HEADERS).",
+    )
+    failed: int = 0
+    cost_usd: float | None = None
+    calibration_file: str | None = None
+    calibration_recall: float | None = Field(
+        None, description="Recall on the synthetic catalog: the probe's false-positive floor."
+    )
+    calibration_rows: list[list[str]] | None = None
+
+
 class Results(_Model):
     """The whole ``results.json`` document."""
 
@@ -178,6 +200,9 @@ class Results(_Model):
         None, description="Backend × truth table of the headline metrics (P@5, NDCG@10)."
     )
     artifacts: dict[str, str] | None = None
+    probes: dict[str, ProbeResult] | None = Field(
+        None, description="The memorisation probe per zero-shot language-model backend."
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON-ready document (unset fields left out, as llmrec 0.1 wrote it)."""

@@ -7,7 +7,8 @@
 * ``truth`` (:mod:`.truth`, :mod:`.ranking`): ground truths by name, each with a ``kind`` and an
   evaluation protocol (whole catalogue or candidate sets);
 * ``backends``, ``split``, ``template``, metrics, budget and prices (:mod:`.experiment`);
-* ``finetune`` (:mod:`.finetune`): the fine-tuning arms (hosted or local SFT, and DPO).
+* ``finetune`` (:mod:`.finetune`): the fine-tuning arms (hosted or local SFT, and DPO);
+* ``probe`` (:mod:`.probe`): the optional memorisation probe.
 
 The study's defaults are stated once, in :mod:`.defaults`.
 """
@@ -20,6 +21,7 @@ from llmrec.experiment.config.experiment import (
     study_backends,
 )
 from llmrec.experiment.config.finetune import FineTuneStage, HostedDPO, LocalDPO, LocalFineTune
+from llmrec.experiment.config.probe import ProbeStage
 from llmrec.experiment.config.sources import (
     AmazonSource,
     DataSource,
@@ -54,6 +56,7 @@ __all__ = [
     "MovieLensSource",
     "NeighbourTruthSpec",
     "NetflixSource",
+    "ProbeStage",
     "ProbeTruthSpec",
     "RecBoleSource",
     "SplitConfig",

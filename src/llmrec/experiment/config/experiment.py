@@ -27,6 +27,7 @@ from llmrec.errors import ConfigError
 from llmrec.experiment.config._base import ConfigModel
 from llmrec.experiment.config.defaults import STUDY_BACKENDS, STUDY_METRICS, fill_defaults
 from llmrec.experiment.config.finetune import FineTuneStage
+from llmrec.experiment.config.probe import ProbeStage
 from llmrec.experiment.config.sources import (
     NO_PROBE_SOURCES,
     SOURCE_NAMES,
@@ -163,6 +164,19 @@ class ExperimentConfig(ConfigModel):
         "failed answer (scored as a miss, counted in the report, asked again by the next run).",
     )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
+    probe: ProbeStage | None = Field(
+        None,
+        description="The memorisation probe, run for every zero-shot language-model backend "
+        "and shown beside its rows (left out: no probe).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _no_probe_no_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Without ``[probe]`` the dump is that of configs written before it existed."""
+        data = handler(self)
+        if isinstance(data, dict) and self.probe is None:
+            data.pop("probe", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
