@@ -16,6 +16,7 @@ from llmrec.data.synthetic import ensure_synthetic
 from llmrec.errors import BudgetExceededError
 from llmrec.experiment import ExperimentConfig, run
 from llmrec.experiment.config import ProbeStage
+from llmrec.experiment.report import render_text
 from llmrec.probes import MemorisationReport
 from llmrec.testing import LocalOpenAIServer
 
@@ -114,7 +115,10 @@ def test_the_probe_is_in_the_plan_and_asked_once(finished: Any) -> None:
 
 
 def test_the_report_shows_the_probe_beside_the_zero_shot_rows(finished: Any) -> None:
-    out, _, _, _, _, fraction = finished
+    out, first, _, _, _, fraction = finished
+    config = ExperimentConfig.model_validate(first.results["config"])
+    text = render_text(first.document, config)
+    assert "Memorisation probe:" in text and "zero-shot (synthetic floor)" in text
     report = (out / "report.md").read_text()
     assert "## Memorisation probe" in report
     assert "| zero-shot | item_lines |" in report
@@ -143,3 +147,12 @@ def test_a_config_without_probe_has_no_trace_of_it() -> None:
     assert "probe" not in json.loads(ExperimentConfig().to_json())
     with pytest.raises(ValueError, match="calibrat"):
         ExperimentConfig.model_validate({"probe": {"calibrated": True}})
+
+
+def test_a_dry_run_lists_the_probe_and_sends_nothing(tmp_path: Path) -> None:
+    with LocalOpenAIServer(chat=lambda body: "nothing") as server:
+        result = run(_config(server.base_url, free=True), tmp_path / "out", dry_run=True)
+        assert not any(r.path.endswith(CHAT) for r in server.requests)
+    probe_lines = [line for line in result.plan if line.step.startswith("memorisation probe")]
+    assert probe_lines[0].requests == 30
+    assert len(probe_lines) == 2 and not (tmp_path / "out" / "probes").exists()

@@ -380,7 +380,23 @@ def render_text(results: Results | dict[str, Any], config: ExperimentConfig) -> 
                 out.append(f"  {e.label}: skipped, {e.skipped}{extra}")
         out.append("")
     out += summary_text(doc)
+    out += _probe_text(doc)
     return "\n".join(out)
+
+
+def _probe_text(doc: Results) -> list[str]:
+    """The memorisation probe's rows for a terminal (``[probe]``)."""
+    if not doc.probes:
+        return []
+    from llmrec.probes import TABLE_HEADERS
+
+    rows = []
+    for p in doc.probes.values():
+        rows += [[p.label, *r] for r in p.rows]
+        rows += [[f"{p.label} (synthetic floor)", *r] for r in p.calibration_rows or []]
+    skipped = [f"  {p.label}: not probed, {p.skipped}" for p in doc.probes.values() if p.skipped]
+    table = [text_table(["backend", *TABLE_HEADERS], rows)] if rows else []
+    return ["", "Memorisation probe:", *table, *skipped]
 
 
 def write_outputs(out: Path, results: Results, config: ExperimentConfig) -> None:
