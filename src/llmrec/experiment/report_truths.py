@@ -29,6 +29,7 @@ MEASURES = {
     "time_split": "every rating on or after a cutoff date, held out (the future, for all users)",
     "next_item": "each user's last item in time order (leave-one-out), ranked among the stored "
     "1 + 19 candidates (LLaRA, LLMRank)",
+    "tallrec": "TALLRec's yes/no task: will the user like the movie after ten rated ones",
 }
 
 _RULES = {

@@ -180,16 +180,18 @@ def evaluate_dataset(
     _write_per_user(out / csv_path, reports)
     from llmrec.experiment.pvalues import adjust_family
 
-    return {
+    fields: dict[str, Any] = {
         "metrics": metrics,
         "baseline": baseline,
         "comparisons": adjust_family(comparisons, config.p_adjust),
         "arm_comparisons": adjust_family(arms, config.p_adjust) or None,
-        "p_adjust": config.p_adjust if comparisons or arms else None,
         "llm_diagnostics": diagnostics,
         "beyond_accuracy": beyond,
         "per_user_csv": csv_path,
     }
+    if comparisons or arms:  # the method, where there are p-values to adjust
+        fields["p_adjust"] = config.p_adjust
+    return fields
 
 
 def _paired_tests(
