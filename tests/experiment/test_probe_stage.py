@@ -156,3 +156,5 @@ def test_a_dry_run_lists_the_probe_and_sends_nothing(tmp_path: Path) -> None:
     probe_lines = [line for line in result.plan if line.step.startswith("memorisation probe")]
     assert probe_lines[0].requests == 30
     assert len(probe_lines) == 2 and not (tmp_path / "out" / "probes").exists()
+    probes = result.document.probes
+    assert probes is not None and probes["zero-shot"].planned and probes["zero-shot"].file is None

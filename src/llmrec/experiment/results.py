@@ -171,6 +171,7 @@ class ProbeResult(_Model):
 
     label: str = Field(description="Backend label.")
     skipped: str | None = Field(None, description="Why the probe did not run.")
+    planned: bool = Field(False, description="A dry run: priced in the plan, not run.")
     model: str | None = None
     kind: str | None = Field(None, description="item_lines, title_completion or user_lines.")
     file: str | None = Field(None, description="The MemorisationReport (probes/LABEL.json).")

@@ -165,8 +165,8 @@ def run(
         ctx.add_dataset(truth.truth.name, _run_truth(ctx, truth, data, arms))
     for name, spec in pointwise.items():  # TALLRec's files (scored by likelihood backends)
         ctx.add_dataset(name, tallrec_truth(ctx, name, spec, data))
-    if probes and not dry_run:
-        ctx.results.probes = run_probes(ctx, probes, data)
+    if probes:
+        ctx.results.probes = run_probes(ctx, probes, data, dry_run=dry_run)
     results = ctx.results
     if not dry_run:
         results.summary = build_summary(results.datasets)

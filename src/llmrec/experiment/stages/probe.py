@@ -119,9 +119,10 @@ def _ratings(probe: MemorisationProbe, data: LoadedData) -> Any:
 
 
 def run_probes(
-    ctx: RunContext, planned: list[PlannedProbe], data: LoadedData
+    ctx: RunContext, planned: list[PlannedProbe], data: LoadedData, *, dry_run: bool = False
 ) -> dict[str, ProbeResult]:
-    """Run every planned probe (after the budget check) or reuse it (module docstring)."""
+    """Run every planned probe (after the budget check) or reuse it (module docstring); a dry
+    run only names them (``planned``)."""
     from llmrec.probes import MemorisationReport
 
     settings = ctx.config.probe
@@ -129,6 +130,9 @@ def run_probes(
     for p in planned:
         if p.skipped is not None:
             results[p.label] = ProbeResult(label=p.label, skipped=p.skipped)
+            continue
+        if dry_run:
+            results[p.label] = ProbeResult(label=p.label, planned=True)
             continue
         path = f"probes/{p.label}.json"
         calibrate = settings is not None and settings.calibrate
