@@ -149,11 +149,12 @@ def _reproduce(args: argparse.Namespace) -> int:
         for stage in result.reused:
             print(f"  reused  {stage}")
         todo = [
-            f"backend:{name}:{e.label}"
+            f"{'backend' if ds.ranking is None else 'rank'}:{name}:{e.label}"
             for name, ds in result.document.datasets.items()
             for e in ds.backends
             if e.planned
         ]
+        todo += [f"probe:{p.label}" for p in (result.document.probes or {}).values() if p.planned]
         for stage in todo:
             print(f"  to run  {stage}")
         _print_plan(result)

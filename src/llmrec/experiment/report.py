@@ -16,6 +16,7 @@ from typing import Any
 
 from llmrec._io import write_json_atomic, write_text_atomic
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.pvalues import format_p
 from llmrec.experiment.ranking_report import (
     RANKING_FIGURE,
     has_ranking_figure,
@@ -68,10 +69,6 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _p(value: float | None) -> str:
-    return "–" if value is None or value != value else f"{value:.3g}"
-
-
 # -- sections -------------------------------------------------------------------------------
 def _data_section(results: Results, config: ExperimentConfig) -> list[str]:
     data = results.data or {}
@@ -120,60 +117,83 @@ def _metrics_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
     ]
 
 
-def _comparison_rows(comparisons: dict[str, Any] | None, metrics: list[str]) -> list[list[str]]:
-    """One row per (comparison, metric) of paired-test results: Δ mean, p-values, d_z."""
+_TESTS = (
+    ("t_pvalue", "t-test p"),
+    ("wilcoxon_pvalue", "Wilcoxon p"),
+    ("randomization_pvalue", "randomisation p"),
+)
+
+
+def _adjusted(ds: DatasetResult) -> str | None:
+    """The correction shown beside the raw p-values (``None``: raw only)."""
+    return None if ds.p_adjust in (None, "none") else ds.p_adjust
+
+
+def _comparison_rows(
+    comparisons: dict[str, Any] | None, metrics: list[str], *, adjusted: bool
+) -> list[list[str]]:
+    """One row per (comparison, metric) of paired-test results: Δ mean, p-values (each beside
+    its adjusted value when ``adjusted``), d_z."""
     rows = []
     for label, comp in (comparisons or {}).items():
         per_metric = comp.get("results", {})
         for m in metrics:
             c = per_metric.get(m)
             if c:
-                rows.append(
-                    [
-                        label,
-                        m,
-                        f"{c['diff']:+.4f}",
-                        _p(c["t_pvalue"]),
-                        _p(c["wilcoxon_pvalue"]),
-                        _p(c["randomization_pvalue"]),
-                        f"{c['cohens_dz']:+.3f}",
-                    ]
-                )
+                cells = [label, m, f"{c['diff']:+.4f}"]
+                for key, _ in _TESTS:
+                    cells.append(format_p(c[key]))
+                    if adjusted:
+                        cells.append(format_p(c.get(f"{key}_adj")))
+                rows.append([*cells, f"{c['cohens_dz']:+.3f}"])
     return rows
 
 
+def _test_header(first: str, last: str, method: str | None) -> list[str]:
+    header = [first, "metric", "Δ mean"]
+    for _, title in _TESTS:
+        header.append(title)
+        if method is not None:
+            header.append(f"{method} adj.")
+    return [*header, last]
+
+
+def _adjust_note(method: str | None) -> list[str]:
+    if method is None:
+        return []
+    return [
+        f"p-values adjusted with `{method}` over the table (every row × metric is one family; "
+        "each test kind corrected separately), beside the raw ones.",
+        "",
+    ]
+
+
 def _significance_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
-    rows = _comparison_rows(ds.comparisons, config.metrics)
+    method = _adjusted(ds)
+    rows = _comparison_rows(ds.comparisons, config.metrics, adjusted=method is not None)
     if not rows:
         return []
-    header = [
-        "backend",
-        "metric",
-        "Δ mean",
-        "t-test p",
-        "Wilcoxon p",
-        "randomisation p",
-        "Cohen's d_z",
-    ]
     return [
         f"Paired tests against `{ds.baseline}` (users evaluated by both):",
         "",
-        _markdown_table(header, rows),
+        _markdown_table(_test_header("backend", "Cohen's d_z", method), rows),
         "",
+        *_adjust_note(method),
     ]
 
 
 def _arm_section(ds: DatasetResult, config: ExperimentConfig) -> list[str]:
     """Paired tests between the language-model arms (see :mod:`.arm_tests`)."""
-    rows = _comparison_rows(ds.arm_comparisons, config.metrics)
+    method = _adjusted(ds)
+    rows = _comparison_rows(ds.arm_comparisons, config.metrics, adjusted=method is not None)
     if not rows:
         return []
-    header = ["arms", "metric", "Δ mean", "t-test p", "Wilcoxon p", "randomisation p", "d_z"]
     return [
         "Paired tests between the language-model arms (the same test users; Δ = first − second):",
         "",
-        _markdown_table(header, rows),
+        _markdown_table(_test_header("arms", "d_z", method), rows),
         "",
+        *_adjust_note(method),
     ]
 
 
@@ -275,14 +295,64 @@ def _dataset_section(
     ]
 
 
+def _probe_section(doc: Results) -> list[str]:
+    """The memorisation probe of each zero-shot language-model backend, by popularity bucket,
+    with the synthetic-catalog floor when calibrated (``[probe]``)."""
+    if not doc.probes:
+        return []
+    from llmrec.probes import TABLE_HEADERS
+
+    rows: list[list[str]] = []
+    skipped = []
+    for p in doc.probes.values():
+        if p.skipped is not None:
+            skipped.append(f"- {p.label}: not probed, {p.skipped}")
+            continue
+        rows += [[p.label, *r] for r in p.rows]
+        rows += [[f"{p.label} (synthetic floor)", *r] for r in p.calibration_rows or []]
+    out = [
+        "## Memorisation probe",
+        "",
+        "How much of the data set each zero-shot language-model backend recalls (rates with 95 % "
+        "Wilson intervals, by popularity bucket of the movies probed). Read the zero-shot rows "
+        "of the tables below with it: a high recall means a zero-shot score may be recall of "
+        "the data, not recommendation; a low one is not proof the data was never seen.",
+        "",
+    ]
+    if rows:
+        out += [_markdown_table(["backend", *TABLE_HEADERS], rows), ""]
+    return [*out, *skipped, *([""] if skipped else [])]
+
+
+def _probe_note(doc: Results, ds: DatasetResult) -> list[str]:
+    """One line beside a truth's rows: the probe recall of the backends in its table."""
+    if not doc.probes:
+        return []
+    labels = set(ds.metrics or {}) | set(ds.ranking.backends if ds.ranking else {})
+    cells = [
+        f"{p.label} {p.recall:.1%}"
+        + ("" if p.calibration_recall is None else f" (floor {p.calibration_recall:.1%})")
+        for p in doc.probes.values()
+        if p.label in labels and p.recall is not None
+    ]
+    if not cells:
+        return []
+    return [f"Memorisation probe recall beside these rows: {'; '.join(cells)}.", ""]
+
+
 def render_markdown(results: Results | dict[str, Any], config: ExperimentConfig) -> str:
     """The whole report as Markdown (accepts the typed results or a ``results.json`` dict)."""
     doc = _as_results(results)
     parts = ["# llmrec: Large Language Models as Recommendation Systems, reproduced", ""]
     parts += _data_section(doc, config)
     parts += summary_section(doc)
+    parts += _probe_section(doc)
     for i, (name, ds) in enumerate(doc.datasets.items(), start=2):
-        parts += _dataset_section(i, name, ds, config)
+        section = _dataset_section(i, name, ds, config)
+        note = _probe_note(doc, ds)
+        if note:  # beside the zero-shot rows: right after the truth's heading block
+            section = [*section[:2], *note, *section[2:]]
+        parts += section
     parts += ["![Figure 2](figure.png)", ""]
     if has_ranking_figure(doc):
         parts += [f"![Candidate ranking]({RANKING_FIGURE})", ""]
@@ -310,7 +380,23 @@ def render_text(results: Results | dict[str, Any], config: ExperimentConfig) -> 
                 out.append(f"  {e.label}: skipped, {e.skipped}{extra}")
         out.append("")
     out += summary_text(doc)
+    out += _probe_text(doc)
     return "\n".join(out)
+
+
+def _probe_text(doc: Results) -> list[str]:
+    """The memorisation probe's rows for a terminal (``[probe]``)."""
+    if not doc.probes:
+        return []
+    from llmrec.probes import TABLE_HEADERS
+
+    rows = []
+    for p in doc.probes.values():
+        rows += [[p.label, *r] for r in p.rows]
+        rows += [[f"{p.label} (synthetic floor)", *r] for r in p.calibration_rows or []]
+    skipped = [f"  {p.label}: not probed, {p.skipped}" for p in doc.probes.values() if p.skipped]
+    table = [text_table(["backend", *TABLE_HEADERS], rows)] if rows else []
+    return ["", "Memorisation probe:", *table, *skipped]
 
 
 def write_outputs(out: Path, results: Results, config: ExperimentConfig) -> None:

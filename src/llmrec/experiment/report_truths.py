@@ -17,6 +17,7 @@ __all__ = [
     "holdout_truth_lines",
     "summary_section",
     "summary_text",
+    "tallrec_lines",
 ]
 
 #: What each kind of truth measures, one line for the report.
@@ -26,6 +27,9 @@ MEASURES = {
     "probe": "the Netflix probe set: the movies each user actually rated most recently, held out",
     "last_n": "each user's n most recent ratings, held out",
     "time_split": "every rating on or after a cutoff date, held out (the future, for all users)",
+    "next_item": "each user's last item in time order (leave-one-out), ranked among the stored "
+    "1 + 19 candidates (LLaRA, LLMRank)",
+    "tallrec": "TALLRec's yes/no task: will the user like the movie after ten rated ones",
 }
 
 _RULES = {
@@ -55,8 +59,26 @@ def fitting_lines(ds: DatasetResult) -> list[str]:
     ]
 
 
+def tallrec_lines(ds: DatasetResult) -> list[str]:
+    """What a TALLRec truth built: its files and row counts (not scored yet)."""
+    ts = ds.truth_stats
+    options = ", ".join(f"{k} = {v}" for k, v in ts.get("options", {}).items())
+    files = ", ".join(f"`{f}`" for f in ts.get("files", []))
+    return [
+        "TALLRec's pointwise yes/no task (will the user like the next movie?), built exactly as "
+        f"the peer's script ({options}): {ds.n_train:,} train / {ds.n_val:,} valid / "
+        f"{ds.n_test:,} test rows in {files}.",
+        "",
+        "Not scored in this run: TALLRec reports AUC over the probability of 'Yes', which needs "
+        "a backend that scores likelihoods.",
+        "",
+    ]
+
+
 def holdout_truth_lines(ds: DatasetResult) -> list[str]:
     """Split sizes and gold statistics of a holdout truth (no neighbours there)."""
+    if ds.kind == "tallrec":
+        return tallrec_lines(ds)
     ts = ds.truth_stats
     share = ts.get("popular_share")
     share_text = "n/a" if share is None else f"{share:.1%}"

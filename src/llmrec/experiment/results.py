@@ -117,6 +117,11 @@ class DatasetResult(_Model):
         description="Comparison.to_dict() per pair 'B vs A' of language-model arms "
         "(experiment.arm_tests).",
     )
+    p_adjust: str | None = Field(
+        None,
+        description="The correction of the paired tests' p-values (holm, bonferroni, fdr_bh, "
+        "none); each result holds NAME_adj beside NAME (experiment.pvalues).",
+    )
     llm_diagnostics: dict[str, LLMDiagnostics] | None = None
     beyond_accuracy: dict[str, BeyondAccuracy] | None = None
     per_user_csv: str | None = None
@@ -170,6 +175,29 @@ class Spend(_Model):
     spent_usd: float = Field(description="What the answers sent by this run cost.")
 
 
+class ProbeResult(_Model):
+    """One backend's memorisation probe (``[probe]``; :mod:`llmrec.experiment.stages.probe`)."""
+
+    label: str = Field(description="Backend label.")
+    skipped: str | None = Field(None, description="Why the probe did not run.")
+    planned: bool = Field(False, description="A dry run: priced in the plan, not run.")
+    model: str | None = None
+    kind: str | None = Field(None, description="item_lines, title_completion or user_lines.")
+    file: str | None = Field(None, description="The MemorisationReport (probes/LABEL.json).")
+    recall: float | None = Field(None, description="Exact recall over every probed item.")
+    rows: list[list[str]] = Field(
+        default_factory=list,
+        description="MemorisationReport.table_rows(): per bucket and all (TABLE_HEADERS).",
+    )
+    failed: int = 0
+    cost_usd: float | None = None
+    calibration_file: str | None = None
+    calibration_recall: float | None = Field(
+        None, description="Recall on the synthetic catalog: the probe's false-positive floor."
+    )
+    calibration_rows: list[list[str]] | None = None
+
+
 class Results(_Model):
     """The whole ``results.json`` document."""
 
@@ -184,6 +212,9 @@ class Results(_Model):
     artifacts: dict[str, str] | None = None
     spend: Spend | None = Field(
         None, description="Planned, worst-case and actual spend of the language-model requests."
+    )
+    probes: dict[str, ProbeResult] | None = Field(
+        None, description="The memorisation probe per zero-shot language-model backend."
     )
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from llmrec._io import write_json_atomic
 from llmrec.experiment.arms.base import FineTuningArm
 from llmrec.experiment.arms.registry import SFT, arms_for
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.config.truth import TallRecTruthSpec
 from llmrec.experiment.context import LoadedData, PreparedTruth, RunContext
 from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.results import DatasetResult, FittingSet, Results, Spend, StageLog
@@ -34,6 +35,8 @@ from llmrec.experiment.stages.backends import PlannedBackend, plan_backend, run_
 from llmrec.experiment.stages.candidates import CandidateRanking, sample_candidates
 from llmrec.experiment.stages.data import load_data
 from llmrec.experiment.stages.finetune import ArmsPlan, chat_files, plan_arms, train_arms
+from llmrec.experiment.stages.probe import plan_probes, run_probes
+from llmrec.experiment.stages.tallrec import tallrec_truth
 from llmrec.experiment.stages.truth import fitting_set, prepare_truth
 from llmrec.experiment.store import StageStore
 
@@ -151,13 +154,19 @@ def run(
     ctx.results.data = data.stats
     arms = arms_for(config)
     # 1. the free local stages of every truth, and every paid step priced
-    prepared = [_prepare(ctx, name, data, arms) for name in config.truth]
+    pointwise = {n: s for n, s in config.truth.items() if isinstance(s, TallRecTruthSpec)}
+    prepared = [_prepare(ctx, n, data, arms) for n in config.truth if n not in pointwise]
+    probes = plan_probes(ctx, data)  # [probe]: priced with the rest
     # 2. the whole run against the budget, before anything is sent
     if not dry_run:
         ctx.check_budget()
     # 3. the paid steps: the arms trained, the backends run, then the evaluation
     for truth in prepared:
         ctx.add_dataset(truth.truth.name, _run_truth(ctx, truth, data, arms))
+    for name, spec in pointwise.items():  # TALLRec's files (scored by likelihood backends)
+        ctx.add_dataset(name, tallrec_truth(ctx, name, spec, data))
+    if probes:
+        ctx.results.probes = run_probes(ctx, probes, data, dry_run=dry_run)
     results = ctx.results
     if not dry_run:
         results.summary = build_summary(results.datasets)

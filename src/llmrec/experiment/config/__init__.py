@@ -3,11 +3,12 @@
 :class:`ExperimentConfig` is one reproduction of the study, loadable from TOML or JSON
 (:meth:`ExperimentConfig.from_file`) and saved beside every artifact a run produces. Its parts:
 
-* ``data`` (:mod:`.sources`): synthetic, Netflix or MovieLens ratings;
+* ``data`` (:mod:`.sources`): synthetic, Netflix, MovieLens, RecBole, Amazon or llmrec ratings;
 * ``truth`` (:mod:`.truth`, :mod:`.ranking`): ground truths by name, each with a ``kind`` and an
   evaluation protocol (whole catalogue or candidate sets);
 * ``backends``, ``split``, ``template``, metrics, budget and prices (:mod:`.experiment`);
-* ``finetune`` (:mod:`.finetune`): the fine-tuning arms (hosted or local SFT, and DPO).
+* ``finetune`` (:mod:`.finetune`): the fine-tuning arms (hosted or local SFT, and DPO);
+* ``probe`` (:mod:`.probe`): the optional memorisation probe.
 
 The study's defaults are stated once, in :mod:`.defaults`.
 """
@@ -20,16 +21,22 @@ from llmrec.experiment.config.experiment import (
     study_backends,
 )
 from llmrec.experiment.config.finetune import FineTuneStage, HostedDPO, LocalDPO, LocalFineTune
+from llmrec.experiment.config.probe import ProbeStage
 from llmrec.experiment.config.sources import (
+    AmazonSource,
     DataSource,
+    LlmrecSource,
     MovieLensSource,
     NetflixSource,
+    RecBoleSource,
     SyntheticSource,
 )
 from llmrec.experiment.config.truth import (
     LastNTruthSpec,
     NeighbourTruthSpec,
+    NextItemTruthSpec,
     ProbeTruthSpec,
+    TallRecTruthSpec,
     TimeSplitTruthSpec,
     TruthSpec,
     study_truth,
@@ -38,20 +45,26 @@ from llmrec.experiment.config.truth import (
 __all__ = [
     "STUDY_METRICS",
     "STUDY_TRUTH",
+    "AmazonSource",
     "BackendSpec",
     "DataSource",
     "ExperimentConfig",
     "FineTuneStage",
     "HostedDPO",
     "LastNTruthSpec",
+    "LlmrecSource",
     "LocalDPO",
     "LocalFineTune",
     "MovieLensSource",
     "NeighbourTruthSpec",
     "NetflixSource",
+    "NextItemTruthSpec",
+    "ProbeStage",
     "ProbeTruthSpec",
+    "RecBoleSource",
     "SplitConfig",
     "SyntheticSource",
+    "TallRecTruthSpec",
     "TimeSplitTruthSpec",
     "TruthSpec",
     "study_backends",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -27,7 +27,13 @@ from llmrec.errors import ConfigError
 from llmrec.experiment.config._base import ConfigModel
 from llmrec.experiment.config.defaults import STUDY_BACKENDS, STUDY_METRICS, fill_defaults
 from llmrec.experiment.config.finetune import FineTuneStage
-from llmrec.experiment.config.sources import DataSource, MovieLensSource, SyntheticSource
+from llmrec.experiment.config.probe import ProbeStage
+from llmrec.experiment.config.sources import (
+    NO_PROBE_SOURCES,
+    SOURCE_NAMES,
+    DataSource,
+    SyntheticSource,
+)
 from llmrec.experiment.config.truth import TruthSpec, study_truth
 from llmrec.experiment.secrets import hide_secrets, is_secret_option, keep_secrets
 from llmrec.openai_api.prices import ModelPrice, PriceTable, merge_prices
@@ -123,6 +129,12 @@ class ExperimentConfig(ConfigModel):
         "metrics such as precision_tail@5, and the share of recommendations in the head).",
     )
     k: int = Field(10, ge=1, le=100, description="Length of every recommendation list.")
+    p_adjust: Literal["holm", "bonferroni", "fdr_bh", "none"] = Field(
+        "holm",
+        description="Multiple-test correction of each truth's paired tests (every backend × "
+        "metric against the baseline is one family, the arm tests another), shown beside the "
+        "raw p-values; 'none' leaves them raw.",
+    )
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for the 95 % CIs.")
     seed: int = Field(0, ge=0, description="Seed of the bootstrap and randomisation tests.")
     budget_usd: float = Field(
@@ -152,6 +164,19 @@ class ExperimentConfig(ConfigModel):
         "failed answer (scored as a miss, counted in the report, asked again by the next run).",
     )
     finetune: FineTuneStage = Field(default_factory=FineTuneStage)
+    probe: ProbeStage | None = Field(
+        None,
+        description="The memorisation probe, run for every zero-shot language-model backend "
+        "and shown beside its rows (left out: no probe).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _no_probe_no_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Without ``[probe]`` the dump is that of configs written before it existed."""
+        data = handler(self)
+        if isinstance(data, dict) and self.probe is None:
+            data.pop("probe", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -161,10 +186,11 @@ class ExperimentConfig(ConfigModel):
     @model_validator(mode="after")
     def _probe_needs_a_probe_file(self) -> ExperimentConfig:
         probes = [name for name, t in self.truth.items() if t.kind == "probe"]
-        if probes and isinstance(self.data, MovieLensSource):
+        if probes and isinstance(self.data, NO_PROBE_SOURCES):
+            name = SOURCE_NAMES[self.data.kind]
             raise ValueError(
-                f"truth {probes[0]!r} is a probe truth, but a MovieLens source has no probe "
-                "set (probe.txt); use kind = 'last_n' or 'time_split' for MovieLens"
+                f"truth {probes[0]!r} is a probe truth, but a {name} source has no probe set "
+                f"(probe.txt); use kind = 'last_n' or 'time_split' for {name}"
             )
         return self
 

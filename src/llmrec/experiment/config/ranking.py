@@ -12,6 +12,9 @@ Every ``[truth.NAME]`` table, whatever its ``kind``, takes these fields beside i
   catalogue, leaving fewer unrated movies than the negatives needed: ``"skip"`` (default) leaves
   the user out, counted in the results (``skipped_users``); ``"fail"`` stops the run.
 
+With ``ranking = "full"``, ``exclude_history = true`` leaves every movie of the test user's
+history out of the ranking (the RecBole and LensKit convention; ``recommend_many(exclude=...)``).
+
 The candidate fields mean nothing to a ``"full"`` truth, so setting one there is an error (it
 would otherwise be silently ignored). A ``"full"`` truth serialises without any of these fields,
 so its config, stage keys and results are byte for byte those of runs made before the switch.
@@ -42,8 +45,11 @@ RANKING_FIELDS = frozenset(
         "repeats",
         "candidate_seed",
         "too_few_negatives",
+        "exclude_history",
     }
 )
+#: The fields that only mean something with ``ranking = "candidates"``.
+CANDIDATE_FIELDS = RANKING_FIELDS - {"ranking", "exclude_history"}
 
 
 class RankingFields(BaseModel):
@@ -86,10 +92,22 @@ class RankingFields(BaseModel):
         "negatives needed is left out and counted ('skip') or stops the run ('fail').",
     )
 
+    exclude_history: bool = Field(
+        False,
+        description="ranking 'full': leave every movie of the test user's history (the profile "
+        "and the user's fitting ratings) out of the ranking, the RecBole and LensKit "
+        "convention (Recommender.recommend_many(exclude=...)).",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> Any:
+        if self.ranking == "candidates" and self.exclude_history:
+            raise ValueError(
+                "exclude_history is for ranking = 'full'; a candidate set never holds a movie "
+                "of the user's history"
+            )
         if self.ranking == "full":
-            given = sorted(RANKING_FIELDS & self.model_fields_set - {"ranking"})
+            given = sorted(CANDIDATE_FIELDS & self.model_fields_set)
             if given:
                 raise ValueError(
                     f"{given[0]} is set but ranking = 'full' (the default) ignores it; set "
@@ -106,7 +124,15 @@ class RankingFields(BaseModel):
     @model_serializer(mode="wrap")
     def _full_leaves_no_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and self.ranking == "full":
-            for name in RANKING_FIELDS:
-                data.pop(name, None)
+        if isinstance(data, dict):
+            if self.ranking == "full" and self.ranking_default_full():
+                for name in RANKING_FIELDS - {"exclude_history"}:
+                    data.pop(name, None)
+            if not self.exclude_history:
+                data.pop("exclude_history", None)
         return data
+
+    @classmethod
+    def ranking_default_full(cls) -> bool:
+        """Whether ``ranking`` defaults to ``"full"`` (it does except for next-item truths)."""
+        return bool(cls.model_fields["ranking"].default == "full")

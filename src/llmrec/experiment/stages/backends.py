@@ -120,8 +120,32 @@ def _stage(
 ) -> tuple[str, str]:
     if ranking is not None:
         return ranking.stage(spec, rec)
-    key = stage_key(truth.key, spec.name, rec.to_config()["config"], ctx.config.k)
-    return f"backend:{truth.name}:{spec.display}", key
+    parts: list[Any] = [truth.key, spec.name, rec.to_config()["config"], ctx.config.k]
+    if _excludes_history(truth):  # only then: the keys of other truths are unchanged
+        parts.append("exclude-history")
+    return f"backend:{truth.name}:{spec.display}", stage_key(*parts)
+
+
+def _excludes_history(truth: PreparedTruth) -> bool:
+    return bool(getattr(truth.spec, "exclude_history", False))
+
+
+def history_exclusions(truth: PreparedTruth, fitting: Ratings) -> list[tuple[int, ...]]:
+    """Per test user (in the test split's order), every movie of their history: the profile
+    and their fitting ratings (``exclude_history``; ``recommend_many(exclude=...)``)."""
+    import numpy as np
+
+    users = np.asarray(fitting.user_id, dtype=np.int64)
+    order = np.argsort(users, kind="stable")
+    sorted_users = users[order]
+    movies = np.asarray(fitting.movie_id, dtype=np.int64)[order]
+    out = []
+    for example in truth.test:
+        lo, hi = np.searchsorted(sorted_users, [example.user_id, example.user_id + 1])
+        seen = dict.fromkeys(example.profile)
+        seen.update(dict.fromkeys(movies[lo:hi].tolist()))
+        out.append(tuple(seen))
+    return out
 
 
 def _price(
@@ -188,7 +212,13 @@ def run_backend(
     def work() -> None:
         write_json_atomic(ctx.out / config_path, {**rec.to_config(), "k": ctx.config.k})
         rec.fit(fitting, catalog, truth.parts["train"])
-        recs = rec.recommend_many(test.profiles, ctx.config.k, progress=ctx.progress)
+        if _excludes_history(truth):
+            exclude = history_exclusions(truth, fitting)
+            recs = rec.recommend_many(
+                test.profiles, ctx.config.k, progress=ctx.progress, exclude=exclude
+            )
+        else:  # a plugin written before exclusions keeps working
+            recs = rec.recommend_many(test.profiles, ctx.config.k, progress=ctx.progress)
         _write_recs(ctx.out / path, test.user_ids, recs)
         failed[0] = sum(1 for r in recs if "failed" in (r.diagnostics or {}))
 

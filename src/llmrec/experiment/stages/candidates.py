@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llmrec._io import atomic_open, write_json_atomic
 from llmrec.errors import ConfigError, DataFormatError
+from llmrec.experiment.config.ranking import RankingFields
 from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.ranking_results import (
     RankingBackend,
@@ -49,16 +50,24 @@ from llmrec.truth import CandidateSampler, CandidateSets
 
 if TYPE_CHECKING:
     from llmrec.data import Catalog, Ratings
-    from llmrec.experiment.config import BackendSpec, TruthSpec
+    from llmrec.experiment.config import BackendSpec
     from llmrec.experiment.context import PreparedTruth, RunContext
     from llmrec.experiment.results import BackendEntry
     from llmrec.recommenders.base import Recommendation
     from llmrec.truth import ProfileDataset
 
-__all__ = ["RANKING_METRICS", "CandidateRanking", "check_stored_sets", "sample_candidates"]
+__all__ = [
+    "NEXT_ITEM_METRICS",
+    "RANKING_METRICS",
+    "CandidateRanking",
+    "check_stored_sets",
+    "sample_candidates",
+]
 
 #: The metrics of the candidate protocol (the usual ones of LLMRank, LLaRA and RecLM-eval).
 RANKING_METRICS = ("hit@1", "hit@3", "hit@5", "ndcg@5", "ndcg@10")
+#: The metrics of a next-item truth (one target among 1 + 19: HR, NDCG and MRR, as RecLM-eval).
+NEXT_ITEM_METRICS = ("hit@1", "hit@5", "hit@10", "ndcg@5", "ndcg@10", "mrr@10")
 
 
 def sample_candidates(
@@ -66,9 +75,12 @@ def sample_candidates(
 ) -> CandidateRanking | None:
     """The candidate sets of ``truth``, sampled (or reused), if it ranks candidates; ``None``
     for a ``"full"`` truth."""
-    if truth.spec.ranking != "candidates":
+    spec = truth.spec
+    if not isinstance(spec, RankingFields) or spec.ranking != "candidates":
         return None
-    return CandidateRanking.sample(ctx, truth.name, truth.spec, truth.key, truth.test, ratings)
+    if spec.kind == "next_item":
+        return CandidateRanking.stored(ctx, truth.name, spec, truth.key, truth.test)
+    return CandidateRanking.sample(ctx, truth.name, spec, truth.key, truth.test, ratings)
 
 
 class CandidateRanking:
@@ -78,7 +90,7 @@ class CandidateRanking:
         self,
         ctx: RunContext,
         name: str,
-        spec: TruthSpec,
+        spec: RankingFields,
         key: str,
         test: ProfileDataset,
         sets: CandidateSets,
@@ -94,6 +106,22 @@ class CandidateRanking:
         self.orders = sets.orders(spec.repeats, spec.candidate_seed)
         self.files: dict[str, list[str]] = {}
         self.path = f"candidates/{name}.jsonl"
+        self.metrics: tuple[str, ...] = RANKING_METRICS
+
+    @classmethod
+    def stored(
+        cls, ctx: RunContext, name: str, spec: RankingFields, split_key: str, test: ProfileDataset
+    ) -> CandidateRanking:
+        """A next-item truth's 1 + 19 sets, stored by its truth stage, scored with HR, NDCG
+        and MRR at 1, 5 and 10 (:data:`NEXT_ITEM_METRICS`)."""
+        from llmrec.experiment.stages.truth import next_item_candidates
+
+        path = next_item_candidates(name)
+        sets = CandidateSets.load(ctx.out / path)
+        ranking = cls(ctx, name, spec, stage_key(split_key, sets.fingerprint()), test, sets)
+        ranking.path = path
+        ranking.metrics = NEXT_ITEM_METRICS
+        return ranking
 
     @property
     def k(self) -> int:
@@ -105,7 +133,7 @@ class CandidateRanking:
         cls,
         ctx: RunContext,
         name: str,
-        spec: TruthSpec,
+        spec: RankingFields,
         split_key: str,
         test: ProfileDataset,
         ratings: Ratings,
@@ -229,7 +257,7 @@ class CandidateRanking:
             repeats=self.spec.repeats,
             seed=self.spec.candidate_seed,
             k=self.k,
-            metrics=list(RANKING_METRICS),
+            metrics=list(self.metrics),
             candidates_file=self.path,
             fingerprint=self.sets.fingerprint(),
             order_fingerprints=[o.fingerprint() for o in self.orders],
@@ -246,7 +274,12 @@ class CandidateRanking:
             if files is not None:
                 rows = [_read(self.ctx.out / f) for f in files]
                 out.backends[entry.label] = score_backend(
-                    files, rows, truth, n_bootstrap=config.n_bootstrap, seed=config.seed
+                    files,
+                    rows,
+                    truth,
+                    n_bootstrap=config.n_bootstrap,
+                    seed=config.seed,
+                    metrics=self.metrics,
                 )
         return out
 
@@ -319,11 +352,12 @@ def score_backend(
     *,
     n_bootstrap: int,
     seed: int,
+    metrics: Sequence[str] = RANKING_METRICS,
 ) -> RankingBackend:
     """Scores of one backend from its saved rows (one list of rows per repeat)."""
     from llmrec.metrics import evaluate_validity, summarize_repeats
 
-    metrics = list(RANKING_METRICS)
+    metrics = list(metrics)
     rankings: list[Mapping[Hashable, Sequence[Hashable]]] = [
         {int(r["user_id"]): tuple(r["movie_ids"]) for r in rep} for rep in rows
     ]

@@ -178,15 +178,20 @@ def evaluate_dataset(
     )
     csv_path = f"metrics/{name}.per_user.csv"
     _write_per_user(out / csv_path, reports)
-    return {
+    from llmrec.experiment.pvalues import adjust_family
+
+    fields: dict[str, Any] = {
         "metrics": metrics,
         "baseline": baseline,
-        "comparisons": comparisons,
-        "arm_comparisons": arms or None,
+        "comparisons": adjust_family(comparisons, config.p_adjust),
+        "arm_comparisons": adjust_family(arms, config.p_adjust) or None,
         "llm_diagnostics": diagnostics,
         "beyond_accuracy": beyond,
         "per_user_csv": csv_path,
     }
+    if comparisons or arms:  # the method, where there are p-values to adjust
+        fields["p_adjust"] = config.p_adjust
+    return fields
 
 
 def _paired_tests(

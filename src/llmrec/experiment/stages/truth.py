@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from llmrec.errors import ConfigError
+from llmrec.experiment.config.truth import NextItemTruthSpec
 from llmrec.experiment.context import PreparedTruth
 from llmrec.experiment.store import stage_key
 from llmrec.experiment.truths import build_truth, check_fitting, fitting_ratings, stage_inputs
@@ -14,9 +16,14 @@ if TYPE_CHECKING:
     from llmrec.data import Ratings
     from llmrec.experiment.context import RunContext
 
-__all__ = ["PARTS", "fitting_set", "prepare_truth"]
+__all__ = ["PARTS", "fitting_set", "next_item_candidates", "prepare_truth"]
 
 PARTS = ("train", "val", "test")
+
+
+def next_item_candidates(name: str) -> str:
+    """Where a next-item truth's stored candidate sets are, inside the output folder."""
+    return f"truth/{name}.candidates.jsonl"
 
 
 def prepare_truth(ctx: RunContext, name: str, ratings: Ratings, data_key: str) -> PreparedTruth:
@@ -26,13 +33,27 @@ def prepare_truth(ctx: RunContext, name: str, ratings: Ratings, data_key: str) -
     probe = ctx.probe_for(spec)
     truth_key = stage_key(data_key, *stage_inputs(spec, probe))
     path = f"truth/{name}.jsonl"
+    outputs = [path]
+    if isinstance(spec, NextItemTruthSpec):  # its stored 1 + 19 sets are part of the truth
+        outputs.append(next_item_candidates(name))
 
     def build() -> None:
-        ds = build_truth(spec, ratings, probe=probe, progress=ctx.progress)
+        if isinstance(spec, NextItemTruthSpec):
+            from llmrec.protocols import next_item
+
+            try:
+                built = next_item.build(ratings, **spec.protocol_options())
+            except ConfigError as exc:
+                raise ConfigError(f"[truth.{name}] (kind = 'next_item'): {exc}") from None
+            ds = built.dataset
+            built.candidates.meta["truth"] = name
+            built.candidates.save(ctx.out / outputs[1])
+        else:
+            ds = build_truth(spec, ratings, probe=probe, progress=ctx.progress)
         ds.meta["name"] = name
         ds.save(ctx.out / path)
 
-    ctx.store.run(f"truth:{name}", truth_key, [path], build)
+    ctx.store.run(f"truth:{name}", truth_key, outputs, build)
     dataset = ProfileDataset.load(ctx.out / path)
 
     s = ctx.config.split
@@ -54,6 +75,7 @@ def fitting_set(ctx: RunContext, truth: PreparedTruth, ratings: Ratings) -> Rati
     backend what it is scored on (:class:`~llmrec.errors.LeakageError` otherwise)."""
     probe = ctx.probe_for(truth.spec)
     users = truth.test.user_ids
-    fitting = fitting_ratings(truth.spec, ratings, users, probe=probe)
-    check_fitting(truth.spec, fitting, ratings, users, probe=probe)
+    gold = {e.user_id: tuple(e.gold) for e in truth.test}
+    fitting = fitting_ratings(truth.spec, ratings, users, probe=probe, gold=gold)
+    check_fitting(truth.spec, fitting, ratings, users, probe=probe, gold=gold)
     return fitting
