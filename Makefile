@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: demo test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml setup.py src/llmrec/data/_netflix_parse.c
+$(STAMP): pyproject.toml setup.py src/llmrec/data/_netflix_parse.c src/llmrec/truth/_cocount.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -57,6 +59,11 @@ _ARTICLE_SET = frozenset(_ARTICLES)
 _DROP_APOSTROPHES = str.maketrans("", "", "'’‘`´")
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
 _CACHE_LIMIT = 1_000_000
+# TitleResolver.shared: resolvers by (catalog id, threshold), dropped when no one holds them
+_SHARED: weakref.WeakValueDictionary[tuple[int, float], TitleResolver] = (
+    weakref.WeakValueDictionary()
+)
+_SHARED_LOCK = threading.Lock()
 
 
 def normalize_title(title: str) -> tuple[str, int | None]:
@@ -181,6 +188,19 @@ class TitleResolver:
 
     def __repr__(self) -> str:
         return f"TitleResolver({len(self.catalog):,} titles, threshold={self.threshold:g})"
+
+    @classmethod
+    def shared(cls, catalog: Catalog, *, threshold: float = DEFAULT_THRESHOLD) -> TitleResolver:
+        """The resolver of ``catalog`` at ``threshold`` with the default scorer, built once and
+        shared while anyone holds it (a refit, another backend or another run on the same
+        catalog object reuses the index and the resolved titles)."""
+        key = (id(catalog), float(threshold))
+        with _SHARED_LOCK:
+            made = _SHARED.get(key)
+            if made is None or made.catalog is not catalog:
+                made = cls(catalog, threshold=threshold)
+                _SHARED[key] = made
+        return made
 
     # -- public --------------------------------------------------------------------------------
     def resolve(self, text: str, year: int | None = None) -> Resolution:

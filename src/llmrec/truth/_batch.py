@@ -11,9 +11,9 @@ For a batch of targets (dense user indices) it computes, with no Python loop ove
 3. at most ``max_neighbours`` of them, drawn without replacement by a generator seeded with
    ``(seed, 1, user id)``, so the draw does not depend on the batch a target falls in;
 4. counts ``C = N @ watched`` (targets x movies), ``N`` the sampled neighbour indicator; a
-   movie watched by fewer users than a target needs can never qualify, so targets are grouped
-   by need and each group multiplies with a ``watched`` that leaves such movies out (see
-   :func:`_watched_for`), which on Netflix-like data skips a quarter or more of the work;
+   movie watched by fewer users than a target needs can never qualify, so targets whose need
+   reaches the core's ``watched_hot`` multiply with that matrix, which leaves such movies out
+   (see :func:`_watched_for`); on Netflix-like data that skips a third of the work;
 5. gold: entries with ``C[t, m] * den >= num * |N_t|`` (the watch factor as an exact fraction
    ``num/den``), minus the excluded movies, ordered by count (= share), the movie's number of
    ratings, then movie id; the first ``max_gold``.
@@ -24,12 +24,13 @@ The only per-target Python step is the seeded draw (step 3), which is O(candidat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from llmrec.truth._sparse import Core, without_rare_movies
+from llmrec.truth._sparse import Core
 from llmrec.truth.config import TruthConfig
 
 __all__ = ["STATUS_EMPTY_GOLD", "STATUS_NO_NEIGHBOURS", "STATUS_OK", "BatchResult", "run_batch"]
@@ -37,6 +38,14 @@ __all__ = ["STATUS_EMPTY_GOLD", "STATUS_NO_NEIGHBOURS", "STATUS_OK", "BatchResul
 STATUS_OK, STATUS_NO_NEIGHBOURS, STATUS_EMPTY_GOLD = 0, 1, 2
 
 IntArray = npt.NDArray[np.int64]
+
+_COCOUNT: Any  # the co-count kernel built from _cocount.c (optional: scipy's product otherwise)
+try:
+    from llmrec.truth import _cocount
+
+    _COCOUNT = _cocount
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _COCOUNT = None
 
 try:  # the compiled kernel behind scipy's sparse @ (stable signature since scipy 0.7)
     from scipy.sparse._sparsetools import csr_matmat as _matmat
@@ -112,7 +121,11 @@ def _neighbours(
     n = targets.size
     p_len = np.bincount(p_seg, minlength=n)
     profile = sp.csr_array(
-        (np.ones(p_movie.size, np.int32), p_movie.astype(np.int32), _ptr(p_len).astype(np.int32)),
+        (
+            np.ones(p_movie.size, core.fans.data.dtype),
+            p_movie.astype(np.int32),
+            _ptr(p_len).astype(np.int32),
+        ),
         shape=(n, core.n_movies),
     )
     fan_counts = np.diff(core.fans.indptr)
@@ -136,7 +149,8 @@ def _neighbours(
 
 
 def _count_product(left: sp.csr_array, right: sp.csr_array, max_nnz: int) -> sp.csr_array:
-    """``left @ right`` for int32 CSR operands, skipping scipy's symbolic pass when possible.
+    """``left @ right`` for CSR operands with int32 indices and data of one integer type,
+    skipping scipy's symbolic pass when possible.
 
     scipy's ``@`` runs the product twice: once to size the output, once to fill it. Here the
     output size is bounded beforehand (``max_nnz``: at most one entry per row and column, and
@@ -147,11 +161,12 @@ def _count_product(left: sp.csr_array, right: sp.csr_array, max_nnz: int) -> sp.
     """
     rows, cols = left.shape[0], right.shape[1]
     same = left.indptr.dtype == left.indices.dtype == right.indptr.dtype == np.int32
-    if _matmat is None or not same or right.indices.dtype != np.int32 or max_nnz >= 2**31:
+    same = same and right.indices.dtype == np.int32 and left.data.dtype == right.data.dtype
+    if _matmat is None or not same or max_nnz >= 2**31:
         return left @ right
     indptr = np.empty(rows + 1, dtype=np.int32)
     indices = np.empty(max_nnz, dtype=np.int32)
-    data = np.empty(max_nnz, dtype=np.int32)
+    data = np.empty(max_nnz, dtype=left.data.dtype)
     _matmat(
         rows,
         cols,
@@ -182,31 +197,63 @@ def _hits(
     sizes = np.array([a.size for a in parts], dtype=np.int64)
     flat = np.concatenate(parts) if n else np.zeros(0, np.int64)
     indicator = sp.csr_array(
-        (np.ones(flat.size, np.int32), flat.astype(np.int32), _ptr(sizes).astype(np.int32)),
+        (
+            np.ones(flat.size, matrix.data.dtype),
+            flat.astype(np.int32),
+            _ptr(sizes).astype(np.int32),
+        ),
         shape=(n, n_users),
     )
     row_nnz = np.diff(matrix.indptr)
     bound = min(n * matrix.shape[1], int(row_nnz[flat].sum()) if flat.size else 0)
     counts = _count_product(indicator, matrix, bound)
-    need_each = np.repeat(need.astype(counts.data.dtype), np.diff(counts.indptr))
+    need_each = np.repeat(need, np.diff(counts.indptr))  # int64: no count type overflows
     hit = np.flatnonzero(counts.data >= need_each)
     rows = np.searchsorted(counts.indptr, hit, side="right").astype(np.int64) - 1
     return rows, counts.indices[hit].astype(np.int64), counts.data[hit].astype(np.int64)
 
 
-def _watched_for(core: Core, threshold: int, items: int) -> sp.csr_array:
-    """The ``watched`` matrix to count with when every count below ``threshold`` is useless.
+def _native_hits(
+    matrix: sp.csr_array,
+    neighbours: list[IntArray],
+    rows_used: npt.NDArray[np.bool_],
+    need: IntArray,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """What :func:`_hits` returns, from the compiled kernel (``_cocount.c``): a dense count
+    per movie for one target at a time, movies recorded as they reach the need."""
+    parts = [a if used else a[:0] for a, used in zip(neighbours, rows_used.tolist(), strict=True)]
+    sizes = np.array([a.size for a in parts], dtype=np.int64)
+    flat = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+    n_movies = int(matrix.shape[1])
+    cap = max(1, int(np.count_nonzero(sizes)) * n_movies)
+    rows, cols, value = (np.empty(cap, dtype=np.int32) for _ in range(3))
+    written = _COCOUNT.hits(
+        np.ascontiguousarray(matrix.indptr, dtype=np.int32),
+        np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        n_movies,
+        flat,
+        _ptr(sizes),
+        np.ascontiguousarray(need, dtype=np.int64),
+        rows,
+        cols,
+        value,
+    )
+    return (
+        rows[:written].astype(np.int64),
+        cols[:written].astype(np.int64),
+        value[:written].astype(np.int64),
+    )
 
-    The shared ``watched_hot`` when it fits; else a copy without the movies watched by fewer
-    than ``threshold`` users, when the entries that saves in the product (``items`` times the
-    dropped share) outweigh one pass over ``watched`` to build it; else ``watched`` itself.
+
+def _watched_for(core: Core, threshold: int, items: int) -> sp.csr_array:
+    """The ``watched`` matrix to count with when every count below ``threshold`` is useless:
+    the shared ``watched_hot`` when it fits, else ``watched`` itself.
+
+    Both are built once with the core; a matrix filtered per batch (one pass over all 100M
+    entries of Netflix for every batch) cost more than the entries it saved.
     """
     if core.watched_hot is not None and threshold >= core.hot_need:
         return core.watched_hot
-    total = core.watched.nnz
-    dropped = int(core.watchers[core.watchers < threshold].sum())
-    if dropped and total and items * dropped > total * total:
-        return without_rare_movies(core, threshold)
     return core.watched
 
 
@@ -215,6 +262,7 @@ def _gold(
     config: TruthConfig,
     neighbours: list[IntArray],
     excluded: tuple[IntArray, IntArray],
+    device: str | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Gold (segment, dense movie) pairs in gold order."""
     n = len(neighbours)
@@ -226,16 +274,24 @@ def _gold(
         [-(-frac.numerator * int(s) // frac.denominator) if s else 2**31 - 1 for s in sizes],
         dtype=np.int64,
     )
-    # targets grouped by the power of two below their need; each group reads only the movies
-    # watched often enough to reach the smallest need in it
-    level = np.where(sizes > 0, np.floor(np.log2(np.maximum(need, 1))), -1).astype(np.int64)
+    # targets grouped by the matrix they count with: those whose need reaches the shared
+    # ``watched_hot`` read only the movies watched often enough, the others read ``watched``
+    hot = core.hot_need if core.watched_hot is not None else 2**62
+    level = np.where(sizes > 0, (need >= hot).astype(np.int64), -1)
     row_nnz = np.diff(core.watched.indptr)
     items = np.array([int(row_nnz[a].sum()) for a in neighbours], dtype=np.int64)
     found = []
     for lv in np.unique(level[level >= 0]).tolist():
         use = level == lv
         matrix = _watched_for(core, int(need[use].min()), int(items[use].sum()))
-        found.append(_hits(matrix, neighbours, use, need, core.n_users))
+        if device is None and _COCOUNT is not None:
+            found.append(_native_hits(matrix, neighbours, use, need))
+        elif device is None:
+            found.append(_hits(matrix, neighbours, use, need, core.n_users))
+        else:  # the same hits, counted on a torch device (see llmrec.truth._device)
+            from llmrec.truth._device import device_hits
+
+            found.append(device_hits(matrix, neighbours, use, need, device))
     if found:
         rows, cols, value = (np.concatenate(parts) for parts in zip(*found, strict=True))
     else:
@@ -251,15 +307,20 @@ def _gold(
 
 
 def run_batch(
-    core: Core, config: TruthConfig, targets: npt.NDArray[np.int64], with_neighbours: bool = False
+    core: Core,
+    config: TruthConfig,
+    targets: npt.NDArray[np.int64],
+    with_neighbours: bool = False,
+    device: str | None = None,
 ) -> BatchResult:
-    """Profiles, neighbour counts and gold lists for ``targets`` (dense user indices)."""
+    """Profiles, neighbour counts and gold lists for ``targets`` (dense user indices); the
+    co-count on a torch ``device`` when given (else scipy on the CPU)."""
     targets = np.asarray(targets, dtype=np.int64)
     n = targets.size
     p_seg, p_movie, h_seg, h_movie = _profiles(core, targets, config.profile_size)
     neighbours = _neighbours(core, config, targets, p_seg, p_movie)
     excluded = (p_seg, p_movie) if config.exclude == "profile" else (h_seg, h_movie)
-    g_seg, g_movie = _gold(core, config, neighbours, excluded)
+    g_seg, g_movie = _gold(core, config, neighbours, excluded, device)
     sizes = np.array([a.size for a in neighbours], dtype=np.int64)
     gold_len = np.bincount(g_seg, minlength=n)
     status = np.full(n, STATUS_OK, dtype=np.int8)

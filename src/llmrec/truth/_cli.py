@@ -93,6 +93,12 @@ def register(subparsers: Any) -> None:
         help="movies never gold: the target's profile, or everything it rated (default profile)",
     )
     neighbour.add_argument("--jobs", type=int, default=1, help="local worker processes (-1: all)")
+    neighbour.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="folder keeping finished chunks of targets: a killed build run again with the "
+        "same folder continues where it stopped (use it with --users all)",
+    )
     holdout = build.add_argument_group("holdout protocols (probe, last-n, time-split)")
     holdout.add_argument(
         "--probe",
@@ -169,7 +175,9 @@ def _build_neighbour(args: argparse.Namespace) -> ProfileDataset:
         exclude=args.exclude,
     )
     ratings = _load(args.data, not args.quiet)
-    return tool.build(ratings, n_jobs=args.jobs, progress=not args.quiet)
+    return tool.build(
+        ratings, n_jobs=args.jobs, progress=not args.quiet, checkpoint=args.checkpoint
+    )
 
 
 def _build_holdout(args: argparse.Namespace) -> ProfileDataset:

@@ -15,13 +15,20 @@ scipy's O(nnz) counting sort, never a Python loop over ratings:
   most ``w`` watching neighbours). Most targets of a large data set have that many neighbours,
   and on Netflix-like data this drops about a quarter of the entries the counting product reads.
 
-Both operands of each product are int32 so scipy multiplies them without converting (copying)
-the large matrix on every batch.
+Every indicator's data is a view of one shared buffer of ones in the smallest integer type the
+counts fit in (:func:`count_dtype`: int16 when at most 32,767 neighbours are kept, as in the
+study), so the 100M-entry ``watched`` costs 2 bytes an entry of data, and both operands of each
+product have the same type: scipy multiplies them without converting (copying) the large matrix.
+The rating columns are read once; when they are read-only memory maps (``Ratings.load``), their
+pages are handed back to the page cache after use, so they do not stay in this process's memory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +38,17 @@ from llmrec.data.ratings import Ratings
 from llmrec.errors import DataFormatError
 from llmrec.truth.config import TruthConfig
 
-__all__ = ["STAR_SHIFT", "Core", "build_core", "ones_like", "without_rare_movies"]
+__all__ = [
+    "STAR_SHIFT",
+    "Core",
+    "build_core",
+    "count_dtype",
+    "forget_shared_ones",
+    "mapped_core",
+    "ones_like",
+    "release_pages",
+    "without_rare_movies",
+]
 
 STAR_SHIFT = 27  # stars live above bit 27 of the sort key; days below it
 _DAY_LIMIT = 1 << STAR_SHIFT
@@ -109,18 +126,71 @@ def _raise_duplicate(
     )
 
 
-def ones_like(matrix: sp.csr_array, keep: npt.NDArray[np.bool_] | None) -> sp.csr_array:
-    """An int32 indicator with ``matrix``'s pattern, restricted to the entries in ``keep``."""
+_ONES: dict[str, npt.NDArray[np.integer]] = {}
+
+
+def _ones(n: int, dtype: npt.DTypeLike) -> npt.NDArray[np.integer]:
+    """``n`` ones of ``dtype``: a view of one buffer shared by every indicator (never written)."""
+    key = np.dtype(dtype).str
+    buf = _ONES.get(key)
+    if buf is None or buf.size < n:
+        buf = np.ones(max(n, 1), dtype=dtype)
+        buf.flags.writeable = False
+        _ONES[key] = buf
+    return buf[:n]
+
+
+def forget_shared_ones() -> None:
+    """Drop this process's reference to the shared ones (matrices built keep their views)."""
+    _ONES.clear()
+
+
+def count_dtype(config: TruthConfig, n_users: int) -> type[np.integer]:
+    """The smallest integer type every count fits in: overlaps (at most the profile size) and
+    watch counts (at most the number of neighbours kept)."""
+    largest = max(config.profile_size, n_users if config.max_neighbours is None else 0)
+    largest = max(largest, config.max_neighbours or 0)
+    return np.int16 if largest <= np.iinfo(np.int16).max else np.int32
+
+
+def ones_like(
+    matrix: sp.csr_array,
+    keep: npt.NDArray[np.bool_] | None,
+    dtype: npt.DTypeLike = np.int32,
+) -> sp.csr_array:
+    """An indicator with ``matrix``'s pattern restricted to the entries in ``keep``.
+
+    Its data is a read-only view of shared ones; the row pointers come from one running count
+    of ``keep`` (no per-entry row array).
+    """
     if keep is None or bool(keep.all()):
-        ones = np.ones(matrix.nnz, dtype=np.int32)
-        return sp.csr_array((ones, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False)
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
-    counts = np.bincount(rows[keep], minlength=matrix.shape[0])
-    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int32)
-    np.cumsum(counts, out=indptr[1:])
-    indices = np.ascontiguousarray(matrix.indices[keep], dtype=np.int32)
-    ones = np.ones(indices.size, dtype=np.int32)
+        indices, indptr = matrix.indices, matrix.indptr
+    else:
+        kept = np.empty(keep.size + 1, dtype=np.int64 if keep.size >= 2**31 else np.int32)
+        kept[0] = 0
+        np.cumsum(keep, out=kept[1:])
+        indptr = kept[matrix.indptr].astype(np.int32, copy=False)
+        del kept
+        indices = np.ascontiguousarray(matrix.indices[keep], dtype=np.int32)
+    ones = _ones(indices.size, dtype)
     return sp.csr_array((ones, indices, indptr), shape=matrix.shape, copy=False)
+
+
+def release_pages(array: npt.NDArray[np.generic]) -> None:
+    """Hand the pages of a read-only memory-mapped array back to the page cache.
+
+    ``Ratings.load`` maps the columns; once read, their pages would count in this process's
+    resident memory (and in every forked worker's) for the whole build. Dropping them is safe
+    for a read-only shared mapping: the next read faults them in again from the file.
+    """
+    base: object = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        if isinstance(base, np.ndarray) and base.flags.writeable:
+            return  # a private (copy-on-write) or ordinary array: nothing to hand back
+        base = getattr(base, "_mmap", None) or getattr(base, "base", None)
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):  # a closed map, an unsupported platform
+            base.madvise(mmap.MADV_DONTNEED)
 
 
 def build_core(ratings: Ratings, config: TruthConfig) -> Core:
@@ -131,24 +201,34 @@ def build_core(ratings: Ratings, config: TruthConfig) -> Core:
             "ratings must be star counts between 0 and 15", text=str(int(stars.max()))
         )
     user_ids, rows = _dense_index(np.asarray(ratings.user_id))
+    release_pages(np.asarray(ratings.user_id))
     movie_ids, cols = _dense_index(np.asarray(ratings.movie_id))
+    release_pages(np.asarray(ratings.movie_id))
     n_users, n_movies = user_ids.size, movie_ids.size
     key = _day_key(np.asarray(ratings.date))
+    release_pages(np.asarray(ratings.date))
     np.bitwise_or(key, np.left_shift(stars, STAR_SHIFT, dtype=np.int32), out=key)
+    popularity = np.bincount(cols, minlength=n_movies).astype(np.int64)
+    five_star = np.bincount(rows[stars == 5], minlength=n_users).astype(np.int64)
+    release_pages(stars)
     rated = sp.csr_array((key, (rows, cols)), shape=(n_users, n_movies))
     if rated.nnz != len(ratings):  # scipy summed duplicate (user, movie) pairs
         _raise_duplicate(rows, cols, user_ids, movie_ids)
+    del rows, cols, key
     rated.indptr = rated.indptr.astype(np.int32, copy=False)
     rated.indices = rated.indices.astype(np.int32, copy=False)
-    popularity = np.bincount(cols, minlength=n_movies).astype(np.int64)
-    five_star = np.bincount(rows[stars == 5], minlength=n_users).astype(np.int64)
-    del rows, cols, key
+    dtype = count_dtype(config, n_users)
     entry_stars = rated.data >> STAR_SHIFT
-    watched = ones_like(rated, entry_stars >= config.watched_min_rating)
-    fans = ones_like(rated, entry_stars >= config.neighbour_min_rating).T.tocsr()
+    keep = entry_stars >= config.watched_min_rating
+    watched = ones_like(rated, keep, dtype)
+    watchers = np.bincount(watched.indices, minlength=n_movies).astype(np.int64)
+    np.greater_equal(entry_stars, config.neighbour_min_rating, out=keep)
+    del entry_stars
+    fans = ones_like(rated, keep, dtype).T.tocsr()
+    del keep
     fans.indptr = fans.indptr.astype(np.int32, copy=False)
     fans.indices = fans.indices.astype(np.int32, copy=False)
-    watchers = np.bincount(watched.indices, minlength=n_movies).astype(np.int64)
+    fans.data = _ones(fans.nnz, dtype)
     hot, hot_need = _hot(watched, watchers, config)
     return Core(
         user_ids, movie_ids, rated, watched, fans, popularity, five_star, watchers, hot, hot_need
@@ -157,7 +237,8 @@ def build_core(ratings: Ratings, config: TruthConfig) -> Core:
 
 def without_rare_movies(core: Core, threshold: int) -> sp.csr_array:
     """``watched`` restricted to movies with at least ``threshold`` watchers (one pass)."""
-    return ones_like(core.watched, core.watchers[core.watched.indices] >= threshold)
+    keep = core.watchers[core.watched.indices] >= threshold
+    return ones_like(core.watched, keep, core.watched.data.dtype)
 
 
 _HOT_MIN_SAVING = 0.05  # build watched_hot only when it drops at least this share of entries
@@ -173,4 +254,51 @@ def _hot(
     keep = watchers[watched.indices] >= need
     if keep.sum() > (1.0 - _HOT_MIN_SAVING) * watched.nnz:
         return None, 0
-    return ones_like(watched, keep), need
+    return ones_like(watched, keep, watched.data.dtype), need
+
+
+def mapped_core(core: Core, folder: str | Path) -> Core:
+    """``core`` with its large arrays written to ``folder`` and memory-mapped back (read-only).
+
+    Local workers forked afterwards map the same files: each touches only the pages it reads
+    (a worker's resident memory is what it uses, not a copy of the parent's), and the page
+    cache holds one copy for all of them. The caller drops the original core.
+    """
+    out = Path(folder)
+    saved: dict[int, npt.NDArray[np.generic]] = {}
+
+    def keep(name: str, array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        if id(array) not in saved:
+            path = out / f"{name}.npy"
+            np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+            saved[id(array)] = np.load(path, mmap_mode="r", allow_pickle=False)
+        return saved[id(array)]
+
+    matrices = [core.rated, core.watched, core.fans] + (
+        [core.watched_hot] if core.watched_hot is not None else []
+    )
+    dtype = core.watched.data.dtype
+    ones = keep("ones", np.ones(max(m.nnz for m in matrices), dtype=dtype))
+
+    def csr(name: str, matrix: sp.csr_array, indicator: bool) -> sp.csr_array:
+        data = ones[: matrix.nnz] if indicator else keep(f"{name}_data", matrix.data)
+        parts = (
+            data,
+            keep(f"{name}_indices", matrix.indices),
+            keep(f"{name}_indptr", matrix.indptr),
+        )
+        return sp.csr_array(parts, shape=matrix.shape, copy=False)
+
+    hot = core.watched_hot
+    return Core(
+        core.user_ids,
+        core.movie_ids,
+        csr("rated", core.rated, False),
+        csr("watched", core.watched, True),
+        csr("fans", core.fans, True),
+        core.popularity,
+        core.five_star,
+        core.watchers,
+        None if hot is None else csr("hot", hot, True),
+        core.hot_need,
+    )

@@ -9,12 +9,15 @@ identical whatever the batch size, the number of workers or the executor.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +38,7 @@ __all__ = ["NeighbourTruth"]
 
 FORMAT = "llmrec-truth/1"
 _TOP_MOVIES = 100
-_BATCH_BUDGET = 1 << 25  # overlap entries held per batch (about 256 MB of CSR)
+_BATCH_BUDGET = 1 << 23  # overlap entries held per batch (about 50 MB with int16 counts)
 
 
 class NeighbourTruth:
@@ -52,6 +55,7 @@ class NeighbourTruth:
         if overrides:
             base = _validated({**base.model_dump(), **overrides})
         self.config: TruthConfig = base
+        self._device: str | None = None  # set by build(device=...)
 
     def __repr__(self) -> str:
         return f"NeighbourTruth({self.config!r})"
@@ -105,6 +109,9 @@ class NeighbourTruth:
         executor: Executor | None = None,
         progress: bool = True,
         batch_size: int | None = None,
+        checkpoint: str | Path | None = None,
+        chunk_size: int = 8192,
+        device: str | None = None,
     ) -> ProfileDataset:
         """Build the ground truth for the configured targets.
 
@@ -115,16 +122,48 @@ class NeighbourTruth:
         ``max(n_jobs, cpu_count)`` batches are kept in flight. ``batch_size``
         (targets per batch) is chosen from the data's size when not given; it never changes
         the output.
+
+        ``checkpoint`` (a folder) makes the build resumable: targets are processed in chunks of
+        ``chunk_size`` and each finished chunk is saved there; a rerun with the same folder
+        loads them and computes only the rest (see :mod:`llmrec.truth._chunks`). The result is
+        the same as without it.
+
+        ``device`` counts co-occurrences with torch (the ``[train]`` extra): ``"cuda"``,
+        ``"auto"`` (CUDA when torch sees a GPU, else scipy) or ``"cpu"`` (torch's CPU device);
+        the result is identical to the default scipy kernel. With a device, batches run in this
+        process (``n_jobs`` is not used), tiled to fit the device's memory.
         """
         from llmrec.truth import _batch
         from llmrec.truth._sparse import build_core
 
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be at least 1, got {chunk_size}")
+        from llmrec.truth._device import resolve_device
+
+        self._device = resolve_device(device)
+        if self._device is not None:
+            n_jobs = 1
         core = build_core(ratings, self.config)
         eligible = self._eligible(core)
         targets = self._targets(eligible)
+        top_movies = _top_movies(core)
         examples: list[Example] = []
         left_out = {"no_neighbours": 0, "empty_gold": 0}
-        results = self._run(core, targets, n_jobs, executor, progress, batch_size, False)
+        if checkpoint is None:
+            results = self._run(core, targets, n_jobs, executor, progress, batch_size, False)
+        else:
+            results = self._resumable(
+                core,
+                targets,
+                ratings.fingerprint(),
+                Path(checkpoint),
+                chunk_size,
+                n_jobs,
+                executor,
+                progress,
+                batch_size,
+            )
+        del core  # the runs hold it; local workers take it over (see _run_batches)
         for res in results:
             left_out["no_neighbours"] += int(np.sum(res.status == _batch.STATUS_NO_NEIGHBOURS))
             left_out["empty_gold"] += int(np.sum(res.status == _batch.STATUS_EMPTY_GOLD))
@@ -137,9 +176,66 @@ class NeighbourTruth:
             "n_eligible": int(eligible.size),
             "n_targets": int(targets.size),
             "left_out": left_out,
-            "top_movies": _top_movies(core),
+            "top_movies": top_movies,
         }
         return ProfileDataset(examples, meta)
+
+    def _resumable(
+        self,
+        core: Core,
+        targets: npt.NDArray[np.int64],
+        fingerprint: str,
+        folder: Path,
+        chunk_size: int,
+        n_jobs: int,
+        executor: Executor | None,
+        progress: bool,
+        batch_size: int | None,
+    ) -> Iterator[BatchResult]:
+        """Chunks of targets: finished ones loaded from ``folder``, the others computed (in
+        one pool) and saved as each completes; yielded in target order."""
+        from llmrec.truth._chunks import ChunkStore, merge_results, targets_sha256
+
+        store = ChunkStore(
+            folder,
+            {
+                "config": self.config.model_dump(mode="json"),
+                "ratings_fingerprint": fingerprint,
+                "n_targets": int(targets.size),
+                "targets_sha256": targets_sha256(core.user_ids[targets]),
+                "chunk_size": chunk_size,
+            },
+        )
+        store.open()
+        chunks = [targets[i : i + chunk_size] for i in range(0, targets.size, chunk_size)]
+        finished: dict[int, BatchResult] = {}
+        for i, chunk in enumerate(chunks):
+            loaded = store.load(i, core.user_ids[chunk])
+            if loaded is not None:
+                finished[i] = loaded
+        todo = [i for i in range(len(chunks)) if i not in finished]
+        size = self._batch_size(core, targets.size, n_jobs, executor, batch_size)
+        batches: list[npt.NDArray[np.int64]] = []
+        owner: list[int] = []
+        for i in todo:
+            for lo in range(0, chunks[i].size, size):
+                batches.append(chunks[i][lo : lo + size])
+                owner.append(i)
+        done = sum(chunks[i].size for i in finished)
+        parts: list[BatchResult] = []
+        runs = self._run_batches(
+            core, batches, n_jobs, executor, progress, False, int(targets.size), done
+        )
+        del core
+        for j, res in enumerate(runs):
+            parts.append(res)
+            if j + 1 == len(batches) or owner[j + 1] != owner[j]:
+                merged = merge_results(parts)
+                store.save(owner[j], merged)
+                finished[owner[j]] = merged
+                parts = []
+        for i in range(len(chunks)):
+            yield finished[i]
 
     def neighbours(
         self,
@@ -174,6 +270,22 @@ class NeighbourTruth:
         return out
 
     # -- scheduling -------------------------------------------------------------------------
+    def _batch_size(
+        self,
+        core: Core,
+        n_targets: int,
+        n_jobs: int,
+        executor: Executor | None,
+        batch_size: int | None,
+    ) -> int:
+        if batch_size is not None and batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        workers = _n_workers(n_jobs)
+        size = batch_size if batch_size is not None else _auto_batch_size(core, self.config)
+        if executor is None and workers > 1:  # enough batches to keep every worker busy
+            size = max(1, min(size, -(-n_targets // (4 * workers))))
+        return size
+
     def _run(
         self,
         core: Core,
@@ -184,45 +296,81 @@ class NeighbourTruth:
         batch_size: int | None,
         with_neighbours: bool,
     ) -> Iterator[BatchResult]:
+        size = self._batch_size(core, targets.size, n_jobs, executor, batch_size)
+        batches = [targets[i : i + size] for i in range(0, targets.size, size)]
+        return self._run_batches(
+            core, batches, n_jobs, executor, progress, with_neighbours, int(targets.size), 0
+        )
+
+    def _run_batches(
+        self,
+        core: Core,
+        batches: list[npt.NDArray[np.int64]],
+        n_jobs: int,
+        executor: Executor | None,
+        progress: bool,
+        with_neighbours: bool,
+        total: int,
+        done: int,
+    ) -> Iterator[BatchResult]:
+        """Results of ``batches`` in order; the bar counts ``total`` targets, ``done`` of them
+        finished before (a resumed build)."""
         from llmrec.truth._batch import run_batch
 
         workers = _n_workers(n_jobs)
-        size = batch_size if batch_size is not None else _auto_batch_size(core, self.config)
-        if batch_size is not None and batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        if executor is None and workers > 1:  # enough batches to keep every worker busy
-            size = max(1, min(size, -(-targets.size // (4 * workers))))
-        batches = [targets[i : i + size] for i in range(0, targets.size, size)]
         config = self.config
-        if executor is None and workers == 1:
-            with progress_bar(enabled=progress, total=targets.size, desc="truth") as bar:
+        device = self._device
+        if device is not None or (executor is None and workers == 1):
+            with progress_bar(enabled=progress, total=total, desc="truth") as bar:
+                bar.update(done)
                 for batch in batches:
-                    res = run_batch(core, config, batch, with_neighbours)
+                    res = run_batch(core, config, batch, with_neighbours, device)
                     bar.update(batch.size)
                     yield res
             return
         if executor is not None:
+            job = functools.partial(run_batch, core, config)
             yield from _ordered(
-                lambda b: executor.submit(run_batch, core, config, b, with_neighbours),
+                lambda b: executor.submit(job, b, with_neighbours),
                 batches,
                 window=2 * max(workers, os.cpu_count() or 1),
                 progress=progress,
-                total=targets.size,
+                total=total,
+                done=done,
             )
             return
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_mp_context(),
-            initializer=_init_worker,
-            initargs=(core, config),
-        ) as pool:
-            yield from _ordered(
-                lambda b: pool.submit(_run_in_worker, b, with_neighbours),
-                batches,
-                window=len(batches),
-                progress=progress,
-                total=targets.size,
-            )
+        if not batches:
+            return
+        context = _mp_context()
+        forked = context.get_start_method() == "fork"
+        folder = tempfile.TemporaryDirectory(prefix="llmrec-truth-") if forked else None
+        if folder is not None:  # the workers map the matrices from files: no pickling, no
+            # initargs kept, and no copy of the parent's pages in their page tables
+            from llmrec.truth._sparse import forget_shared_ones, mapped_core
+
+            core = mapped_core(core, folder.name)
+            forget_shared_ones()
+            _WORKER_STATE.update(core=core, config=config)
+        try:
+            init: dict[str, Any] = {} if forked else {"initializer": _init_worker}
+            if not forked:
+                init["initargs"] = (core, config)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, **init) as pool:
+                ordered = _ordered(
+                    lambda b: pool.submit(_run_in_worker, b, with_neighbours),
+                    batches,
+                    window=len(batches),
+                    progress=progress,
+                    total=total,
+                    done=done,
+                    started=_release if forked else None,
+                )
+                del core
+                yield from ordered
+        finally:
+            _WORKER_STATE.clear()
+            if folder is not None:
+                folder.cleanup()
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -245,6 +393,15 @@ def _run_in_worker(batch: npt.NDArray[np.int64], with_neighbours: bool) -> Batch
     from llmrec.truth._batch import run_batch
 
     return run_batch(_WORKER_STATE["core"], _WORKER_STATE["config"], batch, with_neighbours)
+
+
+def _release() -> None:
+    """In the parent, once forked workers hold the matrices: drop its own references, so the
+    pages are held by the workers alone (the parent's memory falls to the results)."""
+    from llmrec.truth._sparse import forget_shared_ones
+
+    _WORKER_STATE.clear()
+    forget_shared_ones()
 
 
 def _mp_context() -> Any:
@@ -284,16 +441,22 @@ def _ordered(
     window: int,
     progress: bool,
     total: int,
+    done: int = 0,
+    started: Callable[[], None] | None = None,
 ) -> Iterator[BatchResult]:
-    """Submit batches keeping at most ``window`` in flight; yield results in batch order."""
+    """Submit batches keeping at most ``window`` in flight; yield results in batch order.
+    ``started`` runs once the first batches are submitted (the workers exist)."""
     pending: deque[tuple[Future[BatchResult], int]] = deque()
     queue = iter(batches)
     for batch in queue:
         pending.append((submit(batch), batch.size))
         if len(pending) >= window:
             break
+    if started is not None:
+        started()
     # the bar (and its monitor thread) starts after the first submissions forked the workers
     with progress_bar(enabled=progress, total=total, desc="truth") as bar:
+        bar.update(done)
         while pending:
             future, n = pending.popleft()
             result = future.result()

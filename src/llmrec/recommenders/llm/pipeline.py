@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -177,7 +177,7 @@ class LanguageModelRecommender(Recommender):
                 "resolving the answer): call fit(ratings, catalog)"
             )
         self.catalog_ = catalog
-        self.resolver_ = TitleResolver(catalog, threshold=self._option("resolver_threshold"))
+        self.resolver_ = TitleResolver.shared(catalog, threshold=self._option("resolver_threshold"))
 
     def _check_fitted(self) -> Catalog:
         catalog: Catalog | None = getattr(self, "catalog_", None)
@@ -249,7 +249,7 @@ class LanguageModelRecommender(Recommender):
             request = made.get(known)
             if request is None or request.k != k:
                 messages = tuple(template.messages(known, catalog, k=k))
-                body = transport.build_body(messages, response_format=fmt)
+                body = _keyed_body(transport, messages, fmt, known)
                 request = ChatRequest(
                     request_key(endpoint, model, body), body, messages, known, k, i
                 )
@@ -391,7 +391,7 @@ class LanguageModelRecommender(Recommender):
             request = made.get(key)
             if request is None:
                 messages = tuple(template.ranking_messages(known, cands, catalog, k=kk))
-                body = transport.build_body(messages, response_format=fmt)
+                body = _keyed_body(transport, messages, fmt, known)
                 request = ChatRequest(
                     request_key(endpoint, model, body), body, messages, known, kk, i
                 )
@@ -509,3 +509,18 @@ class LanguageModelRecommender(Recommender):
                 bar.close()
             answers.update((r.key, a) for r, a in zip(todo, fresh, strict=True))
         return answers
+
+
+def _keyed_body(
+    transport: Transport,
+    messages: tuple[Mapping[str, str], ...],
+    fmt: dict[str, Any] | None,
+    profile: tuple[int, ...],
+) -> dict[str, Any]:
+    """The transport's body plus whatever else decides the answer (e.g. the catalog and the
+    exclusions of constrained decoding), so the cache key covers it."""
+    body = transport.build_body(messages, response_format=fmt)
+    extra = transport.answer_depends_on(profile)
+    if extra is not None:
+        body = {**body, "answer_depends_on": extra}
+    return body

@@ -154,6 +154,17 @@ class Transport(abc.ABC):
         """The JSON body sent for ``messages`` (sampling options included); it is hashed into
         the cache key, so it must hold everything that changes the answer."""
 
+    def answer_depends_on(self, profile: Sequence[int]) -> dict[str, Any] | None:
+        """What else, beyond ``build_body``'s messages, decides the answer to a request for
+        ``profile`` (default: nothing).
+
+        A transport that constrains decoding to a catalog returns the catalog's fingerprint
+        and the excluded movies here; the pipeline adds it to the body under
+        ``"answer_depends_on"``, so the cache key changes with them and an answer constrained
+        to another catalog (or other exclusions) is never served from the cache.
+        """
+        return None
+
     @abc.abstractmethod
     def send(
         self,

@@ -17,7 +17,10 @@ parser, title resolution, diagnostics and usage work exactly as for the OpenAI t
 * ``constrained=True`` (capability :data:`~.base.CATALOG_CONSTRAINED`) restricts decoding to the
   catalog's labels in the numbered format, without repeats and without the request's profile
   movies (``ChatRequest.profile``), ``ChatRequest.k`` items per answer
-  (:class:`llmrec.local_models.CatalogConstraint`, one per ``k``, built once).
+  (:class:`llmrec.local_models.CatalogConstraint`, one per ``k``, built once). What the
+  constraint allows depends on the catalog and the profile, so both enter the cache key
+  (:meth:`TransformersTransport.answer_depends_on`): an answer constrained to one catalog is
+  never served for another.
 
 torch and transformers are imported on first use; without the ``[train]`` extra that use raises
 :class:`~llmrec.finetune.local.MissingExtraError` naming ``pip install 'llmrec[train]'``.
@@ -47,7 +50,13 @@ if TYPE_CHECKING:
     from llmrec.local_models.engine import LocalModel
     from llmrec.prompts import PromptTemplate
 
-__all__ = ["ENDPOINT", "TransformersSettings", "TransformersTransport", "weights_identity"]
+__all__ = [
+    "ENDPOINT",
+    "TransformersSettings",
+    "TransformersTransport",
+    "catalog_sha256",
+    "weights_identity",
+]
 
 ENDPOINT = "local:transformers"
 """The endpoint of every local answer (the weights are named by :attr:`Transport.model`)."""
@@ -88,6 +97,16 @@ def weights_identity(model: str, base_model: str | None = None) -> str | None:
     return f"sha256:{folder_sha256(base)}+adapter:{folder_sha256(folder)}"
 
 
+def catalog_sha256(catalog: Catalog) -> str:
+    """SHA-256 of a catalog's entries (id, title, year; in id order) as canonical JSON."""
+    import hashlib
+    import json
+
+    rows = [[m.movie_id, m.title, m.year] for m in catalog]
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _plain(request: ChatRequest) -> list[dict[str, str]]:
     return [dict(m) for m in request.messages]
 
@@ -113,6 +132,7 @@ class TransformersTransport(Transport):
         self._weights: str | None = None
         self._dtype: str | None = None
         self._constraints: dict[int, CatalogConstraint] = {}
+        self._catalog_fingerprint: str | None = None
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -163,6 +183,7 @@ class TransformersTransport(Transport):
         with self._lock:
             self._catalog, self._template = catalog, template
             self._constraints.clear()
+            self._catalog_fingerprint = None
 
     def constraint(self, k: int) -> CatalogConstraint:
         """The catalog constraint for ``k``-item answers (built once per ``k``)."""
@@ -195,6 +216,24 @@ class TransformersTransport(Transport):
             "dtype": self.dtype(),
             "chat_template": s.chat_template,
         }
+
+    def answer_depends_on(self, profile: Sequence[int]) -> dict[str, Any] | None:
+        """With ``constrained=True``: the catalog's fingerprint and the excluded movies (the
+        request's profile), which decide what the constraint lets the model write."""
+        if not self.settings.constrained:
+            return None
+        return {"catalog": self.catalog_fingerprint(), "exclude": sorted(set(profile))}
+
+    def catalog_fingerprint(self) -> str:
+        """SHA-256 of the catalog constrained decoding uses (ids, titles, years in id order)."""
+        with self._lock:
+            if self._catalog is None:
+                raise ConfigError(
+                    "constrained decoding needs the catalog: fit the recommender first"
+                )
+            if self._catalog_fingerprint is None:
+                self._catalog_fingerprint = catalog_sha256(self._catalog)
+            return self._catalog_fingerprint
 
     def send(
         self,
