@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from llmrec._io import file_sha256 as _sha256
 from llmrec._io import atomic_open, write_json_atomic
+from llmrec._io import file_sha256 as _sha256
 from llmrec._progress import progress_bar
 from llmrec.data import Ratings
 from llmrec.experiment.config import ExperimentConfig
