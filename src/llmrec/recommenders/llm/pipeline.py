@@ -447,6 +447,10 @@ class LanguageModelRecommender(Recommender):
     ) -> list[Recommendation]:
         """Every ranking request in one call to the transport (cache first, as for
         :meth:`recommend_many`); an empty candidate list needs no request."""
+        if getattr(self.config, "ranking", "generate") == "likelihood":
+            from llmrec.recommenders.llm.likelihood_ranking import rank_by_likelihood
+
+            return rank_by_likelihood(self, profiles, candidates, k)
         out: list[Recommendation | None] = [None] * len(profiles)
         asked = [i for i, c in enumerate(candidates) if c]
         for i, c in enumerate(candidates):
