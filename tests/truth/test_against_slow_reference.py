@@ -145,3 +145,18 @@ def test_compiled_kernel_rejects_bad_arrays() -> None:
         _cocount.hits(
             indptr, indices, 2, np.array([0, 1], np.int32), ptr.astype(np.int32), need, *out
         )
+
+
+def test_workers_without_room_for_the_mapped_matrices_share_the_parents(
+    synthetic: Ratings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmrec.truth import _sparse
+
+    tool = NeighbourTruth.profile_data_50(max_neighbours=40, n_users=200)
+    mapped = tool.build(synthetic, n_jobs=2, progress=False)
+
+    def full_disk(core: object, folder: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_sparse, "mapped_core", full_disk)
+    assert tool.build(synthetic, n_jobs=2, progress=False).examples == mapped.examples

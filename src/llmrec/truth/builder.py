@@ -344,12 +344,16 @@ class NeighbourTruth:
         context = _mp_context()
         forked = context.get_start_method() == "fork"
         folder = tempfile.TemporaryDirectory(prefix="llmrec-truth-") if forked else None
-        if folder is not None:  # the workers map the matrices from files: no pickling, no
-            # initargs kept, and no copy of the parent's pages in their page tables
+        if folder is not None:  # the workers map the matrices from files (in TMPDIR): no
+            # pickling, no initargs kept, no copy of the parent's pages in their page tables
             from llmrec.truth._sparse import forget_shared_ones, mapped_core
 
-            core = mapped_core(core, folder.name)
-            forget_shared_ones()
+            try:
+                core = mapped_core(core, folder.name)
+                forget_shared_ones()
+            except OSError:  # no room in the temporary folder: the workers inherit the core
+                folder.cleanup()
+                folder = None
             _WORKER_STATE.update(core=core, config=config)
         try:
             init: dict[str, Any] = {} if forked else {"initializer": _init_worker}

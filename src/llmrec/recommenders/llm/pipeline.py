@@ -19,6 +19,7 @@ transport, the cache and the SDK client are opened once, under a lock, and are t
 from __future__ import annotations
 
 import abc
+import queue
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -354,14 +355,35 @@ class LanguageModelRecommender(Recommender):
         """Every profile in one call to the transport; ``progress`` counts requests sent."""
         requests = self.plan(profiles, k)
         parsed: dict[str, Recommendation] = {}
+        arrivals: queue.SimpleQueue[tuple[ChatRequest, ChatAnswer] | None] = queue.SimpleQueue()
+        failed: list[BaseException] = []
 
-        def parse(request: ChatRequest, answer: ChatAnswer) -> None:
-            # parsed while other requests are still in flight, not after the last one;
-            # the request's profile holds the catalog movies, all that parsing excludes
-            key = request.key
-            parsed[key] = self.to_recommendation(request.profile, request.k, key, answer)
+        def parse_arrivals() -> None:
+            # Answers are parsed on this thread while other requests are still in flight: the
+            # thread that received an answer stores it in the cache and goes back to sending.
+            # The request's profile holds the catalog movies, all that parsing excludes.
+            while (item := arrivals.get()) is not None:
+                request, answer = item
+                if failed:
+                    continue
+                try:
+                    rec = self.to_recommendation(request.profile, request.k, request.key, answer)
+                except BaseException as exc:  # raised in the calling thread below
+                    failed.append(exc)
+                else:
+                    parsed[request.key] = rec
 
-        answers = self._answers(profiles, requests, progress=progress, on_answer=parse)
+        parser = threading.Thread(target=parse_arrivals, name="llmrec-parse", daemon=True)
+        parser.start()
+        try:
+            answers = self._answers(
+                profiles, requests, progress=progress, on_answer=lambda r, a: arrivals.put((r, a))
+            )
+        finally:
+            arrivals.put(None)
+            parser.join()
+        if failed:
+            raise failed[0]
         return self.build(profiles, requests, answers, parsed)
 
     # -- ranking candidates -----------------------------------------------------------------
