@@ -122,3 +122,26 @@ def test_a_server_without_prompt_logprobs_is_a_capability_error(tmp_path: Path) 
         make(srv, tmp_path / "c.sqlite").continuation_logprobs(
             [[{"role": "user", "content": "x"}]], ["1. Film 3 (1993)"]
         )
+
+
+def test_ranking_by_likelihood_through_a_server(tmp_path: Path) -> None:
+    profiles = [(1,), (2,)]
+    cands = [(3, 5, 7, 9), (6, 4)]
+    with LocalOpenAIServer(lambda body: "", prompt_logprob=hashed_logprob) as srv:
+        rec = OpenAIRecommender(
+            base_url=srv.base_url, api_key="test", cache=tmp_path / "c.sqlite", ranking="likelihood"
+        ).fit(RATINGS, CATALOG)
+        estimate = rec.estimate_rank_cost(profiles, cands, None, CATALOG)
+        got = rec.rank_many(profiles, cands)
+        assert estimate.requests == 6 == len(srv.requests)
+        assert estimate.output_tokens == 6
+        again = rec.rank_many(profiles, cands)
+        assert len(srv.requests) == 6  # every reading came from the cache
+        top2 = rec.rank_many(profiles, cands, k=2)  # "the 2 best": list 1's prompt changes
+    for r, c in zip(got, cands, strict=True):
+        assert sorted(r.movie_ids) == sorted(c)
+        assert list(r.scores) == sorted(r.scores, reverse=True)
+        assert r.diagnostics["ranking"] == "likelihood"
+    assert [r.movie_ids for r in again] == [r.movie_ids for r in got]
+    assert [len(r.movie_ids) for r in top2] == [2, 2]
+    assert top2[1].movie_ids == got[1].movie_ids  # same prompt (k = 2 = its size): same order

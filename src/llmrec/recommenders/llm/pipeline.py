@@ -433,12 +433,15 @@ class LanguageModelRecommender(Recommender):
     ) -> CostEstimate:
         """What :meth:`rank_many` would send: one request per profile with candidates; input
         tokens exact (the ranking prompt, ``o200k_base`` with chat overhead), output tokens by
-        :func:`llmrec.openai_api.cost.expected_output_tokens` for the ``k`` (all) asked for."""
+        :func:`llmrec.openai_api.cost.expected_output_tokens` for the ``k`` (all) asked for.
+        With ``ranking="likelihood"``: one request per candidate (the prompt plus the
+        candidate's answer as input, one output token)."""
         from llmrec.openai_api.cost import expected_output_tokens
         from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
 
         encoding = get_encoding()
         template = self.template
+        by_likelihood = getattr(self.config, "ranking", "generate") == "likelihood"
         n_in = n_out = requests = 0
         for profile, cands in zip(profiles, candidate_lists, strict=True):
             if not cands:
@@ -446,6 +449,16 @@ class LanguageModelRecommender(Recommender):
             known = tuple(m for m in profile if m in catalog)
             kk = len(cands) if k is None else min(k, len(cands))
             messages = template.ranking_messages(known, tuple(cands), catalog, k=kk)
+            if by_likelihood:  # one prompt-only request per candidate, its answer in the prompt
+                from llmrec.recommenders.llm.likelihood_ranking import candidate_answer
+
+                base = count_chat_tokens(messages, encoding=encoding)
+                for movie in cands:
+                    answer = candidate_answer(template, movie, catalog)
+                    n_in += base + len(encoding.encode(answer))
+                    n_out += 1
+                    requests += 1
+                continue
             n_in += count_chat_tokens(messages, encoding=encoding)
             n_out += expected_output_tokens(kk, template=template, catalog=catalog)
             requests += 1
