@@ -20,13 +20,10 @@ other verbaliser rankers read models this way).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmrec.errors import ConfigError
 from llmrec.recommenders.base import Recommendation
-
-if TYPE_CHECKING:
-    from llmrec.recommenders.llm.pipeline import LanguageModelRecommender
 
 __all__ = ["candidate_answer", "rank_by_likelihood"]
 
@@ -38,12 +35,14 @@ def candidate_answer(template: Any, movie: int, catalog: Any) -> str:
 
 
 def rank_by_likelihood(
-    backend: LanguageModelRecommender,
+    backend: Any,
     profiles: Sequence[tuple[int, ...]],
     candidates: Sequence[tuple[int, ...]],
     k: int | None,
 ) -> list[Recommendation]:
-    """Every profile's candidates ordered by likelihood (module docstring)."""
+    """Every profile's candidates ordered by likelihood (module docstring); ``backend`` is a
+    fitted :class:`~llmrec.recommenders.llm.pipeline.LanguageModelRecommender` (not imported:
+    the pipeline imports this module)."""
     catalog = backend._check_fitted()
     template = backend.template
     normalised = bool(getattr(backend.config, "length_normalised", False))
