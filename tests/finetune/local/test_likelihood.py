@@ -34,19 +34,28 @@ def _tallrec_set() -> tallrec.TallRecSet:
 
 
 @pytest.fixture(scope="module")
-def yes_no(private_dir: Path) -> tuple[tallrec.TallRecSet, Path, Path]:
-    """The set's 64-row sample, a tiny model whose tokenizer knows its text, the model trained
-    on the sample's chat file."""
-    from llmrec.finetune.local import LocalTrainConfig, train_local
+def yes_no_base(private_dir: Path) -> tuple[tallrec.TallRecSet, Path]:
+    """The set's 32-row sample and a tiny model whose tokenizer knows the set's text."""
     from llmrec.testing.tiny_model import build_tiny_model
 
     part = _tallrec_set()
-    sample = part.sample(64, seed=0)
+    sample = part.sample(32, seed=0)
     texts = [TALLREC_INSTRUCTION, "Yes.", "No."] + [r["input"] for r in part.to_alpaca()]
     base = build_tiny_model(private_dir / "tiny-yes-no", part.catalog, extra_texts=texts)
+    return sample, base
+
+
+@pytest.fixture(scope="module")
+def yes_no(private_dir: Path, yes_no_base) -> tuple[tallrec.TallRecSet, Path, Path]:
+    """The base model trained on the sample's chat file (20 epochs: minutes on a loaded
+    2-core machine, so only slow tests use it)."""
+    from llmrec.finetune.local import LocalTrainConfig, train_local
+
+    sample, base = yes_no_base
     chat = sample.write_chat(private_dir / "yes-no.jsonl")
     out = private_dir / "yes-no-full"
-    train_local(chat, str(base), out, config=LocalTrainConfig(**FAST), progress=False)
+    config = LocalTrainConfig(**{**FAST, "epochs": 20, "learning_rate": 3e-3})
+    train_local(chat, str(base), out, config=config, progress=False)
     return sample, base, out
 
 
@@ -57,14 +66,14 @@ def _backend(model: Path, tmp: Path, **options) -> TransformersRecommender:
     return rec
 
 
-def test_sample_and_chat_file(yes_no, tmp_path: Path) -> None:
+def test_sample_and_chat_file(yes_no_base, tmp_path: Path) -> None:
     import json
 
-    sample, _, _ = yes_no
+    sample, _ = yes_no_base
     part = _tallrec_set()
-    assert len(sample) == 64
-    assert sample.to_alpaca() == part.sample(64, seed=0).to_alpaca()
-    assert sample.to_alpaca() != part.sample(64, seed=1).to_alpaca()
+    assert len(sample) == 32
+    assert sample.to_alpaca() == part.sample(32, seed=0).to_alpaca()
+    assert sample.to_alpaca() != part.sample(32, seed=1).to_alpaca()
     assert len(part.sample(10_000)) == len(part)
     lines = sample.write_chat(tmp_path / "c.jsonl").read_text().splitlines()
     first, row = json.loads(lines[0])["messages"], sample.to_alpaca()[0]
@@ -88,9 +97,9 @@ def test_trained_model_separates_yes_from_no_untrained_does_not(yes_no, tmp_path
     assert abs(auc(labels, p_base) - 0.5) <= 0.2
 
 
-def test_scores_do_not_depend_on_batch_size_and_are_cached(yes_no, tmp_path: Path) -> None:
-    sample, base, _ = yes_no
-    rows = sample.to_alpaca()[:20]
+def test_scores_do_not_depend_on_batch_size_and_are_cached(yes_no_base, tmp_path: Path) -> None:
+    sample, base = yes_no_base
+    rows = sample.to_alpaca()[:12]
     conversations = [tallrec.chat_messages(r) for r in rows]
     one = _backend(base, tmp_path / "a", batch_size=1, cache_mode="off")
     many = _backend(base, tmp_path / "b", batch_size=7)
@@ -106,12 +115,12 @@ def test_scores_do_not_depend_on_batch_size_and_are_cached(yes_no, tmp_path: Pat
     assert np.abs(la - lb).max() <= 1e-5
 
 
-def test_next_token_reading_is_the_continuation_of_one_token(yes_no, tmp_path: Path) -> None:
+def test_next_token_reading_is_the_continuation_of_one_token(yes_no_base, tmp_path: Path) -> None:
     """ "Yes." as a whole answer: its first token's log-probability is the next-token reading,
     and the whole answer is no more likely than its first token (a brute-force check)."""
     from transformers import AutoTokenizer
 
-    sample, base, _ = yes_no
+    sample, base = yes_no_base
     tok = AutoTokenizer.from_pretrained(base)
     rows = sample.to_alpaca()[:6]
     conversations = [tallrec.chat_messages(r) for r in rows]
@@ -126,18 +135,19 @@ def test_next_token_reading_is_the_continuation_of_one_token(yes_no, tmp_path: P
         assert (total <= first[:, 0] + 1e-6).all()
 
 
-def test_a_lora_adapter_is_read_on_its_base(yes_no, tmp_path: Path) -> None:
+def test_a_lora_adapter_is_read_on_its_base(yes_no_base, tmp_path: Path) -> None:
     import peft
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    sample, base, _ = yes_no
+    from llmrec._extras import quiet_peft
+
+    sample, base = yes_no_base
     torch.manual_seed(0)
     net = AutoModelForCausalLM.from_pretrained(base)
-    lora = peft.get_peft_model(
-        net,
-        peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
-    )
+    config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    with quiet_peft():
+        lora = peft.get_peft_model(net, config)
     adapter = tmp_path / "adapter"
     lora.save_pretrained(adapter)
     merged_dir = tmp_path / "merged"

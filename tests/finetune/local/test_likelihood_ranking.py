@@ -84,8 +84,8 @@ def test_a_model_trained_on_gold_candidates_ranks_them_first(
     from llmrec.finetune.local import LocalTrainConfig, train_local
 
     catalog, dataset = tiny_data
-    examples = list(dataset)
-    cands = _candidates(examples)
+    examples = list(dataset)[:24]
+    cands = _candidates(examples, n=4)
     train = private_dir / "rank-gold.jsonl"
     with train.open("w", encoding="utf-8") as f:
         for e, c in zip(examples, cands, strict=True):
@@ -93,7 +93,8 @@ def test_a_model_trained_on_gold_candidates_ranks_them_first(
             messages.append({"role": "assistant", "content": TEMPLATE.target([e.gold[0]], catalog)})
             f.write(json.dumps({"messages": messages}) + "\n")
     out = private_dir / "rank-gold-full"
-    train_local(train, str(tiny_folder), out, config=LocalTrainConfig(**FAST), progress=False)
+    config = LocalTrainConfig(**{**FAST, "epochs": 20, "learning_rate": 3e-3})
+    train_local(train, str(tiny_folder), out, config=config, progress=False)
     profiles = [e.profile for e in examples]
 
     def first_right(model: Path) -> float:
@@ -104,4 +105,4 @@ def test_a_model_trained_on_gold_candidates_ranks_them_first(
         return float(np.mean(firsts))
 
     assert first_right(out) >= 0.8
-    assert first_right(tiny_folder) <= 0.5
+    assert first_right(tiny_folder) <= 0.6  # chance: 1 in 4
