@@ -126,3 +126,25 @@ def test_the_peer_protocol_names_are_pinned() -> None:
         (0.8, 0.1, 0.1),
         3,
     ]
+
+
+def test_the_likelihood_names_are_pinned() -> None:
+    """Names issue 21 promises: scoring, sampling, chat files, AUC, the capability."""
+    from llmrec import errors, metrics
+    from llmrec.protocols import tallrec
+    from llmrec.recommenders.capabilities import LikelihoodBackend
+    from llmrec.recommenders.llm.pipeline import LanguageModelRecommender
+    from llmrec.recommenders.transformers_backend import TransformersConfig
+
+    assert {"auc", "gauc", "evaluate_auc", "per_user_auc"} <= set(metrics.__all__)
+    assert "CapabilityError" in errors.__all__
+    assert tallrec.TallRecSplit is tallrec.TallRecSet
+    assert callable(tallrec.score)
+    assert inspect.signature(tallrec.TallRecSet.sample).parameters["seed"].default == 0
+    assert callable(tallrec.TallRecSet.write_chat)
+    for name in ("likelihood", "option_logprobs", "continuation_logprobs"):
+        assert hasattr(LanguageModelRecommender, name)
+    assert hasattr(LikelihoodBackend, "option_logprobs")
+    fields = TransformersConfig.model_fields
+    assert fields["ranking"].default == "generate"
+    assert fields["length_normalised"].default is False

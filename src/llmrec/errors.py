@@ -27,6 +27,7 @@ __all__ = [
     "BackendError",
     "BudgetExceededError",
     "CacheMissError",
+    "CapabilityError",
     "ConfigError",
     "DataFormatError",
     "DataNotFoundError",
@@ -127,6 +128,10 @@ class APIKeyMissingError(BackendError):
 
 class CacheMissError(BackendError):
     """Replay-only mode met a request whose answer is not in the cache."""
+
+
+class CapabilityError(BackendError):
+    """A backend or server cannot do what was asked (e.g. return log-probabilities)."""
 
 
 class UnknownBackendError(BackendError):

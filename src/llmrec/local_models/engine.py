@@ -161,6 +161,47 @@ class LocalModel:
             results.append(GenerationResult(text, len(prompt), used, reason))
         return results
 
+    def continuation_logprobs(
+        self, pairs: Sequence[tuple[Messages, str]]
+    ) -> list[tuple[float, int, int]]:
+        """Exact ``log P(text | conversation)`` per ``(conversation, text)`` pair, in order:
+        ``(summed log-probability, text tokens, prompt tokens)``, one forward pass per batch of
+        ``batch_size`` (see :mod:`llmrec.local_models.likelihood`)."""
+        from llmrec.local_models.likelihood import continuation_logprobs
+
+        return continuation_logprobs(self.model, self.tokenizer, pairs, batch_size=self.batch_size)
+
+    def option_token_ids(self, options: Sequence[str]) -> list[int]:
+        """The first token of each option as the answer's start (must differ per option)."""
+        ids = []
+        for option in options:
+            tokens = self.tokenizer(option, add_special_tokens=False)["input_ids"]
+            if not tokens:
+                raise ValueError(f"option {option!r} has no tokens")
+            ids.append(int(tokens[0]))
+        if len(set(ids)) != len(ids):
+            shown = {
+                o: self.tokenizer.convert_ids_to_tokens(i)
+                for o, i in zip(options, ids, strict=True)
+            }
+            raise ValueError(f"options share a first token, which cannot tell them apart: {shown}")
+        return ids
+
+    def next_token_logprobs(
+        self, conversations: Sequence[Messages], options: Sequence[str]
+    ) -> list[tuple[list[float], int]]:
+        """Per conversation, the log-probability of each option's first token as the first
+        answer token (TALLRec's reading of "Yes" and "No") and the prompt's token count."""
+        from llmrec.local_models.likelihood import next_token_logprobs
+
+        return next_token_logprobs(
+            self.model,
+            self.tokenizer,
+            conversations,
+            self.option_token_ids(options),
+            batch_size=self.batch_size,
+        )
+
     def _eos_ids(self) -> list[int]:
         configured = getattr(self.model.generation_config, "eos_token_id", None)
         listed: list[Any] = configured if isinstance(configured, list) else [configured]

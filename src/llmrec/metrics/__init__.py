@@ -10,6 +10,8 @@ Every definition, with its formula and the tools it matches, is in ``docs/metric
   names from a registry (:func:`register_metric`, :func:`available_metrics`);
 * :func:`compare` → :class:`Comparison` (paired t, Wilcoxon, randomisation, effect sizes);
   :func:`adjust_pvalues` (Holm, Bonferroni, Benjamini-Hochberg) for a family of such tests;
+* pointwise scores: :func:`auc`, :func:`gauc` (per-user mean), :func:`evaluate_auc` (both,
+  with bootstrap intervals, as a :class:`MetricReport`);
 * long tail: every metric as ``FAMILY_tail@K`` with ``evaluate(..., head=...)``;
   :func:`head_share`, :func:`head_items` (see :mod:`llmrec.metrics.tail`);
 * beyond accuracy: coverage, popularity, novelty, hallucination / invalid-output / duplicate rates;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from llmrec.metrics._hits import PAD, HitMatrix, build_hit_matrix
 from llmrec.metrics.ap import average_precision, average_precision_batch
+from llmrec.metrics.auc import auc, evaluate_auc, gauc, per_user_auc
 from llmrec.metrics.beyond import (
     catalog_coverage,
     duplicate_rate,
@@ -59,6 +62,7 @@ __all__ = [
     "RepeatSummary",
     "ValidityReport",
     "adjust_pvalues",
+    "auc",
     "available_metrics",
     "average_precision",
     "average_precision_batch",
@@ -67,9 +71,11 @@ __all__ = [
     "compare",
     "duplicate_rate",
     "evaluate",
+    "evaluate_auc",
     "evaluate_validity",
     "f1_at_k",
     "f1_at_k_batch",
+    "gauc",
     "hallucination_rate",
     "head_items",
     "head_share",
@@ -80,6 +86,7 @@ __all__ = [
     "ndcg_at_k",
     "ndcg_at_k_batch",
     "novelty",
+    "per_user_auc",
     "precision_at_k",
     "precision_at_k_batch",
     "recall_at_k",

@@ -24,6 +24,14 @@ recorded as ``meta["clock"] = "D"``, and then cannot match), and titles are the 
 ``"Title (Year)"`` labels (TALLRec reads ``u.item``'s title field; RecBole's ``movie_title`` and
 ``release_year`` give the same labels on every row of the published files). TALLRec sorts the
 timestamp *strings*; on ml-100k every timestamp has nine digits, so that is the numeric order.
+
+Reading a model on these rows (:func:`score`) follows TALLRec's ``evaluate.py``: the
+probability of the first answer token over the whole vocabulary, then the "Yes" and "No"
+entries normalised over the two; AUC (:func:`llmrec.metrics.auc`) against the labels.
+:meth:`TallRecSet.sample` draws TALLRec's few-shot training sets (16 / 64 / 256 rows) and
+:meth:`TallRecSet.write_chat` writes rows as chat JSONL for ``llmrec finetune local``, in the
+prompt :func:`score` asks (system = ``instruction``, user = ``input``, assistant =
+``output``).
 """
 
 from __future__ import annotations
@@ -46,7 +54,19 @@ from llmrec.errors import ConfigError
 from llmrec.prompts.history import History, HistoryTemplate
 from llmrec.protocols._order import clock, user_runs_in_time_order
 
-__all__ = ["TallRecSet", "TallRecSplits", "build"]
+__all__ = [
+    "YES_NO",
+    "TallRecSet",
+    "TallRecSplit",
+    "TallRecSplits",
+    "build",
+    "chat_messages",
+    "score",
+    "yes_probability",
+]
+
+YES_NO = ("Yes", "No")
+"""The answers TALLRec reads (its LLaMA token ids 8241 and 3782 are "Yes" and "No")."""
 
 _NAMES = ("train", "valid", "test")
 
@@ -99,6 +119,48 @@ class TallRecSet:
             for h, t, y in zip(self.histories(), targets, liked, strict=True)
         ]
 
+    def sample(self, n: int, seed: int = 0) -> TallRecSet:
+        """``n`` rows drawn without replacement (seeded; kept in their order in the split), as
+        TALLRec draws its 16 / 64 / 256 training examples; all rows when ``n`` is larger."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"sample needs a positive number of rows, got {n!r}")
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.permutation(len(self))[: min(n, len(self))])
+        return TallRecSet(
+            name=self.name,
+            user_id=self.user_id[keep],
+            history=self.history[keep],
+            history_rating=self.history_rating[keep],
+            history_time=self.history_time[keep],
+            target=self.target[keep],
+            target_rating=self.target_rating[keep],
+            target_time=self.target_time[keep],
+            catalog=self.catalog,
+            template=self.template,
+            unit=self.unit,
+        )
+
+    def write_chat(self, path: str | Path) -> Path:
+        """Chat JSONL (``{"messages": [system, user, assistant]}`` per row) for ``llmrec
+        finetune local``: :func:`chat_messages` plus the answer ("Yes." or "No.")."""
+        lines = [
+            json.dumps(
+                {
+                    "messages": [
+                        *chat_messages(row),
+                        {"role": "assistant", "content": row["output"]},
+                    ]
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            for row in self.to_alpaca()
+        ]
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, "".join(line + "\n" for line in lines))
+        return out
+
     def to_json(self) -> str:
         """The file TALLRec writes: ``json.dump(rows, f, indent=4)`` (ASCII escapes, no final
         newline)."""
@@ -111,6 +173,74 @@ class TallRecSet:
         path = out / f"{self.name}.json"
         write_text_atomic(path, self.to_json())
         return path
+
+
+TallRecSplit = TallRecSet
+"""One part of the split (train, valid or test); the same class as :class:`TallRecSet`."""
+
+
+def chat_messages(row: dict[str, Any]) -> list[dict[str, str]]:
+    """An Alpaca row as the chat the model is asked: system = ``instruction``, user =
+    ``input`` (:meth:`~llmrec.prompts.HistoryTemplate.yes_no_messages` writes the same)."""
+    for name in ("instruction", "input"):
+        if not isinstance(row.get(name), str):
+            raise ConfigError(f"a TALLRec row needs a string {name!r}; got {row.get(name)!r}")
+    return [
+        {"role": "system", "content": row["instruction"]},
+        {"role": "user", "content": row["input"]},
+    ]
+
+
+def yes_probability(
+    logprobs: npt.ArrayLike, rule: Literal["tallrec", "ratio"] = "tallrec"
+) -> npt.NDArray[np.float64]:
+    """P("Yes") from ``(n, 2)`` first-token log-probabilities of "Yes" and "No".
+
+    ``"tallrec"`` (``evaluate.py``: ``softmax(softmax(logits)[:, [yes, no]])[:, 0]``):
+    ``exp(p_yes) / (exp(p_yes) + exp(p_no))`` of the two *probabilities*, as TALLRec computes
+    it; ``"ratio"``: ``p_yes / (p_yes + p_no)``. Both order rows by ``p_yes`` against
+    ``p_no`` but not identically, so AUCs can differ slightly; the reproduction uses TALLRec's.
+    """
+    lp = np.asarray(logprobs, dtype=np.float64)
+    if lp.ndim != 2 or lp.shape[1] != 2:
+        raise ConfigError(f"expected (rows, 2) log-probabilities of Yes and No, got {lp.shape}")
+    p = np.exp(lp)
+    if rule == "tallrec":
+        return np.asarray(1.0 / (1.0 + np.exp(p[:, 1] - p[:, 0])))
+    if rule == "ratio":
+        both = p.sum(axis=1)
+        if (both == 0).any():
+            i = int(np.flatnonzero(both == 0)[0])
+            raise ConfigError(f"row {i}: neither Yes nor No has any probability")
+        return np.asarray(p[:, 0] / both)
+    raise ConfigError(f"rule must be 'tallrec' or 'ratio', got {rule!r}")
+
+
+def score(
+    backend: Any,
+    rows: list[dict[str, Any]],
+    *,
+    rule: Literal["tallrec", "ratio"] = "tallrec",
+) -> npt.NDArray[np.float64]:
+    """P("Yes") for each :meth:`TallRecSet.to_alpaca` row, in order (:func:`yes_probability`).
+
+    ``backend`` is a fitted language-model backend that reads first-token log-probabilities
+    (``option_logprobs``: the ``transformers`` backend exactly; an OpenAI-compatible server from
+    ``top_logprobs``); requests are cached like any other. A backend without the capability
+    raises :class:`~llmrec.errors.CapabilityError`.
+    """
+    from llmrec.errors import CapabilityError
+
+    read = getattr(backend, "option_logprobs", None)
+    if read is None:
+        raise CapabilityError(
+            f"{type(backend).__name__} cannot score: it has no option_logprobs (a language-model "
+            "backend that reads log-probabilities, e.g. 'transformers')"
+        )
+    if not rows:
+        return np.zeros(0, dtype=np.float64)
+    logprobs = read([chat_messages(r) for r in rows], YES_NO)
+    return yes_probability(logprobs, rule)
 
 
 @dataclass(frozen=True, repr=False)

@@ -7,6 +7,14 @@ present, which model it runs, and for a copy running another model or using the 
 shared settings. The OpenAI backends implement it through the language-model pipeline; a plugin
 language-model backend that implements it is priced, budgeted and reported the same way.
 
+A backend that reads models by **likelihood** as well as by generation implements
+:class:`LikelihoodBackend`: ``likelihood`` names what it can read (``"next_token_logprobs"``:
+the first answer token's log-probability of given options, TALLRec's "Yes"/"No";
+``"continuation_logprobs"``: the log-probability of a whole given answer, for ranking candidates
+by likelihood), and ``option_logprobs`` / ``continuation_logprobs`` read them (cached like any
+request). Callers check ``likelihood``, never a backend's name; the language-model pipeline
+implements it from its transport's declared capabilities.
+
 A backend says which fine-tuned arm of the experiment it runs in one attribute,
 ``fine_tuned_arm``: ``"sft"`` (the model of the fine-tuning stage), ``"dpo"`` (the model of the
 DPO arm, preference-tuned from it) or ``None``; :func:`fine_tuned_arm` reads it. A class whose
@@ -38,6 +46,7 @@ __all__ = [
     "Credentials",
     "FineTunedArm",
     "LanguageModelBackend",
+    "LikelihoodBackend",
     "RunSettings",
     "fine_tuned_arm",
     "uses_dpo_model",
@@ -129,6 +138,28 @@ class LanguageModelBackend(Protocol):
         self, profiles: Sequence[Sequence[int]], k: int, catalog: Catalog
     ) -> CostEstimate:
         """What recommending ``k`` movies for every profile would cost if nothing were cached."""
+        ...
+
+
+@runtime_checkable
+class LikelihoodBackend(Protocol):
+    """A backend that reads log-probabilities (see the module docstring)."""
+
+    @property
+    def likelihood(self) -> frozenset[str]:
+        """What it can read: ``"next_token_logprobs"`` and/or ``"continuation_logprobs"``."""
+        ...
+
+    def option_logprobs(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], options: Sequence[str]
+    ) -> Any:
+        """``(n, len(options))`` first-answer-token log-probabilities."""
+        ...
+
+    def continuation_logprobs(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], answers: Sequence[str]
+    ) -> tuple[Any, Any]:
+        """Summed log-probability of each answer after its conversation, and its tokens."""
         ...
 
 

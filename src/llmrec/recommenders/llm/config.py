@@ -2,7 +2,9 @@
 
 :class:`LanguageModelConfig` holds what the pipeline
 (:class:`~llmrec.recommenders.llm.pipeline.LanguageModelRecommender`) reads from any backend:
-the prompt template, the response cache and the title resolver's cut-off. A backend's config
+the prompt template, the response cache, the title resolver's cut-off, and how a candidate set
+is ranked (``ranking``: by the generated answer, or by each candidate's likelihood as the
+answer, see :mod:`llmrec.recommenders.llm.likelihood_ranking`). A backend's config
 subclasses it and adds its own fields (the OpenAI backends' server, sampling and retries; the
 transformers backend's device, dtype and batching); unknown fields are rejected.
 """
@@ -48,6 +50,18 @@ class LanguageModelConfig(BaseModel):
         ge=0.0,
         le=100.0,
         description="Fuzzy-match cut-off (rapidfuzz ratio, 0-100) for resolving written titles.",
+    )
+
+    ranking: Literal["generate", "likelihood"] = Field(
+        "generate",
+        description="How rank_many orders candidates: 'generate' asks the model to write the "
+        "ranking; 'likelihood' orders them by each one's log-probability as the answer (a full "
+        "permutation by construction; needs a backend that reads log-probabilities).",
+    )
+    length_normalised: bool = Field(
+        False,
+        description="With ranking='likelihood': divide each candidate's log-probability by its "
+        "token count (else the sum).",
     )
 
     def resolved_cache_path(self) -> Path:

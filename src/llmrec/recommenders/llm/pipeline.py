@@ -38,8 +38,11 @@ from llmrec.recommenders.llm.answers import (
 from llmrec.recommenders.llm.cache import ResponseCache, request_key
 from llmrec.recommenders.llm.ranking import candidate_resolver, ranking_from_answer
 from llmrec.recommenders.llm.transports.base import (
+    CONTINUATION_LOGPROBS,
+    NEXT_TOKEN_LOGPROBS,
     ChatAnswer,
     ChatRequest,
+    ScoreTask,
     Transport,
     response_problem,
 )
@@ -452,12 +455,15 @@ class LanguageModelRecommender(Recommender):
     ) -> CostEstimate:
         """What :meth:`rank_many` would send: one request per profile with candidates; input
         tokens exact (the ranking prompt, ``o200k_base`` with chat overhead), output tokens by
-        :func:`llmrec.openai_api.cost.expected_output_tokens` for the ``k`` (all) asked for."""
+        :func:`llmrec.openai_api.cost.expected_output_tokens` for the ``k`` (all) asked for.
+        With ``ranking="likelihood"``: one request per candidate (the prompt plus the
+        candidate's answer as input, one output token)."""
         from llmrec.openai_api.cost import expected_output_tokens
         from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
 
         encoding = get_encoding()
         template = self.template
+        by_likelihood = getattr(self.config, "ranking", "generate") == "likelihood"
         n_in = n_out = requests = 0
         for profile, cands in zip(profiles, candidate_lists, strict=True):
             if not cands:
@@ -465,6 +471,16 @@ class LanguageModelRecommender(Recommender):
             known = tuple(m for m in profile if m in catalog)
             kk = len(cands) if k is None else min(k, len(cands))
             messages = template.ranking_messages(known, tuple(cands), catalog, k=kk)
+            if by_likelihood:  # one prompt-only request per candidate, its answer in the prompt
+                from llmrec.recommenders.llm.likelihood_ranking import candidate_answer
+
+                base = count_chat_tokens(messages, encoding=encoding)
+                for movie in cands:
+                    answer = candidate_answer(template, movie, catalog)
+                    n_in += base + len(encoding.encode(answer))
+                    n_out += 1
+                    requests += 1
+                continue
             n_in += count_chat_tokens(messages, encoding=encoding)
             n_out += expected_output_tokens(kk, template=template, catalog=catalog)
             requests += 1
@@ -490,6 +506,10 @@ class LanguageModelRecommender(Recommender):
     ) -> list[Recommendation]:
         """Every ranking request in one call to the transport (cache first, as for
         :meth:`recommend_many`); an empty candidate list needs no request."""
+        if getattr(self.config, "ranking", "generate") == "likelihood":
+            from llmrec.recommenders.llm.likelihood_ranking import rank_by_likelihood
+
+            return rank_by_likelihood(self, profiles, candidates, k)
         out: list[Recommendation | None] = [None] * len(profiles)
         asked = [i for i, c in enumerate(candidates) if c]
         for i, c in enumerate(candidates):
@@ -525,6 +545,106 @@ class LanguageModelRecommender(Recommender):
                     done[request.key] = rec
                 out[i] = rec
         return [r for r in out if r is not None]
+
+    # -- likelihood -------------------------------------------------------------------------
+    @property
+    def likelihood(self) -> frozenset[str]:
+        """The likelihood readings this backend's transport declares (capability protocol):
+        ``"next_token_logprobs"`` and/or ``"continuation_logprobs"``; empty: generation only."""
+        return self.transport().capabilities & {NEXT_TOKEN_LOGPROBS, CONTINUATION_LOGPROBS}
+
+    def _require(self, capability: str) -> None:
+        from llmrec.errors import CapabilityError
+
+        if capability not in self.likelihood:
+            raise CapabilityError(
+                f"the {self.name} backend ({type(self.transport()).__name__}, {self.endpoint}) "
+                f"cannot read {capability.replace('_', ' ')}; it declares "
+                f"{sorted(self.likelihood) or 'none'}"
+            )
+
+    def plan_scores(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], tasks: Sequence[ScoreTask]
+    ) -> list[ChatRequest]:
+        """One likelihood request per conversation (equal ones share a request and key)."""
+        transport = self.transport()
+        endpoint, model = transport.endpoint, transport.model
+        made: dict[str, ChatRequest] = {}
+        out = []
+        for i, (messages, task) in enumerate(zip(conversations, tasks, strict=True)):
+            msgs = tuple(dict(m) for m in messages)
+            body = transport.build_score_body(msgs, task)
+            # the options read decide the answer but are not sent: they enter the key only
+            key = request_key(endpoint, model, {**body, "llmrec_score": task.to_json()})
+            request = made.get(key)
+            if request is None:
+                request = ChatRequest(key, body, msgs, (), 0, i)
+                made[key] = request
+            out.append(request)
+        return out
+
+    def _scores(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], tasks: Sequence[ScoreTask]
+    ) -> list[list[tuple[float, int]]]:
+        requests = self.plan_scores(conversations, tasks)
+        labels: list[Sequence[int]] = [(r.index,) for r in requests]  # for replay messages
+        answers = self._answers(labels, requests, progress=False)
+        transport = self.transport()
+        out = []
+        for request, task in zip(requests, tasks, strict=True):
+            answer = answers[request.key]
+            if answer.error is not None:
+                raise BackendError(
+                    f"{self.endpoint} failed for likelihood {request.label}: {answer.error}"
+                )
+            out.append(transport.read_scores(task, answer.response))
+        return out
+
+    def option_logprobs(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], options: Sequence[str]
+    ) -> Any:
+        """``(n, len(options))`` array: each option's first-token log-probability as the first
+        answer token of each conversation (cached; ``-inf``: not among the server's top
+        log-probabilities). Needs :data:`NEXT_TOKEN_LOGPROBS`."""
+        import numpy as np
+
+        self._require(NEXT_TOKEN_LOGPROBS)
+        task = ScoreTask("next_token", tuple(options))
+        read = self._scores(conversations, [task] * len(conversations))
+        return np.asarray([[lp for lp, _ in row] for row in read], dtype=np.float64).reshape(
+            len(conversations), len(options)
+        )
+
+    def continuation_logprobs(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], answers: Sequence[str]
+    ) -> tuple[Any, Any]:
+        """``log P(answer | conversation)`` summed over the answer's tokens, and the token
+        counts, per pair (two arrays; cached). Needs :data:`CONTINUATION_LOGPROBS`."""
+        import numpy as np
+
+        self._require(CONTINUATION_LOGPROBS)
+        tasks = [ScoreTask("continuation", (a,)) for a in answers]
+        read = self._scores(conversations, tasks)
+        return (
+            np.asarray([row[0][0] for row in read], dtype=np.float64),
+            np.asarray([row[0][1] for row in read], dtype=np.int64),
+        )
+
+    def estimate_score_cost(
+        self, conversations: Sequence[Sequence[Mapping[str, str]]], *, per_conversation: int = 1
+    ) -> CostEstimate:
+        """What scoring would send if nothing were cached: ``per_conversation`` requests per
+        conversation (one for yes/no, one per candidate for continuations), input tokens exact
+        (``o200k_base`` with chat overhead), one output token each."""
+        from llmrec.openai_api.tokens import count_chat_tokens, get_encoding
+
+        encoding = get_encoding()
+        n_in = sum(count_chat_tokens(list(m), encoding=encoding) for m in conversations)
+        n_in *= per_conversation
+        requests = len(conversations) * per_conversation
+        return CostEstimate(
+            self.model_id, requests, n_in, requests, self.token_cost(n_in, requests)
+        )
 
     def _answers(
         self,

@@ -16,5 +16,6 @@ from __future__ import annotations
 
 from llmrec.testing.openai_server._app import LocalOpenAIServer, main
 from llmrec.testing.openai_server._core import RecordedRequest
+from llmrec.testing.openai_server._logprobs import hashed_logprob, prompt_tokens
 
-__all__ = ["LocalOpenAIServer", "RecordedRequest", "main"]
+__all__ = ["LocalOpenAIServer", "RecordedRequest", "hashed_logprob", "main", "prompt_tokens"]

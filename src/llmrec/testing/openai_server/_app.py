@@ -29,6 +29,7 @@ from llmrec.testing.openai_server._chat import ChatFunction, echo_last_user_mess
 from llmrec.testing.openai_server._core import RecordedRequest, ServerCore
 from llmrec.testing.openai_server._faults import Fault
 from llmrec.testing.openai_server._http import Server
+from llmrec.testing.openai_server._logprobs import LogprobFunction, PromptLogprobFunction
 from llmrec.testing.openai_server._state import TokenCounter
 
 __all__ = ["LocalOpenAIServer", "RecordedRequest", "main"]
@@ -48,7 +49,11 @@ class LocalOpenAIServer:
     ``api_key`` set, only that key is accepted; otherwise any ``Authorization: Bearer`` key is.
     ``reject_response_formats`` names ``response_format`` types (``"json_schema"``,
     ``"json_object"``) answered with HTTP 500 and llama.cpp's message, as llama.cpp's
-    OpenAI-compatible server does for the types it does not support.
+    OpenAI-compatible server does for the types it does not support. ``logprobs`` (a request
+    body -> the first answer token's ``{token: logprob}``) and ``prompt_logprob`` ((prompt
+    token, position) -> logprob; :func:`~._logprobs.hashed_logprob` is a deterministic choice)
+    script the log-probabilities served to ``logprobs: true`` and to vLLM's
+    ``prompt_logprobs`` (see :mod:`._logprobs`); left out, the server has none.
     """
 
     def __init__(
@@ -63,6 +68,8 @@ class LocalOpenAIServer:
         token_counter: TokenCounter | None = None,
         api_key: str | None = None,
         reject_response_formats: Sequence[str] = (),
+        logprobs: LogprobFunction | None = None,
+        prompt_logprob: PromptLogprobFunction | None = None,
     ) -> None:
         for name, value in (
             ("latency", latency),
@@ -81,6 +88,8 @@ class LocalOpenAIServer:
             token_counter=token_counter,
             api_key=api_key,
             reject_response_formats=reject_response_formats,
+            logprobs=logprobs,
+            prompt_logprob=prompt_logprob,
         )
         self._httpd: Server | None = None
         self._thread: threading.Thread | None = None

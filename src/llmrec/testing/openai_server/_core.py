@@ -19,6 +19,7 @@ from llmrec.testing.openai_server._chat import ChatFunction, echo_last_user_mess
 from llmrec.testing.openai_server._faults import Fault, FaultPlan
 from llmrec.testing.openai_server._interface import Call, Reply
 from llmrec.testing.openai_server._jobs import JobStore
+from llmrec.testing.openai_server._logprobs import LogprobFunction, PromptLogprobFunction
 from llmrec.testing.openai_server._routes import find_route
 from llmrec.testing.openai_server._state import (
     APIError,
@@ -80,8 +81,12 @@ class ServerCore:
         token_counter: TokenCounter | None,
         api_key: str | None,
         reject_response_formats: Sequence[str],
+        logprobs: LogprobFunction | None = None,
+        prompt_logprob: PromptLogprobFunction | None = None,
     ) -> None:
         self.latency = latency
+        self.logprobs = logprobs
+        self.prompt_logprob = prompt_logprob
         self.chat: ChatFunction = chat or echo_last_user_message
         self.token_counter: TokenCounter = token_counter or whitespace_tokens
         self.api_key = api_key

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from llmrec.testing.openai_server._batches import BatchStore
     from llmrec.testing.openai_server._chat import ChatFunction
     from llmrec.testing.openai_server._jobs import JobStore
+    from llmrec.testing.openai_server._logprobs import LogprobFunction, PromptLogprobFunction
     from llmrec.testing.openai_server._state import FileStore, IdMaker, TokenCounter
 
 __all__ = ["Call", "Exchange", "Reply", "Route", "ServerState"]
@@ -78,6 +79,8 @@ class ServerState(Protocol):
     latency: float
     reject_response_formats: frozenset[str]
     chat: ChatFunction
+    logprobs: LogprobFunction | None
+    prompt_logprob: PromptLogprobFunction | None
     ids: IdMaker
     token_counter: TokenCounter
     files: FileStore

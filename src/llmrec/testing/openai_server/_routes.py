@@ -14,6 +14,7 @@ from llmrec.testing.openai_server._chat import (
     reject_unsupported_format,
 )
 from llmrec.testing.openai_server._interface import Call, Reply, Route, ServerState
+from llmrec.testing.openai_server._logprobs import add_logprobs
 from llmrec.testing.openai_server._state import FILE_PURPOSES, APIError
 
 __all__ = ["find_route"]
@@ -59,6 +60,7 @@ def chat_completion(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     reject_unsupported_format(body, app.reject_response_formats)
     latency = app.latency
     reply = complete(body, app.chat, app.ids, app.token_counter)
+    reply = add_logprobs(body, reply, app.logprobs, app.prompt_logprob)
     return Reply(200, reply, not_before=call.received + latency if latency > 0 else None)
 
 

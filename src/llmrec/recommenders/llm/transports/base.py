@@ -15,7 +15,14 @@ resolution, diagnostics and caching stay in the pipeline, so a new transport (a 
   token counts, cost (``None``: unknown), latency, attempts, and ``error`` for a request that
   failed (then ``response`` is empty).
 * :attr:`Transport.capabilities` declares optional features (:data:`STRUCTURED_OUTPUT`,
-  :data:`CATALOG_CONSTRAINED`, :data:`DEFERRED`) so a caller can check before relying on them.
+  :data:`CATALOG_CONSTRAINED`, :data:`DEFERRED`, and the two likelihood readings
+  :data:`NEXT_TOKEN_LOGPROBS` and :data:`CONTINUATION_LOGPROBS`) so a caller can check before
+  relying on them.
+* **Likelihood requests** are chat requests too (same cache, retries, budget): the pipeline asks
+  :meth:`Transport.build_score_body` for the body of a :class:`ScoreTask` and reads the answer's
+  log-probabilities back with :meth:`Transport.read_scores`; ``send`` carries them like any other
+  request. A transport without the capability raises
+  :class:`~llmrec.errors.CapabilityError` there.
 """
 
 from __future__ import annotations
@@ -23,15 +30,20 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+
+from llmrec.errors import CapabilityError
 
 __all__ = [
     "CATALOG_CONSTRAINED",
+    "CONTINUATION_LOGPROBS",
     "DEFERRED",
+    "NEXT_TOKEN_LOGPROBS",
     "STRUCTURED_OUTPUT",
     "AnswerCallback",
     "ChatAnswer",
     "ChatRequest",
+    "ScoreTask",
     "Transport",
     "message_text",
     "response_problem",
@@ -44,6 +56,23 @@ CATALOG_CONSTRAINED = "catalog_constrained"
 """The transport can restrict generation to catalog titles (uses ``ChatRequest.profile``)."""
 DEFERRED = "deferred"
 """Answers arrive much later (a batch job); :meth:`Transport.send` may wait for hours."""
+NEXT_TOKEN_LOGPROBS = "next_token_logprobs"
+"""The transport reads the log-probability of given answers' first token (e.g. "Yes", "No")."""
+CONTINUATION_LOGPROBS = "continuation_logprobs"
+"""The transport reads ``log P(answer text | prompt)`` of a whole given answer."""
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    """What a likelihood request reads: ``"next_token"`` (the first answer token's
+    log-probability of each of ``options``) or ``"continuation"`` (the summed log-probability of
+    ``options[0]`` as the whole answer, and its token count)."""
+
+    kind: Literal["next_token", "continuation"]
+    options: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "options": list(self.options)}
 
 
 @dataclass(frozen=True)
@@ -179,6 +208,23 @@ class Transport(abc.ABC):
         that fails for good is either an answer with ``error`` set or an exception
         (:class:`~llmrec.errors.BackendError`) that stops the call.
         """
+
+    def build_score_body(
+        self, messages: Sequence[Mapping[str, str]], task: ScoreTask
+    ) -> dict[str, Any]:
+        """The body of a likelihood request (hashed into the cache key like any body).
+
+        The default raises :class:`~llmrec.errors.CapabilityError`: a transport that reads
+        log-probabilities declares :data:`NEXT_TOKEN_LOGPROBS` or :data:`CONTINUATION_LOGPROBS`
+        and overrides this and :meth:`read_scores`."""
+        raise CapabilityError(
+            f"{type(self).__name__} ({self.endpoint}) cannot read log-probabilities "
+            f"({task.kind}); use a backend whose transport declares it"
+        )
+
+    def read_scores(self, task: ScoreTask, response: Mapping[str, Any]) -> list[tuple[float, int]]:
+        """Per option of the request's :class:`ScoreTask`: ``(log-probability, tokens)``."""
+        raise CapabilityError(f"{type(self).__name__} cannot read log-probabilities")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections or models (they reopen on next use)."""

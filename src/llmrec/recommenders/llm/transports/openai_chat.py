@@ -27,10 +27,13 @@ from llmrec.openai_api.redact import mask_url
 from llmrec.openai_api.retry import RetryPolicy, Transient, call_with_retries
 from llmrec.recommenders.llm.concurrency import map_bounded
 from llmrec.recommenders.llm.transports.base import (
+    CONTINUATION_LOGPROBS,
+    NEXT_TOKEN_LOGPROBS,
     STRUCTURED_OUTPUT,
     AnswerCallback,
     ChatAnswer,
     ChatRequest,
+    ScoreTask,
     Transport,
     response_problem,
     usage,
@@ -77,7 +80,9 @@ class OpenAISettings:
 class OpenAIChatTransport(Transport):
     """Chat completions over the official SDK (see module docstring)."""
 
-    capabilities: ClassVar[frozenset[str]] = frozenset({STRUCTURED_OUTPUT})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {STRUCTURED_OUTPUT, NEXT_TOKEN_LOGPROBS, CONTINUATION_LOGPROBS}
+    )
 
     def __init__(
         self,
@@ -141,6 +146,19 @@ class OpenAIChatTransport(Transport):
         if response_format is not None:
             body["response_format"] = response_format
         return body
+
+    # -- likelihood (see llmrec.recommenders.llm.transports.logprobs) -------------------------
+    def build_score_body(
+        self, messages: Sequence[Mapping[str, str]], task: ScoreTask
+    ) -> dict[str, Any]:
+        from llmrec.recommenders.llm.transports.logprobs import score_body
+
+        return score_body(self.settings.model, messages, task, seed=self.settings.seed)
+
+    def read_scores(self, task: ScoreTask, response: Mapping[str, Any]) -> list[tuple[float, int]]:
+        from llmrec.recommenders.llm.transports.logprobs import read_scores
+
+        return read_scores(task, response, self.endpoint)
 
     def send(
         self, requests: Sequence[ChatRequest], *, on_answer: AnswerCallback | None = None

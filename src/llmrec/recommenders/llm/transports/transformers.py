@@ -22,6 +22,12 @@ parser, title resolution, diagnostics and usage work exactly as for the OpenAI t
   (:meth:`TransformersTransport.answer_depends_on`): an answer constrained to one catalog is
   never served for another.
 
+* Likelihood requests (capabilities :data:`~.base.NEXT_TOKEN_LOGPROBS` and
+  :data:`~.base.CONTINUATION_LOGPROBS`) are exact log-probabilities from one forward pass per
+  batch of ``batch_size``, no generation (:mod:`llmrec.local_models.likelihood`), with or
+  without a LoRA adapter; the answer is a chat-completions-shaped response with no choices and
+  the values under ``"llmrec_scores"``, cached like any answer.
+
 torch and transformers are imported on first use; without the ``[train]`` extra that use raises
 :class:`~llmrec.finetune.local.MissingExtraError` naming ``pip install 'llmrec[train]'``.
 """
@@ -38,9 +44,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from llmrec.errors import ConfigError
 from llmrec.recommenders.llm.transports.base import (
     CATALOG_CONSTRAINED,
+    CONTINUATION_LOGPROBS,
+    NEXT_TOKEN_LOGPROBS,
     AnswerCallback,
     ChatAnswer,
     ChatRequest,
+    ScoreTask,
     Transport,
 )
 
@@ -114,7 +123,9 @@ def _plain(request: ChatRequest) -> list[dict[str, str]]:
 class TransformersTransport(Transport):
     """Answers chat requests with a local model (see the module docstring); thread-safe."""
 
-    capabilities: ClassVar[frozenset[str]] = frozenset({CATALOG_CONSTRAINED})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {CATALOG_CONSTRAINED, NEXT_TOKEN_LOGPROBS, CONTINUATION_LOGPROBS}
+    )
 
     def __init__(
         self,
@@ -241,9 +252,22 @@ class TransformersTransport(Transport):
         *,
         on_answer: AnswerCallback | None = None,
     ) -> list[ChatAnswer]:
-        """Generate every request in batches (one batch = one ``k``); answers in input order."""
+        """Generate every request in batches (one batch = one ``k``); answers in input order.
+        Likelihood requests (a ``"score"`` body) are read in forward passes instead."""
         if not requests:
             return []
+        scored = [i for i, r in enumerate(requests) if "score" in r.body]
+        if scored:
+            rest = [i for i, r in enumerate(requests) if "score" not in r.body]
+            out_all: list[ChatAnswer | None] = [None] * len(requests)
+            scores = self._score([requests[i] for i in scored], on_answer)
+            for i, answer in zip(scored, scores, strict=True):
+                out_all[i] = answer
+            if rest:
+                generated = self.send([requests[i] for i in rest], on_answer=on_answer)
+                for i, answer in zip(rest, generated, strict=True):
+                    out_all[i] = answer
+            return [a for a in out_all if a is not None]
         local = self.local_model()
         lengths = [
             len(local.tokenizer(local.render(_plain(r)), add_special_tokens=False)["input_ids"])
@@ -299,6 +323,68 @@ class TransformersTransport(Transport):
                 )
             )
         return answers
+
+    # -- likelihood ---------------------------------------------------------------------------
+    def build_score_body(
+        self, messages: Sequence[Mapping[str, str]], task: ScoreTask
+    ) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "messages": [dict(m) for m in messages],
+            "score": task.to_json(),
+            "dtype": self.dtype(),
+            "chat_template": s.chat_template,
+        }
+
+    def read_scores(self, task: ScoreTask, response: Mapping[str, Any]) -> list[tuple[float, int]]:
+        return [(float(lp), int(n)) for lp, n in response["llmrec_scores"]]
+
+    def _score(
+        self, requests: list[ChatRequest], on_answer: AnswerCallback | None
+    ) -> list[ChatAnswer]:
+        """Likelihood requests in batches of ``batch_size`` (each batch cached as it ends)."""
+        local = self.local_model()
+        out: list[ChatAnswer] = []
+        size = self.settings.batch_size
+        for start in range(0, len(requests), size):
+            batch = requests[start : start + size]
+            began = time.perf_counter()
+            rows: list[tuple[list[list[float]], int]] = []
+            with self._generate_lock:
+                nexts = [r for r in batch if r.body["score"]["kind"] == "next_token"]
+                conts = [r for r in batch if r.body["score"]["kind"] != "next_token"]
+                by_key: dict[int, tuple[list[list[float]], int]] = {}
+                # requests of one batch share their options (one task per call)
+                for options in {tuple(r.body["score"]["options"]) for r in nexts}:
+                    group = [r for r in nexts if tuple(r.body["score"]["options"]) == options]
+                    read = local.next_token_logprobs([_plain(r) for r in group], options)
+                    for r, (lps, n_prompt) in zip(group, read, strict=True):
+                        by_key[id(r)] = ([[lp, 1] for lp in lps], n_prompt)
+                if conts:
+                    pairs = [(_plain(r), r.body["score"]["options"][0]) for r in conts]
+                    for r, (lp, n, n_prompt) in zip(
+                        conts, local.continuation_logprobs(pairs), strict=True
+                    ):
+                        by_key[id(r)] = ([[lp, n]], n_prompt)
+                rows = [by_key[id(r)] for r in batch]
+            latency = (time.perf_counter() - began) / len(batch)
+            for request, (scores, n_prompt) in zip(batch, rows, strict=True):
+                response = {
+                    "object": "llmrec.scores",
+                    "model": self.settings.model,
+                    "choices": [],
+                    "llmrec_scores": scores,
+                    "usage": {
+                        "prompt_tokens": n_prompt,
+                        "completion_tokens": 0,
+                        "total_tokens": n_prompt,
+                    },
+                }
+                answer = ChatAnswer(response, n_prompt, 0, 0.0, latency, 1)
+                out.append(answer)
+                if on_answer is not None:
+                    on_answer(request, answer)
+        return out
 
     def close(self) -> None:
         """Drop the loaded model (it reloads on next use)."""
