@@ -57,8 +57,13 @@ def test_old_locations_still_export_the_same_objects() -> None:
     from llmrec.finetune.cost import estimate_inference_cost
     from llmrec.openai_api import prices, tokens
 
-    assert old_prices.PRICES is prices.PRICES and old_prices.price_for is prices.price_for
-    assert old_tokens.count_chat_tokens is tokens.count_chat_tokens
+    with pytest.deprecated_call(match="llmrec.openai_api.prices"):
+        assert old_prices.PRICES is prices.PRICES and old_prices.price_for is prices.price_for
+    with pytest.deprecated_call(match="import it from llmrec.openai_api.tokens"):
+        assert old_tokens.count_chat_tokens is tokens.count_chat_tokens
+    assert set(dir(old_tokens)) == set(tokens.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = old_prices.nope
     prompts = [[{"role": "user", "content": "hello"}]]
     assert estimate_inference_cost(prompts).output_tokens == cost.expected_output_tokens(10)
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmrec.finetune import _cli_preferences
+from llmrec.finetune.dpo_models import DPO_DEFAULT_MODEL
 from llmrec.openai_api.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ __all__ = ["make_client", "register"]
 
 _MODEL = DEFAULT_MODEL
 _MANIFEST_NAME = "finetune-manifest.json"
-_MODEL_HELP = f"base model (default {_MODEL}; for preference files gpt-4.1-mini-2025-04-14)"
+_MODEL_HELP = f"base model (default {_MODEL}; for preference files {DPO_DEFAULT_MODEL})"
 
 
 def make_client() -> openai.OpenAI:
@@ -45,25 +45,9 @@ def register(sub: Any) -> None:
     )
     commands = parser.add_subparsers(dest="finetune_command", metavar="STEP", required=True)
 
-    export = commands.add_parser("export", help="write a profile dataset as chat JSONL")
-    export.add_argument("dataset", type=Path, help="profile dataset (JSONL from llmrec truth)")
-    export.add_argument("--out", type=Path, required=True, help="chat JSONL file to write")
-    export.add_argument(
-        "--titles",
-        "--catalog",
-        dest="titles",
-        type=Path,
-        required=True,
-        help="Netflix movie_titles.csv giving each movie's title and year",
-    )
-    export.add_argument(
-        "--format",
-        choices=("numbered", "json"),
-        default="numbered",
-        help="answer format the assistant messages use (default: numbered, as in the study)",
-    )
-    export.set_defaults(func=_export)
-    _cli_preferences.register_export(commands)
+    from llmrec.finetune._cli_export import register_exports
+
+    register_exports(commands)
 
     validate = commands.add_parser("validate", help="check a file as OpenAI will")
     validate.add_argument("file", type=Path, help="chat or preference (DPO) JSONL file")
@@ -154,40 +138,23 @@ def _print_state(state: JobState) -> None:
     print(f"manifest: {state.manifest}")
 
 
-def _export(args: argparse.Namespace) -> int:
-    from llmrec.data.netflix import load_titles
-    from llmrec.finetune.export import export_chat_jsonl
-    from llmrec.prompts import PromptTemplate
-    from llmrec.truth.dataset import ProfileDataset
-
-    dataset = ProfileDataset.load(args.dataset)
-    catalog = load_titles(args.titles)
-    out = export_chat_jsonl(dataset, PromptTemplate(output_format=args.format), catalog, args.out)
-    print(f"wrote {len(dataset):,} examples to {out}")
-    return 0
-
-
 def _validate(args: argparse.Namespace) -> int:
-    from llmrec.finetune.validate import validate_chat_jsonl
-    from llmrec.finetune.validate_preferences import file_kind
+    from llmrec.finetune.formats import detect_format
 
-    if file_kind(args.file) == "preference":
-        return _cli_preferences.validate_preferences(args)
-    report = validate_chat_jsonl(args.file, model=args.model or _MODEL)
-    print(report)
+    fmt = detect_format(args.file)
+    report = fmt.validate(args.file, model=args.model or fmt.default_model)
+    print(f"{fmt.label}{report}")
     print("valid" if report.ok else "invalid: fix the lines above before uploading")
     return 0 if report.ok else 1
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from llmrec.finetune.cost import estimate_training_cost
-    from llmrec.finetune.validate_preferences import file_kind
+    from llmrec.finetune.formats import detect_format
 
-    if file_kind(args.file) == "preference":
-        return _cli_preferences.estimate_preferences(args)
-    model = args.model or _MODEL
+    fmt = detect_format(args.file)
+    model = args.model or fmt.default_model
     _check_priced(model)
-    print(estimate_training_cost(args.file, model=model, n_epochs=args.epochs))
+    print(f"{fmt.label}{fmt.estimate_cost(args.file, model=model, n_epochs=args.epochs)}")
     return 0
 
 

@@ -9,11 +9,11 @@ An experiment run writes one JSON object a line per backend (``recs/<truth>/<bac
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmrec.errors import DataFormatError
+from llmrec.finetune.formats._jsonl import numbered_lines, parse_object
 
 if TYPE_CHECKING:
     from llmrec.recommenders.base import Recommendation
@@ -29,19 +29,14 @@ def load_answers(path: str | Path) -> dict[int, Recommendation]:
     line. Blank lines are skipped.
     """
     src = Path(path)
-    if not src.is_file():
-        raise DataFormatError("recommendations file not found", path=src)
     out: dict[int, Recommendation] = {}
-    with open(src, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            user_id, rec = _parse(line, src, lineno)
-            if user_id in out:
-                raise DataFormatError(
-                    f"user {user_id} appears twice", path=src, line=lineno, text=line[:80]
-                )
-            out[user_id] = rec
+    for lineno, line in numbered_lines(src, "recommendations file not found"):
+        user_id, rec = _parse(line, src, lineno)
+        if user_id in out:
+            raise DataFormatError(
+                f"user {user_id} appears twice", path=src, line=lineno, text=line[:80]
+            )
+        out[user_id] = rec
     return out
 
 
@@ -51,12 +46,7 @@ def _parse(line: str, src: Path, lineno: int) -> tuple[int, Recommendation]:
     def bad(message: str) -> DataFormatError:
         return DataFormatError(message, path=src, line=lineno, text=line[:80])
 
-    try:
-        obj: Any = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise bad(f"not valid JSON ({exc.msg})") from None
-    if not isinstance(obj, dict):
-        raise bad("expected a JSON object")
+    obj = parse_object(line, src, lineno)
     user_id = obj.get("user_id")
     if not isinstance(user_id, int) or isinstance(user_id, bool):
         raise bad(f"'user_id' must be an integer, got {user_id!r}")

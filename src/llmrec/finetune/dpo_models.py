@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from llmrec.errors import ConfigError
 
-__all__ = ["DPO_MODELS", "check_dpo_model"]
+__all__ = ["DPO_DEFAULT_MODEL", "DPO_MODELS", "check_dpo_model"]
 
 DPO_MODELS: tuple[str, ...] = (
     "gpt-4.1-2025-04-14",
@@ -18,6 +18,9 @@ DPO_MODELS: tuple[str, ...] = (
     "gpt-4.1-nano-2025-04-14",
 )
 """Base models OpenAI documents for DPO fine-tuning."""
+
+DPO_DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
+"""The model preference files are checked and priced for when none is named."""
 
 
 def check_dpo_model(model: str, *, allow_unlisted: bool = False) -> None:

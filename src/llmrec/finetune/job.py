@@ -50,7 +50,7 @@ from llmrec.openai_api.models import DEFAULT_MODEL
 if TYPE_CHECKING:
     import openai
 
-    from llmrec.finetune.cost import TrainingCostEstimate
+    from llmrec.finetune.formats.results import TrainingCostEstimate
     from llmrec.openai_api.prices import PriceTable
 
 __all__ = ["FineTuner", "JobState"]
@@ -230,13 +230,17 @@ class FineTuner:
             self._check_same_run(previous, config, training, validation)
             return self.status()
 
-        from llmrec.finetune._method_checks import checks_for
+        from llmrec.finetune.formats.registry import format_for_method
 
-        validate, price = checks_for(method)
+        fmt = format_for_method(method)
         for record in (training, validation):
             if record is not None:
-                validate(record.path, model).raise_if_invalid()
-        cost = estimate or price(training.path, model, n_epochs, self.prices)
+                fmt.validate(
+                    record.path, model=model, max_example_tokens=fmt.hosted_limit(model)
+                ).raise_if_invalid()
+        cost = estimate or fmt.estimate_cost(
+            training.path, model=model, n_epochs=n_epochs, prices=self.prices
+        )
         if max_cost_usd is not None and cost.usd > max_cost_usd:
             raise BudgetExceededError(
                 f"fine-tuning {Path(training.path).name} on {model} for {n_epochs} epochs is "

@@ -1,26 +1,9 @@
 """Deprecated location: the price table moved to :mod:`llmrec.openai_api.prices`.
 
-Kept as a re-export for one release; import from ``llmrec.openai_api.prices`` instead.
+Every name of ``llmrec.openai_api.prices`` is still read from here, with a
+:class:`DeprecationWarning`; import from ``llmrec.openai_api.prices`` instead.
 """
 
-from llmrec.openai_api.prices import (
-    BATCH_DISCOUNT,
-    PRICES,
-    PRICES_AS_OF,
-    ModelPrice,
-    PriceTable,
-    inference_cost,
-    price_for,
-    training_price,
-)
+from llmrec.finetune._moved import forward
 
-__all__ = [
-    "BATCH_DISCOUNT",
-    "PRICES",
-    "PRICES_AS_OF",
-    "ModelPrice",
-    "PriceTable",
-    "inference_cost",
-    "price_for",
-    "training_price",
-]
+__getattr__, __dir__ = forward(__name__, "llmrec.openai_api.prices")

@@ -1,24 +1,9 @@
 """Deprecated location: token counting moved to :mod:`llmrec.openai_api.tokens`.
 
-Kept as a re-export for one release; import from ``llmrec.openai_api.tokens`` instead.
+Every name of ``llmrec.openai_api.tokens`` is still read from here, with a
+:class:`DeprecationWarning`; import from ``llmrec.openai_api.tokens`` instead.
 """
 
-from llmrec.openai_api.tokens import (
-    ONLINE_ENV,
-    TOKENS_PER_CONVERSATION,
-    TOKENS_PER_MESSAGE,
-    TOKENS_PER_NAME,
-    count_chat_tokens,
-    count_tokens,
-    get_encoding,
-)
+from llmrec.finetune._moved import forward
 
-__all__ = [
-    "ONLINE_ENV",
-    "TOKENS_PER_CONVERSATION",
-    "TOKENS_PER_MESSAGE",
-    "TOKENS_PER_NAME",
-    "count_chat_tokens",
-    "count_tokens",
-    "get_encoding",
-]
+__getattr__, __dir__ = forward(__name__, "llmrec.openai_api.tokens")

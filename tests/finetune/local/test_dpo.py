@@ -168,6 +168,10 @@ def test_manifest_records_method_beta_and_reference(sft_then_dpo, dpo_files, tin
     assert saved.hyperparameters["beta"] == 0.1
     assert saved.reference is not None
     assert saved.reference["kind"] == "adapter"
+    # issue 26, item 6: the trained adapter is the SFT one, and its settings are recorded
+    adapter = json.loads((Path(sft) / "adapter_config.json").read_text(encoding="utf-8"))
+    assert saved.hyperparameters["lora_r"] == adapter["r"] == 8
+    assert saved.hyperparameters["lora_alpha"] == adapter["lora_alpha"]
     assert saved.reference["sha256"] == folder_sha256(sft)
     assert saved.base_sha256 == folder_sha256(tiny_folder)
     assert saved.train_file["sha256"] == file_sha256(prefs)

@@ -117,6 +117,7 @@ def test_sigkill_then_same_command_resumes_to_the_same_loss(
     assert resumed["status"] == "succeeded"
     assert resumed["resumed_from"] and resumed["resumed_from"][0].startswith("checkpoint-")
     assert resumed["optimizer_steps"] == expected["optimizer_steps"] == 12
+    assert resumed["tokens_seen"] == expected["tokens_seen"] > 0  # issue 26, item 6
     assert resumed["losses"][-1]["loss"] == pytest.approx(expected["losses"][-1]["loss"], abs=1e-3)
 
 

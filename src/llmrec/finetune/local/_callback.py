@@ -1,4 +1,10 @@
-"""A ``TrainerCallback`` that keeps the run manifest current: losses, checkpoints, tokens."""
+"""A ``TrainerCallback`` that keeps the run manifest current: losses, checkpoints, tokens.
+
+TRL logs ``num_tokens``, the tokens trained on so far, from a counter that starts at zero in every
+session; a resumed run would record only what it trained since the resume. The callback adds the
+count the checkpoint had reached to each entry the new session logs, so the log history (saved
+in later checkpoints) and the manifest's ``tokens_seen`` count the whole run.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +28,27 @@ class ManifestCallback(_Base):  # type: ignore[misc]
         self.path = path
         self.started = started
         self.previous_wall = manifest.wall_seconds
+        self.resumed_at = 0  # the global step the session started from
+        self.tokens_before = 0  # tokens trained on before that step
+        self.checked = 0  # log entries already made cumulative
 
     def wall_seconds(self) -> float:
         """Wall time of every session of this run so far."""
         return self.previous_wall + (time.monotonic() - self.started)
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Note where a resumed session starts (the trainer has loaded the checkpoint's state)."""
+        self.resumed_at = int(state.global_step)
+        counts = [e["num_tokens"] for e in state.log_history if "num_tokens" in e]
+        self.tokens_before = int(counts[-1]) if counts and self.resumed_at else 0
+        self.checked = len(state.log_history)
+
     def sync(self, state: Any) -> None:
         """Copy losses, evaluation losses, steps and tokens from the trainer's state."""
+        for entry in state.log_history[self.checked :]:
+            if "num_tokens" in entry and int(entry.get("step", 0)) > self.resumed_at:
+                entry["num_tokens"] = self.tokens_before + int(entry["num_tokens"])
+        self.checked = len(state.log_history)
         losses: list[StepLoss] = []
         evals: list[dict[str, float]] = []
         tokens = self.manifest.tokens_seen

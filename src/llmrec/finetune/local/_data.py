@@ -1,8 +1,9 @@
 """Chat JSONL in, token ids and an assistant-token mask out, through the model's chat template.
 
 Each line holds ``{"messages": [..., {"role": "assistant", "content": ...}]}`` (what
-``llmrec finetune export`` writes). The prompt is every message but the last, rendered with the
-model's chat template and its generation prompt; the completion is the rest of the rendered
+``llmrec finetune export`` writes), read by :func:`llmrec.finetune.formats.chat.read_chat_jsonl`
+(re-exported here with :class:`Conversation`). The prompt is every message but the last, rendered
+with the model's chat template and its generation prompt; the completion is the rest of the rendered
 conversation (the assistant text and the template's end-of-turn tokens). Loss is computed on the
 completion tokens only. Examples longer than ``max_seq_len`` are counted and, per ``overlong``,
 stop the run with an error naming their lines, are dropped, or are truncated; never silently.
@@ -17,39 +18,93 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.errors import ConfigError, DataFormatError
+from llmrec.finetune.formats.chat import Conversation, read_chat_jsonl
 
 __all__ = [
     "Conversation",
+    "FileCounts",
     "TokenizedFile",
+    "overlong_error",
     "read_chat_jsonl",
     "render_prompt_completion",
+    "require_file_kind",
     "template_sha256",
     "tokenize_file",
 ]
 
-_ROLES = {"system", "user", "assistant"}
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """One training example: its 1-based line and its messages (the last is the assistant's)."""
-
-    line: int
-    messages: list[dict[str, str]]
-
 
 @dataclass
-class TokenizedFile:
-    """The token ids of a file's examples and what happened to the overlong ones."""
+class FileCounts:
+    """What was read from a training file: its examples, the ones kept, their tokens, and what
+    happened to the overlong ones (the manifest's and the dry run's figures)."""
 
     path: str
-    input_ids: list[list[int]] = field(default_factory=list)
-    completion_mask: list[list[int]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     n_examples: int = 0
     overlong_lines: list[int] = field(default_factory=list)
     dropped: int = 0
     truncated: int = 0
+
+    @property
+    def kept(self) -> int:
+        """Examples left to train on."""
+        return len(self.lines)
+
+    @property
+    def tokens(self) -> int:
+        """Tokens one epoch feeds the model."""
+        raise NotImplementedError
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens one epoch computes the loss on."""
+        raise NotImplementedError
+
+    def fit(self, line: int, prompt: int, length: int, max_seq_len: int, overlong: str) -> str:
+        """What the ``overlong`` policy does with the example on ``line`` (``prompt`` tokens of
+        prompt, ``length`` in all): ``"keep"``, ``"drop"`` or ``"truncate"``; counted here.
+
+        Truncation keeps the first ``max_seq_len`` tokens; an example whose prompt alone fills
+        them is dropped instead (nothing of the answer would be left to learn from).
+        """
+        if length <= max_seq_len:
+            return "keep"
+        self.overlong_lines.append(line)
+        if overlong == "drop" or (overlong == "truncate" and prompt >= max_seq_len):
+            self.dropped += 1
+            return "drop"
+        if overlong == "truncate":
+            self.truncated += 1
+            return "truncate"
+        return "keep"
+
+    def finish(self, max_seq_len: int, overlong: str, what: str) -> None:
+        """Refuse overlong ``what`` (examples, pairs) under ``"error"``, or an empty result."""
+        if self.overlong_lines and overlong == "error":
+            raise overlong_error(self.path, self.overlong_lines, max_seq_len, what)
+        if not self.lines:
+            raise DataFormatError(f"no {what} is left to train on after dropping", path=self.path)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the manifest and the dry run."""
+        return {
+            "path": self.path,
+            "examples": self.n_examples,
+            "kept": self.kept,
+            "tokens": self.tokens,
+            "completion_tokens": self.completion_tokens,
+            "overlong": len(self.overlong_lines),
+            "dropped": self.dropped,
+            "truncated": self.truncated,
+        }
+
+
+@dataclass
+class TokenizedFile(FileCounts):
+    """The token ids of a chat file's examples and their assistant-token masks."""
+
+    input_ids: list[list[int]] = field(default_factory=list)
+    completion_mask: list[list[int]] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -60,67 +115,6 @@ class TokenizedFile:
     def completion_tokens(self) -> int:
         """Tokens one epoch computes the loss on (the assistant's)."""
         return sum(sum(mask) for mask in self.completion_mask)
-
-    def summary(self) -> dict[str, Any]:
-        """Counts for the manifest and the dry run."""
-        return {
-            "path": self.path,
-            "examples": self.n_examples,
-            "kept": len(self.input_ids),
-            "tokens": self.tokens,
-            "completion_tokens": self.completion_tokens,
-            "overlong": len(self.overlong_lines),
-            "dropped": self.dropped,
-            "truncated": self.truncated,
-        }
-
-
-def read_chat_jsonl(path: str | Path) -> list[Conversation]:
-    """Read a chat JSONL file; a :class:`DataFormatError` names the line of any bad record."""
-    src = Path(path)
-    if not src.is_file():
-        raise DataFormatError("no such file", path=src)
-    out: list[Conversation] = []
-    with open(src, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"not JSON ({exc.msg})", path=src, line=number) from None
-            out.append(Conversation(number, _messages(record, src, number)))
-    if not out:
-        raise DataFormatError("the file holds no examples", path=src)
-    return out
-
-
-def _messages(record: object, src: Path, number: int) -> list[dict[str, str]]:
-    messages = record.get("messages") if isinstance(record, dict) else None
-    if not isinstance(messages, list) or not messages:
-        raise DataFormatError(
-            'expected {"messages": [...]} with at least one message', path=src, line=number
-        )
-    clean: list[dict[str, str]] = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise DataFormatError(f"messages[{i}] is not an object", path=src, line=number)
-        role, content = message.get("role"), message.get("content")
-        if role not in _ROLES or not isinstance(content, str):
-            raise DataFormatError(
-                f"messages[{i}] needs a role in {sorted(_ROLES)} and a string content",
-                path=src,
-                line=number,
-                text=json.dumps(message, ensure_ascii=False)[:200],
-            )
-        clean.append({"role": role, "content": content})
-    if clean[-1]["role"] != "assistant" or len(clean) < 2:
-        raise DataFormatError(
-            "the last message must be the assistant's answer, after at least one other message",
-            path=src,
-            line=number,
-        )
-    return clean
 
 
 def template_sha256(tokenizer: Any) -> str:
@@ -161,50 +155,35 @@ def tokenize_file(
         c_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
         ids = list(p_ids) + list(c_ids)
         mask = [0] * len(p_ids) + [1] * len(c_ids)
-        if len(ids) > max_seq_len:
-            out.overlong_lines.append(conv.line)
-            if overlong == "drop":
-                out.dropped += 1
-                continue
-            if overlong == "truncate":
-                if len(p_ids) >= max_seq_len:
-                    out.dropped += 1  # nothing of the answer would be left to learn from
-                    continue
-                ids, mask = ids[:max_seq_len], mask[:max_seq_len]
-                out.truncated += 1
+        action = out.fit(conv.line, len(p_ids), len(ids), max_seq_len, overlong)
+        if action == "drop":
+            continue
+        if action == "truncate":
+            ids, mask = ids[:max_seq_len], mask[:max_seq_len]
         out.input_ids.append(ids)
         out.completion_mask.append(mask)
         out.lines.append(conv.line)
-    if out.overlong_lines and overlong == "error":
-        shown = ", ".join(str(n) for n in out.overlong_lines[:10])
-        raise DataFormatError(
-            f"{len(out.overlong_lines)} example(s) are longer than max_seq_len={max_seq_len} "
-            f"tokens (lines {shown}{', ...' if len(out.overlong_lines) > 10 else ''}); raise "
-            "--max-seq-len, or pass --overlong drop or --overlong truncate",
-            path=path,
-        )
-    if not out.input_ids:
-        raise DataFormatError("no example is left to train on after dropping", path=path)
+    out.finish(max_seq_len, overlong, "example")
     return out
 
 
 def require_file_kind(path: str | Path, method: str) -> None:
-    """Stop before loading anything when the file does not suit the method: SFT methods take a
-    chat file, ``dpo`` a preference file (told apart by
-    :func:`~llmrec.finetune.validate_preferences.file_kind`)."""
-    from llmrec.finetune.validate_preferences import file_kind
+    """Stop before loading anything when the file does not suit the method (the one check of
+    :func:`~llmrec.finetune.formats.require_format`)."""
+    from llmrec.finetune.formats.registry import require_format
 
-    kind = file_kind(path)
-    if method == "dpo" and kind != "preference":
-        raise ConfigError(
-            f"{path} is a chat file, not a preference file; --method dpo (method='dpo') trains on "
-            "preference pairs written by `llmrec finetune export-preferences` "
-            "(export_preference_jsonl); for supervised fine-tuning on a chat file use "
-            "--method lora, qlora or full"
-        )
-    if method != "dpo" and kind == "preference":
-        raise ConfigError(
-            f"{path} is a preference file (DPO pairs), and --method {method} is supervised "
-            "fine-tuning on a chat file (`llmrec finetune export`); to tune on these pairs pass "
-            "--method dpo with the supervised model as --model"
-        )
+    require_format(path, method)
+
+
+def overlong_error(
+    path: str | Path, lines: list[int], max_seq_len: int, what: str
+) -> DataFormatError:
+    """The refusal of ``overlong="error"``: how many ``what`` (examples, pairs) are too long,
+    and their first lines."""
+    shown = ", ".join(str(n) for n in lines[:10])
+    return DataFormatError(
+        f"{len(lines)} {what}(s) are longer than max_seq_len={max_seq_len} tokens "
+        f"(lines {shown}{', ...' if len(lines) > 10 else ''}); raise "
+        "--max-seq-len, or pass --overlong drop or --overlong truncate",
+        path=path,
+    )

@@ -16,6 +16,7 @@ __all__ = [
     "base_identity",
     "check_qlora",
     "load_tokenizer",
+    "lora_adapter",
     "max_positions",
     "torch_dtype",
 ]
@@ -84,3 +85,15 @@ def torch_dtype(config: LocalTrainConfig) -> Any:
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
+
+
+def lora_adapter(config: LocalTrainConfig) -> Any:
+    """The PEFT ``LoraConfig`` of a fresh adapter (rank, alpha, dropout, target modules)."""
+    peft = require("peft")
+    return peft.LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )

@@ -24,33 +24,27 @@ plain merged weights). The manifest records ``method="dpo"``, ``beta``, and the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmrec.errors import DataFormatError
-from llmrec.finetune.local._data import render_prompt_completion, template_sha256
-from llmrec.finetune.local._deps import library_versions, quiet_peft, require
+from llmrec.finetune.formats.preference import PreferenceRow, read_numbered_rows
+from llmrec.finetune.local._data import FileCounts, render_prompt_completion
+from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.finetune.local._model import (
     base_identity,
     load_tokenizer,
+    lora_adapter,
     max_positions,
     torch_dtype,
 )
-from llmrec.finetune.local._runner import (
-    checkpointing_args,
-    file_record,
-    quiet_trainer,
-    run_training,
-    start_or_resume,
-)
+from llmrec.finetune.local._runner import train_or_resume
+from llmrec.finetune.local._trainer_args import make_trainer, trainer_arguments
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.estimate import DryRun, estimate
-from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
-from llmrec.finetune.manifest import utc_now
-from llmrec.finetune.preference_file import PreferenceRow, read_preference_jsonl
+from llmrec.finetune.local.manifest import LocalTrainManifest
 from llmrec.local_models.fingerprint import folder_sha256
 from llmrec.local_models.load import adapter_base
 
@@ -88,21 +82,15 @@ class SFTModel:
 
 
 @dataclass
-class PreferenceData:
+class PreferenceData(FileCounts):
     """The pairs of a preference file kept for training, their token counts, and what
     happened to the overlong ones."""
 
-    path: str
     rows: list[PreferenceRow] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
-    n_examples: int = 0
     prompt_tokens: int = 0
     chosen_tokens: int = 0
     rejected_tokens: int = 0
     longest: int = 0
-    overlong_lines: list[int] = field(default_factory=list)
-    dropped: int = 0
-    truncated: int = 0
 
     @property
     def tokens(self) -> int:
@@ -113,24 +101,6 @@ class PreferenceData:
     def completion_tokens(self) -> int:
         """Tokens one epoch scores (both answers)."""
         return self.chosen_tokens + self.rejected_tokens
-
-    def summary(self) -> dict[str, Any]:
-        """Counts for the manifest and the dry run."""
-        return {
-            "path": self.path,
-            "examples": self.n_examples,
-            "kept": len(self.rows),
-            "tokens": self.tokens,
-            "completion_tokens": self.completion_tokens,
-            "overlong": len(self.overlong_lines),
-            "dropped": self.dropped,
-            "truncated": self.truncated,
-        }
-
-
-def _line_numbers(path: Path) -> list[int]:
-    with open(path, encoding="utf-8") as handle:
-        return [number for number, raw in enumerate(handle, 1) if raw.strip()]
 
 
 def read_pairs(
@@ -143,11 +113,11 @@ def read_pairs(
     answers at ``max_seq_len`` (a pair whose prompt alone fills it is dropped). Always counted.
     """
     src = Path(path)
-    rows = read_preference_jsonl(src)
+    rows = read_numbered_rows(src)
     if not rows:
         raise DataFormatError("the file holds no preference pairs", path=src)
     out = PreferenceData(path=str(path), n_examples=len(rows))
-    for line, row in zip(_line_numbers(src), rows, strict=True):
+    for line, row in rows:
         prompt, chosen = render_prompt_completion(tokenizer, [*row.prompt, *row.chosen])
         _, rejected = render_prompt_completion(tokenizer, [*row.prompt, *row.rejected])
         p, c, r = (
@@ -155,30 +125,18 @@ def read_pairs(
             for t in (prompt, chosen, rejected)
         )
         length = p + max(c, r)
-        if length > max_seq_len:
-            out.overlong_lines.append(line)
-            if overlong == "drop" or (overlong == "truncate" and p >= max_seq_len):
-                out.dropped += 1
-                continue
-            if overlong == "truncate":
-                out.truncated += 1
-                c, r, length = min(c, max_seq_len - p), min(r, max_seq_len - p), max_seq_len
+        action = out.fit(line, p, length, max_seq_len, overlong)
+        if action == "drop":
+            continue
+        if action == "truncate":
+            c, r, length = min(c, max_seq_len - p), min(r, max_seq_len - p), max_seq_len
         out.rows.append(row)
         out.lines.append(line)
         out.prompt_tokens += p
         out.chosen_tokens += c
         out.rejected_tokens += r
         out.longest = max(out.longest, length)
-    if out.overlong_lines and overlong == "error":
-        shown = ", ".join(str(n) for n in out.overlong_lines[:10])
-        raise DataFormatError(
-            f"{len(out.overlong_lines)} pair(s) are longer than max_seq_len={max_seq_len} tokens "
-            f"(lines {shown}{', ...' if len(out.overlong_lines) > 10 else ''}); raise "
-            "--max-seq-len, or pass --overlong drop or --overlong truncate",
-            path=path,
-        )
-    if not out.rows:
-        raise DataFormatError("no pair is left to train on after dropping", path=path)
+    out.finish(max_seq_len, overlong, "pair")
     return out
 
 
@@ -195,16 +153,22 @@ def _prepare(
 
 
 def _adapter_settings(sft: SFTModel, config: LocalTrainConfig) -> LocalTrainConfig:
-    """For a LoRA SFT folder the trained adapter is the SFT one: its rank and targets count."""
+    """For a LoRA SFT folder the trained adapter is the SFT one: its rank, alpha, dropout and
+    targets are what is trained (and recorded), whatever ``config`` says."""
     if sft.kind != "adapter":
         return config
     saved = json.loads((Path(sft.path) / "adapter_config.json").read_text(encoding="utf-8"))
     targets = saved.get("target_modules") or config.lora_target_modules
     if isinstance(targets, list):
         targets = sorted(targets)
-    return config.model_copy(
-        update={"lora_r": int(saved.get("r", config.lora_r)), "lora_target_modules": targets}
-    )
+    rank = int(saved.get("r", config.lora_r))
+    update = {
+        "lora_r": rank,
+        "lora_alpha": int(saved.get("lora_alpha") or 2 * rank),
+        "lora_dropout": float(saved.get("lora_dropout", config.lora_dropout)),
+        "lora_target_modules": targets,
+    }
+    return config.model_copy(update=update)
 
 
 def plan_local_dpo(
@@ -245,14 +209,7 @@ def _load_policy(sft: SFTModel, config: LocalTrainConfig) -> Any:
     with quiet_peft():
         if sft.kind == "adapter":
             return peft.PeftModel.from_pretrained(net, sft.path, is_trainable=True)
-        lora = peft.LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=config.lora_target_modules,
-            task_type="CAUSAL_LM",
-        )
-        return peft.get_peft_model(net, lora)
+        return peft.get_peft_model(net, lora_adapter(config))
 
 
 def build_dpo_trainer(
@@ -269,54 +226,27 @@ def build_dpo_trainer(
 ) -> Any:
     """TRL's ``DPOTrainer`` for the run; the reference is the SFT model (module docstring)."""
     trl = require("trl")
-    torch = require("torch")
-    dtype = torch_dtype(config)
-    names = {f.name for f in dataclasses.fields(trl.DPOConfig)}
-    args = trl.DPOConfig(
-        output_dir=str(out / "checkpoints"),
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.device_batch,
-        per_device_eval_batch_size=config.device_batch,
-        gradient_accumulation_steps=config.accumulation,
-        learning_rate=config.lr,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        eval_strategy="epoch" if validation is not None else "no",
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=dtype == torch.bfloat16,
-        fp16=dtype == torch.float16,
-        **{
-            k: v
-            for k, v in checkpointing_args(trl, config.gradient_checkpointing).items()
-            if k in names
-        },
+    args = trainer_arguments(
+        trl.DPOConfig,
+        config,
+        out,
+        evaluate=validation is not None,
+        progress=progress,
         beta=config.beta,
         max_length=max_len,
         precompute_ref_log_probs=False,
-        report_to=[],
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        save_only_model=False,
     )
-    policy = _load_policy(sft, config)
-    with quiet_peft():
-        trainer = trl.DPOTrainer(
-            model=policy,
-            ref_model=None,
-            args=args,
-            train_dataset=_dataset(data),
-            eval_dataset=None if validation is None else _dataset(validation),
-            processing_class=tokenizer,
-            callbacks=callbacks,
-        )
-    return quiet_trainer(trainer, progress)
+    evaluation = None if validation is None else _dataset(validation)
+    return make_trainer(
+        trl.DPOTrainer,
+        _load_policy(sft, config),
+        args,
+        tokenizer,
+        (_dataset(data), evaluation),
+        callbacks=callbacks,
+        progress=progress,
+        ref_model=None,
+    )
 
 
 def train_local_dpo(
@@ -341,26 +271,8 @@ def train_local_dpo(
 
     require_file_kind(prefs, "dpo")
     sft = SFTModel.of(model)
-    folder = Path(out)
-    manifest_path = folder / MANIFEST_NAME
-    base_name, revision, base_hash = base_identity(sft.base)
+    config = _adapter_settings(sft, config)  # what is trained is what is recorded
     tokenizer, data, val, max_len = _prepare(prefs, sft, validation, config)
-    manifest = LocalTrainManifest(
-        method="dpo",
-        base_model=base_name,
-        base_revision=revision,
-        base_sha256=base_hash,
-        reference=sft.record(),
-        train_file=file_record(prefs, data),
-        validation_file=None if val is None or validation is None else file_record(validation, val),
-        template_sha256=template_sha256(tokenizer),
-        hyperparameters={**config.hyperparameters(), "max_seq_len": max_len},
-        libraries=library_versions(),
-        started_at=utc_now(),
-    )
-    manifest, finished = start_or_resume(manifest, manifest_path)
-    if finished:
-        return manifest
 
     def build(callbacks: list[Any]) -> Any:
         return build_dpo_trainer(
@@ -368,11 +280,24 @@ def train_local_dpo(
             tokenizer,
             data,
             val,
-            folder,
+            Path(out),
             config,
             max_len,
             progress=progress,
             callbacks=callbacks,
         )
 
-    return run_training(sft.path, tokenizer, build, folder, config, manifest, manifest_path)
+    return train_or_resume(
+        out,
+        build,
+        model=sft.path,
+        base=sft.base,
+        tokenizer=tokenizer,
+        config=config,
+        max_len=max_len,
+        train=prefs,
+        data=data,
+        validation=validation,
+        val=val,
+        reference=sft.record(),
+    )

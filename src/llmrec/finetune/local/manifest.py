@@ -20,10 +20,21 @@ from pydantic import ValidationError as PydanticValidationError
 from llmrec._io import write_json_atomic
 from llmrec.errors import DataFormatError
 
-__all__ = ["MANIFEST_NAME", "LocalTrainManifest", "StepLoss"]
+__all__ = ["EXECUTION_SETTINGS", "MANIFEST_NAME", "OUTPUT_PLACES", "LocalTrainManifest", "StepLoss"]
 
 MANIFEST_NAME = "local-train-manifest.json"
 """The manifest's file name inside the output folder."""
+
+OUTPUT_PLACES: dict[str, str] = {"model": ".", "adapter": ".", "merged": "merged"}
+"""Where each output of a run lives, relative to its output folder."""
+
+EXECUTION_SETTINGS = (
+    "per_device_batch_size",
+    "gradient_accumulation_steps",
+    "gradient_checkpointing",
+)
+"""Settings that change how a step is computed, not what it computes (the effective batch,
+``batch_size``, stays in the identity): a rerun may change them and still resume."""
 
 Status = Literal["running", "succeeded", "failed"]
 
@@ -69,6 +80,10 @@ class LocalTrainManifest(BaseModel):
     last_checkpoint: str | None = None
     resumed_from: list[str] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)
+    output_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="Content hash of each output's model files (local_models.folder_sha256).",
+    )
     error: str | None = None
     started_at: str = ""
     finished_at: str | None = None
@@ -79,7 +94,8 @@ class LocalTrainManifest(BaseModel):
         return self.losses[-1].loss if self.losses else None
 
     def identity(self) -> dict[str, Any]:
-        """What must match for a rerun to be the same run (base, data, template, settings)."""
+        """What must match for a rerun to be the same run (base, data, template, settings but
+        the :data:`EXECUTION_SETTINGS`)."""
         return {
             "method": self.method,
             "base_model": self.base_model,
@@ -89,7 +105,9 @@ class LocalTrainManifest(BaseModel):
             "train_sha256": self.train_file.get("sha256"),
             "validation_sha256": (self.validation_file or {}).get("sha256"),
             "template_sha256": self.template_sha256,
-            "hyperparameters": self.hyperparameters,
+            "hyperparameters": {
+                k: v for k, v in self.hyperparameters.items() if k not in EXECUTION_SETTINGS
+            },
         }
 
     def save(self, path: str | Path) -> None:

@@ -18,30 +18,25 @@ from typing import Any
 from llmrec.finetune.local._data import (
     TokenizedFile,
     require_file_kind,
-    template_sha256,
     tokenize_file,
 )
-from llmrec.finetune.local._deps import library_versions, quiet_peft, require
+from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.finetune.local._model import (
-    base_identity,
     check_qlora,
     load_tokenizer,
+    lora_adapter,
     max_positions,
     torch_dtype,
 )
 from llmrec.finetune.local._runner import (
     OutOfMemoryError,
-    checkpointing_args,
-    file_record,
     last_complete_checkpoint,
-    quiet_trainer,
-    run_training,
-    start_or_resume,
+    train_or_resume,
 )
+from llmrec.finetune.local._trainer_args import make_trainer, trainer_arguments
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.estimate import DryRun, estimate
-from llmrec.finetune.local.manifest import MANIFEST_NAME, LocalTrainManifest
-from llmrec.finetune.manifest import utc_now
+from llmrec.finetune.local.manifest import LocalTrainManifest
 
 __all__ = [
     "OutOfMemoryError",
@@ -123,15 +118,8 @@ def _load_model(model: str, config: LocalTrainConfig) -> Any:
         net = peft.prepare_model_for_kbit_training(
             net, use_gradient_checkpointing=config.gradient_checkpointing
         )
-    lora = peft.LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.lora_target_modules,
-        task_type="CAUSAL_LM",
-    )
     with quiet_peft():
-        return peft.get_peft_model(net, lora)
+        return peft.get_peft_model(net, lora_adapter(config))
 
 
 def build_trainer(
@@ -147,45 +135,25 @@ def build_trainer(
 ) -> Any:
     """The TRL ``SFTTrainer`` for the run (exposed so tests can inspect its batches)."""
     trl = require("trl")
-    torch = require("torch")
-    dtype = torch_dtype(config)
-    args = trl.SFTConfig(
-        output_dir=str(out / "checkpoints"),
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.device_batch,
-        per_device_eval_batch_size=config.device_batch,
-        gradient_accumulation_steps=config.accumulation,
-        learning_rate=config.lr,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        eval_strategy="epoch" if validation is not None else "no",
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=dtype == torch.bfloat16,
-        fp16=dtype == torch.float16,
-        **checkpointing_args(trl, config.gradient_checkpointing),
+    args = trainer_arguments(
+        trl.SFTConfig,
+        config,
+        out,
+        evaluate=validation is not None,
+        progress=progress,
         max_length=None,
         packing=False,
-        report_to=[],
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        save_only_model=False,
     )
-    trainer = trl.SFTTrainer(
-        model=_load_model(model, config),
-        args=args,
-        train_dataset=_dataset(data),
-        eval_dataset=None if validation is None else _dataset(validation),
-        processing_class=tokenizer,
+    evaluation = None if validation is None else _dataset(validation)
+    return make_trainer(
+        trl.SFTTrainer,
+        _load_model(model, config),
+        args,
+        tokenizer,
+        (_dataset(data), evaluation),
         callbacks=callbacks,
+        progress=progress,
     )
-    return quiet_trainer(trainer, progress)
 
 
 def train_local(
@@ -214,29 +182,23 @@ def train_local(
         return train_local_dpo(
             train, model, out, validation=validation, config=config, progress=progress
         )
-    folder = Path(out)
-    manifest_path = folder / MANIFEST_NAME
-    base_name, revision, base_hash = base_identity(model)
     tokenizer, data, val, max_len = _prepare(train, model, validation, config)
-    manifest = LocalTrainManifest(
-        method=config.method,
-        base_model=base_name,
-        base_revision=revision,
-        base_sha256=base_hash,
-        train_file=file_record(train, data),
-        validation_file=None if val is None or validation is None else file_record(validation, val),
-        template_sha256=template_sha256(tokenizer),
-        hyperparameters={**config.hyperparameters(), "max_seq_len": max_len},
-        libraries=library_versions(),
-        started_at=utc_now(),
-    )
-    manifest, finished = start_or_resume(manifest, manifest_path)
-    if finished:
-        return manifest
 
     def build(callbacks: list[Any]) -> Any:
         return build_trainer(
-            model, tokenizer, data, val, folder, config, progress=progress, callbacks=callbacks
+            model, tokenizer, data, val, Path(out), config, progress=progress, callbacks=callbacks
         )
 
-    return run_training(model, tokenizer, build, folder, config, manifest, manifest_path)
+    return train_or_resume(
+        out,
+        build,
+        model=model,
+        base=model,
+        tokenizer=tokenizer,
+        config=config,
+        max_len=max_len,
+        train=train,
+        data=data,
+        validation=validation,
+        val=val,
+    )
