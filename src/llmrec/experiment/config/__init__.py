@@ -19,7 +19,13 @@ from llmrec.experiment.config.experiment import (
     SplitConfig,
     study_backends,
 )
-from llmrec.experiment.config.finetune import FineTuneStage, HostedDPO, LocalDPO, LocalFineTune
+from llmrec.experiment.config.finetune import (
+    FineTuneStage,
+    HostedDPO,
+    LocalDPO,
+    LocalFineTune,
+    LocalGRPO,
+)
 from llmrec.experiment.config.sources import (
     DataSource,
     MovieLensSource,
@@ -46,6 +52,7 @@ __all__ = [
     "LastNTruthSpec",
     "LocalDPO",
     "LocalFineTune",
+    "LocalGRPO",
     "MovieLensSource",
     "NeighbourTruthSpec",
     "NetflixSource",
