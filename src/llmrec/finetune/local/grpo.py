@@ -78,6 +78,17 @@ def _resolved(reward: RankingReward, text: str) -> list[int]:
     return list(dict.fromkeys(int(r.movie_id) for r in found if r.movie_id is not None))
 
 
+def _profile(reward: RankingReward, user_text: str) -> list[int]:
+    """The movies a user message lists: every line after the first (the profile intro of
+    :meth:`~llmrec.prompts.PromptTemplate.user_text`), one ``Title (Year)`` or title a line;
+    lines the catalog cannot resolve (a candidate list's intro, say) are not profile movies."""
+    from llmrec.prompts import split_label
+
+    lines = [line for line in user_text.splitlines() if line.strip()][1:]
+    found = reward.resolver.resolve_many([split_label(line) for line in lines])
+    return list(dict.fromkeys(int(r.movie_id) for r in found if r.movie_id is not None))
+
+
 def read_prompts(
     tokenizer: Any,
     path: str | Path,
@@ -89,7 +100,7 @@ def read_prompts(
     overlong: str,
 ) -> PromptData:
     """The chat file's prompts with their gold lists (the assistant turn) and profiles (the
-    movies the user message lists), resolved to catalog ids by ``reward``'s resolver.
+    movies the user message lists, one a line after its first), resolved to catalog ids by ``reward``'s resolver.
 
     A gold title the catalog cannot resolve is an error naming its line (the catalog is not the
     file's). A prompt is overlong when it plus ``max_new_tokens`` exceeds ``max_seq_len``:
@@ -121,7 +132,7 @@ def read_prompts(
                 line=conv.line,
             )
         users = [m["content"] for m in prompt if m.get("role") == "user"]
-        profile = _resolved(reward, users[-1]) if users else []
+        profile = _profile(reward, users[-1]) if users else []
         if out.fit(conv.line, p, p + max_new_tokens, max_seq_len, overlong) == "drop":
             continue
         out.rows.append({"prompt": prompt, "gold": gold, "profile": profile})
