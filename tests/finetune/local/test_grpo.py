@@ -82,6 +82,11 @@ def test_grpo_settings_and_their_defaults() -> None:
     sft = LocalTrainConfig(method="lora")
     assert "reward" not in sft.model_dump() and "num_generations" not in sft.hyperparameters()
     assert LocalTrainConfig(**sft.model_dump()) == sft
+    from llmrec.experiment.config import LocalFineTune, LocalGRPO
+
+    arm = LocalFineTune(model="m").model_dump()
+    assert "reward" not in arm and "grpo" not in arm  # SFT arm keys as before GRPO
+    assert LocalGRPO().train_config() == LocalTrainConfig(method="grpo")
     with pytest.raises(ValueError, match="beta must be > 0"):
         LocalTrainConfig(method="dpo", beta=0)
     with pytest.raises(ConfigError, match="unknown metric"):

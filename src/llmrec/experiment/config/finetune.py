@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from llmrec.experiment.config._base import ConfigModel
-from llmrec.finetune.local.config import LocalTrainConfig
+from llmrec.finetune.local.config import LocalTrainConfig, drop_unused_grpo
 from llmrec.openai_api.models import DEFAULT_MODEL
 
 __all__ = ["FineTuneStage", "HostedDPO", "LocalDPO", "LocalFineTune", "LocalGRPO"]
@@ -91,8 +91,9 @@ class LocalFineTune(LocalTrainConfig):
 
     @model_serializer(mode="wrap")
     def _no_grpo_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Without ``[finetune.local.grpo]`` the dump is that of configs written before it."""
-        data = handler(self)
+        """Without ``[finetune.local.grpo]`` the dump is that of configs written before it (nor
+        the GRPO settings at their defaults, as every ``LocalTrainConfig``)."""
+        data = drop_unused_grpo(self, handler(self))
         if isinstance(data, dict) and self.grpo is None:
             data.pop("grpo", None)
         return data

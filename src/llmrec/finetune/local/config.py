@@ -36,7 +36,14 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["DEFAULT_LEARNING_RATES", "GRPO_SETTINGS", "LocalTrainConfig", "Method", "Overlong"]
+__all__ = [
+    "DEFAULT_LEARNING_RATES",
+    "GRPO_SETTINGS",
+    "LocalTrainConfig",
+    "Method",
+    "Overlong",
+    "drop_unused_grpo",
+]
 
 GRPO_SETTINGS = (
     "reward",
@@ -61,6 +68,17 @@ DEFAULT_LEARNING_RATES: dict[str, float] = {
     "grpo": 1e-6,
 }
 """Learning rate used when ``LocalTrainConfig.learning_rate`` is None, per method."""
+
+
+def drop_unused_grpo(config: LocalTrainConfig, data: Any) -> Any:
+    """``data`` (``config``'s dump) without the GRPO settings at their defaults when
+    ``config.method`` is not 'grpo' (for the serializers of this class and its subclasses)."""
+    if isinstance(data, dict) and config.method != "grpo":
+        fields = type(config).model_fields
+        for name in GRPO_SETTINGS:
+            if name in data and getattr(config, name) == fields[name].default:
+                del data[name]
+    return data
 
 
 class LocalTrainConfig(BaseModel):
@@ -164,13 +182,7 @@ class LocalTrainConfig(BaseModel):
     def _no_grpo_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
         """Other methods' dumps leave the GRPO settings out while they are at their defaults,
         so their run keys and saved configs are those written before GRPO existed."""
-        data = handler(self)
-        if isinstance(data, dict) and self.method != "grpo":
-            fields = type(self).model_fields
-            for name in GRPO_SETTINGS:
-                if name in data and getattr(self, name) == fields[name].default:
-                    del data[name]
-        return data
+        return drop_unused_grpo(self, handler(self))
 
     @property
     def lr(self) -> float:

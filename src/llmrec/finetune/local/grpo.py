@@ -100,7 +100,8 @@ def read_prompts(
     overlong: str,
 ) -> PromptData:
     """The chat file's prompts with their gold lists (the assistant turn) and profiles (the
-    movies the user message lists, one a line after its first), resolved to catalog ids by ``reward``'s resolver.
+    movies the user message lists, one a line after its first), resolved to catalog ids by
+    ``reward``'s resolver.
 
     A gold title the catalog cannot resolve is an error naming its line (the catalog is not the
     file's). A prompt is overlong when it plus ``max_new_tokens`` exceeds ``max_seq_len``:
