@@ -52,8 +52,8 @@ def catalog_file(private_dir, tiny_data) -> Path:
 
 @pytest.fixture(scope="module")
 def sft_start(private_dir, tiny_folder, small_chat) -> Path:
-    """The tiny model partly trained with SFT on the 16 users (it writes lists of catalog
-    titles, some of them the gold ones)."""
+    """The tiny model partly trained with SFT on the 16 users: its greedy answers are lists of
+    catalog titles, some of them gold ones (mean NDCG@10 about 0.4; 40 epochs reach 1.0)."""
     from llmrec.finetune.local import LocalTrainConfig, train_local
 
     out = private_dir / "grpo-sft"
@@ -64,7 +64,7 @@ def sft_start(private_dir, tiny_folder, small_chat) -> Path:
         warmup_ratio=0.0,
         batch_size=8,
         per_device_batch_size=8,
-        epochs=40,
+        epochs=32,
     )
     train_local(small_chat, str(tiny_folder), out, config=config, progress=False)
     return out
@@ -187,7 +187,14 @@ def test_grpo_raises_the_greedy_reward_over_the_sft_start(
     catalog, dataset = small_users
     out = private_dir / "grpo-learns"
     config = LocalTrainConfig(
-        **{**GRPO, "learning_rate": 1e-4, "epochs": 4, "full_weights": True, "save_steps": 1000}
+        **{
+            **GRPO,
+            "num_generations": 8,
+            "learning_rate": 1e-4,
+            "epochs": 4,
+            "full_weights": True,
+            "save_steps": 1000,
+        }
     )
     manifest = train_local(
         small_chat, str(sft_start), out, config=config, catalog=catalog, progress=False
