@@ -1,4 +1,4 @@
-"""Fine-tuning arms: hosted SFT, hosted DPO, local SFT and local DPO, one interface, one registry.
+"""Fine-tuning arms: hosted SFT and DPO, local SFT, DPO and GRPO; one interface, one registry.
 
 See :mod:`.base` for the interface and :mod:`.registry` for how a config's arms are found and
 how a new arm plugs in.

@@ -69,7 +69,7 @@ class LocalSFTArm(FineTuningArm):
         return [NO_LOCAL] if selected and config.finetune.local is None else []
 
     def _key(self, files_key: str) -> str:
-        settings = self.local.model_dump(mode="json", exclude={"dpo"})  # DPO never retrains SFT
+        settings = self.local.model_dump(mode="json", exclude={"dpo", "grpo"})  # never retrain SFT
         return stage_key(files_key, settings, base_hash(self.local.model))
 
     def _given(self, truth: PreparedTruth) -> str | None:

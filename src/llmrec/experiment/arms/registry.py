@@ -21,6 +21,7 @@ from llmrec.experiment.arms.base import FineTuningArm, Record
 from llmrec.experiment.arms.hosted_dpo import HostedDPOArm
 from llmrec.experiment.arms.hosted_sft import HostedSFTArm
 from llmrec.experiment.arms.local_dpo import LocalDPOArm
+from llmrec.experiment.arms.local_grpo import LocalGRPOArm
 from llmrec.experiment.arms.local_sft import LocalSFTArm
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ BUILTIN_ARMS: tuple[type[FineTuningArm], ...] = (
     HostedDPOArm,
     LocalSFTArm,
     LocalDPOArm,
+    LocalGRPOArm,
 )
 
 _REGISTRY: dict[tuple[str, str], type[FineTuningArm]] = {

@@ -20,7 +20,13 @@ from llmrec.experiment.config.experiment import (
     SplitConfig,
     study_backends,
 )
-from llmrec.experiment.config.finetune import FineTuneStage, HostedDPO, LocalDPO, LocalFineTune
+from llmrec.experiment.config.finetune import (
+    FineTuneStage,
+    HostedDPO,
+    LocalDPO,
+    LocalFineTune,
+    LocalGRPO,
+)
 from llmrec.experiment.config.probe import ProbeStage
 from llmrec.experiment.config.sources import (
     AmazonSource,
@@ -55,6 +61,7 @@ __all__ = [
     "LlmrecSource",
     "LocalDPO",
     "LocalFineTune",
+    "LocalGRPO",
     "MovieLensSource",
     "NeighbourTruthSpec",
     "NetflixSource",

@@ -3,7 +3,9 @@
 * ``provider = "openai"`` (default): a hosted supervised job (the study's SFT arm); with
   ``[finetune.dpo]`` a hosted DPO job too (:class:`HostedDPO`).
 * ``provider = "local"``: ``[finetune.local]`` trains on this machine (:class:`LocalFineTune`);
-  with ``[finetune.local.dpo]`` a DPO arm preference-tunes that SFT arm (:class:`LocalDPO`).
+  with ``[finetune.local.dpo]`` a DPO arm preference-tunes that SFT arm (:class:`LocalDPO`), and
+  with ``[finetune.local.grpo]`` a GRPO arm trains it with a ranking-metric reward
+  (:class:`LocalGRPO`).
 
 What each arm does with these settings is in :mod:`llmrec.experiment.arms`.
 """
@@ -15,10 +17,10 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from llmrec.experiment.config._base import ConfigModel
-from llmrec.finetune.local.config import LocalTrainConfig
+from llmrec.finetune.local.config import LocalTrainConfig, drop_unused_grpo
 from llmrec.openai_api.models import DEFAULT_MODEL
 
-__all__ = ["FineTuneStage", "HostedDPO", "LocalDPO", "LocalFineTune"]
+__all__ = ["FineTuneStage", "HostedDPO", "LocalDPO", "LocalFineTune", "LocalGRPO"]
 
 
 class LocalDPO(LocalTrainConfig):
@@ -40,6 +42,24 @@ class LocalDPO(LocalTrainConfig):
         return LocalTrainConfig(**self.model_dump(exclude={"rejected"}))
 
 
+class LocalGRPO(LocalTrainConfig):
+    """``[finetune.local.grpo]``: the GRPO arm's settings (reward, num_generations, beta,
+    temperature, max_new_tokens, penalties, and every other training field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["grpo"] = Field(
+        "grpo", description="Always 'grpo' (the SFT arm's method is [finetune.local] method)."
+    )
+    beta: float = Field(
+        0.0, ge=0, le=100, description="KL coefficient to the SFT model (0: no reference loaded)."
+    )
+
+    def train_config(self) -> LocalTrainConfig:
+        """The :class:`LocalTrainConfig` part."""
+        return LocalTrainConfig(**self.model_dump())
+
+
 class LocalFineTune(LocalTrainConfig):
     """``[finetune.local]``: the base model, the assumed GPU throughput, and the training
     settings (every :class:`~llmrec.finetune.local.LocalTrainConfig` field)."""
@@ -57,10 +77,26 @@ class LocalFineTune(LocalTrainConfig):
         description="[finetune.local.dpo]: a DPO arm preference-tuned from this (SFT) arm; see "
         "llmrec.experiment.arms.local_dpo.",
     )
+    grpo: LocalGRPO | None = Field(
+        None,
+        description="[finetune.local.grpo]: a GRPO arm trained from this (SFT) arm with a "
+        "ranking-metric reward; see llmrec.experiment.arms.local_grpo.",
+    )
 
     def train_config(self) -> LocalTrainConfig:
         """The :class:`LocalTrainConfig` part."""
-        return LocalTrainConfig(**self.model_dump(exclude={"model", "assumed_tflops", "dpo"}))
+        return LocalTrainConfig(
+            **self.model_dump(exclude={"model", "assumed_tflops", "dpo", "grpo"})
+        )
+
+    @model_serializer(mode="wrap")
+    def _no_grpo_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Without ``[finetune.local.grpo]`` the dump is that of configs written before it (nor
+        the GRPO settings at their defaults, as every ``LocalTrainConfig``)."""
+        data = drop_unused_grpo(self, handler(self))
+        if isinstance(data, dict) and self.grpo is None:
+            data.pop("grpo", None)
+        return data
 
 
 class HostedDPO(ConfigModel):

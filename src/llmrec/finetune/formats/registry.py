@@ -8,9 +8,9 @@ recognises dataset formats): the first registered format that :meth:`recognizes
 then report the problem.
 
 Methods: hosted ``supervised`` and the local adapters ``lora``, ``qlora`` and ``full`` are
-supervised fine-tuning (``sft``) and take the chat file; ``dpo`` takes the preference file. A
-method that trains from the chat file's prompts (reinforcement learning with the gold list as
-the reward's reference) registers itself here on the ``chat`` format.
+supervised fine-tuning (``sft``) and take the chat file; ``dpo`` takes the preference file;
+``grpo`` trains from the chat file's prompts (reinforcement learning with the assistant turn, the
+gold list, as the reward's reference) and takes the chat file too.
 
 The public names are listed by the package, :mod:`llmrec.finetune.formats`.
 """
@@ -34,6 +34,7 @@ METHOD_FORMATS: dict[str, str] = {
     "qlora": "chat",
     "full": "chat",
     "dpo": "preference",
+    "grpo": "chat",
 }
 """Fine-tuning method (hosted or local) -> the name of the format it trains on."""
 

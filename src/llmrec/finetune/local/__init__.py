@@ -5,7 +5,8 @@ any open model, on a GPU or, for a small model, a CPU.
 interruption and writes a manifest; ``plan_local`` is the dry run; ``train_local_dataset`` takes
 a ``ProfileDataset`` + ``PromptTemplate`` + ``Catalog``. ``method="dpo"`` (or
 ``train_local_dpo``) tunes an SFT model on a preference file with TRL's DPO, the SFT model as
-reference. Needs the ``[train]`` extra; importing
+reference; ``method="grpo"`` (or ``train_local_grpo``) tunes it with GRPO from the chat file's
+prompts, rewarded by a ranking metric (``RankingReward``). Needs the ``[train]`` extra; importing
 this package does not import torch (names load on first use).
 """
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from llmrec.finetune.local.dataset import train_local_dataset
     from llmrec.finetune.local.dpo import plan_local_dpo, train_local_dpo
     from llmrec.finetune.local.estimate import DryRun
+    from llmrec.finetune.local.grpo import plan_local_grpo, train_local_grpo
+    from llmrec.finetune.local.reward import RankingReward, RewardParts
     from llmrec.finetune.local.train import OutOfMemoryError, plan_local, train_local
 
 __all__ = [
@@ -32,11 +35,15 @@ __all__ = [
     "LocalTrainManifest",
     "MissingExtraError",
     "OutOfMemoryError",
+    "RankingReward",
+    "RewardParts",
     "plan_local",
     "plan_local_dpo",
+    "plan_local_grpo",
     "train_local",
     "train_local_dataset",
     "train_local_dpo",
+    "train_local_grpo",
 ]
 
 _LAZY = {
@@ -47,6 +54,10 @@ _LAZY = {
     "train_local_dataset": "llmrec.finetune.local.dataset",
     "plan_local_dpo": "llmrec.finetune.local.dpo",
     "train_local_dpo": "llmrec.finetune.local.dpo",
+    "plan_local_grpo": "llmrec.finetune.local.grpo",
+    "train_local_grpo": "llmrec.finetune.local.grpo",
+    "RankingReward": "llmrec.finetune.local.reward",
+    "RewardParts": "llmrec.finetune.local.reward",
 }
 
 

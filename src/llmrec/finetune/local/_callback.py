@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.finetune.local._deps import require
-from llmrec.finetune.local.manifest import LocalTrainManifest, StepLoss
+from llmrec.finetune.local.manifest import LocalTrainManifest, RewardStep, StepLoss
 
 __all__ = ["ManifestCallback"]
 
@@ -51,6 +51,7 @@ class ManifestCallback(_Base):  # type: ignore[misc]
         self.checked = len(state.log_history)
         losses: list[StepLoss] = []
         evals: list[dict[str, float]] = []
+        rewards: list[RewardStep] = []
         tokens = self.manifest.tokens_seen
         for entry in state.log_history:
             if "loss" in entry:
@@ -62,12 +63,23 @@ class ManifestCallback(_Base):  # type: ignore[misc]
                         learning_rate=entry.get("learning_rate"),
                     )
                 )
+            if "reward" in entry and "loss" in entry:
+                rewards.append(
+                    RewardStep(
+                        step=int(entry["step"]),
+                        epoch=float(entry.get("epoch", 0.0)),
+                        reward=float(entry["reward"]),
+                        reward_std=float(entry.get("reward_std", 0.0)),
+                        kl=None if entry.get("kl") is None else float(entry["kl"]),
+                    )
+                )
             if "eval_loss" in entry:
                 evals.append({"epoch": float(entry.get("epoch", 0.0)), "loss": entry["eval_loss"]})
             if "num_tokens" in entry:
                 tokens = int(entry["num_tokens"])
         self.manifest.losses = losses
         self.manifest.validation_losses = evals
+        self.manifest.rewards = rewards
         self.manifest.optimizer_steps = int(state.global_step)
         self.manifest.tokens_seen = tokens
         self.manifest.wall_seconds = self.wall_seconds()

@@ -249,7 +249,7 @@ def _save_outputs(
 ) -> None:
     net = trainer.model
     tokenizer.save_pretrained(folder)
-    if config.method == "full":
+    if config.method == "full" or not hasattr(net, "peft_config"):  # GRPO may train every weight
         net.save_pretrained(folder, safe_serialization=True)
         _record_output(manifest, "model", folder)
         return

@@ -46,7 +46,7 @@ def trainer_arguments(
     torch = require("torch")
     dtype = torch_dtype(config)
     names = {f.name for f in dataclasses.fields(arguments_class)}
-    return arguments_class(
+    arguments: dict[str, Any] = dict(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.device_batch,
@@ -71,8 +71,9 @@ def trainer_arguments(
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
         save_only_model=False,
-        **objective,
     )
+    arguments.update(objective)  # GRPO counts its per-device batch in answers, not prompts
+    return arguments_class(**arguments)
 
 
 def make_trainer(

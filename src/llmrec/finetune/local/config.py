@@ -13,17 +13,51 @@ preference file: ``beta`` is DPO's beta (how far the policy may move from the re
 default rate 5e-6 is the one Hugging Face's alignment-handbook uses for LoRA DPO (its
 zephyr-7b-dpo-qlora recipe). The LoRA settings apply when DPO trains a fresh adapter (a full
 SFT model); a LoRA SFT folder keeps its own adapter's settings.
+
+``method="grpo"`` is reinforcement learning of a supervised model with GRPO (Shao et al. 2024,
+"DeepSeekMath", section 4.1) from the chat file's prompts, rewarded by a ranking metric of each
+sampled answer against the gold list (:mod:`llmrec.finetune.local.reward`): ``num_generations``
+answers per prompt at ``temperature``, at most ``max_new_tokens`` each; ``beta`` is the KL
+coefficient to the SFT model (TRL's default 0, which loads no reference); ``batch_size`` counts
+prompts per optimizer step (each with its ``num_generations`` answers). The default rate 1e-6 is
+TRL's ``GRPOConfig`` default.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
-__all__ = ["DEFAULT_LEARNING_RATES", "LocalTrainConfig", "Method", "Overlong"]
+__all__ = [
+    "DEFAULT_LEARNING_RATES",
+    "GRPO_SETTINGS",
+    "LocalTrainConfig",
+    "Method",
+    "Overlong",
+    "drop_unused_grpo",
+]
 
-Method = Literal["lora", "qlora", "full", "dpo"]
+GRPO_SETTINGS = (
+    "reward",
+    "num_generations",
+    "temperature",
+    "max_new_tokens",
+    "hallucination_penalty",
+    "profile_penalty",
+    "format_bonus",
+    "full_weights",
+)
+"""The settings only method 'grpo' uses (left out of other methods' manifests)."""
+
+Method = Literal["lora", "qlora", "full", "dpo", "grpo"]
 Overlong = Literal["error", "drop", "truncate"]
 
 DEFAULT_LEARNING_RATES: dict[str, float] = {
@@ -31,8 +65,20 @@ DEFAULT_LEARNING_RATES: dict[str, float] = {
     "qlora": 2e-4,
     "full": 2e-5,
     "dpo": 5e-6,
+    "grpo": 1e-6,
 }
 """Learning rate used when ``LocalTrainConfig.learning_rate`` is None, per method."""
+
+
+def drop_unused_grpo(config: LocalTrainConfig, data: Any) -> Any:
+    """``data`` (``config``'s dump) without the GRPO settings at their defaults when
+    ``config.method`` is not 'grpo' (for the serializers of this class and its subclasses)."""
+    if isinstance(data, dict) and config.method != "grpo":
+        fields = type(config).model_fields
+        for name in GRPO_SETTINGS:
+            if name in data and getattr(config, name) == fields[name].default:
+                del data[name]
+    return data
 
 
 class LocalTrainConfig(BaseModel):
@@ -42,7 +88,8 @@ class LocalTrainConfig(BaseModel):
 
     method: Method = Field(
         "lora",
-        description="'lora', 'qlora' (4-bit base, CUDA), 'full', or 'dpo' (on a preference file).",
+        description="'lora', 'qlora' (4-bit base, CUDA), 'full', 'dpo' (on a preference file) "
+        "or 'grpo' (reinforcement learning from the chat file's prompts).",
     )
     epochs: float = Field(2, gt=0, le=100, description="Passes over the training file.")
     batch_size: int = Field(32, ge=1, le=4096, description="Examples per optimizer step.")
@@ -65,9 +112,30 @@ class LocalTrainConfig(BaseModel):
     )
     beta: float = Field(
         0.1,
-        gt=0,
+        ge=0,
         le=100,
-        description="DPO's beta (method 'dpo' only): higher stays nearer the reference.",
+        description="DPO's beta, or GRPO's KL coefficient (default 0 for 'grpo'): higher stays "
+        "nearer the reference.",
+    )
+    reward: str = Field(
+        "ndcg@10", description="GRPO: the metric rewarded (ndcg@10, recall@10, hit@10, mrr, ...)."
+    )
+    num_generations: int = Field(8, ge=2, le=256, description="GRPO: answers sampled per prompt.")
+    temperature: float = Field(1.0, gt=0, le=10, description="GRPO: sampling temperature.")
+    max_new_tokens: int = Field(128, ge=1, description="GRPO: longest sampled answer in tokens.")
+    hallucination_penalty: float = Field(
+        0.0, ge=0, description="GRPO: reward lost per title the catalog cannot resolve."
+    )
+    profile_penalty: float = Field(
+        0.0, ge=0, description="GRPO: reward lost per profile movie recommended again."
+    )
+    format_bonus: float = Field(
+        0.0, ge=0, description="GRPO: reward added to every answer that parses as a list."
+    )
+    full_weights: bool = Field(
+        False,
+        description="GRPO on a full-weights SFT model: train every weight instead of a fresh "
+        "LoRA adapter (a LoRA SFT folder always keeps training its adapter).",
     )
     seed: int = Field(0, description="Seed of weight init, data order and dropout.")
     max_seq_len: int | None = Field(
@@ -89,6 +157,32 @@ class LocalTrainConfig(BaseModel):
     chat_template: str | None = Field(
         None, description="Jinja chat template for a model that has none (or to replace its own)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grpo_beta(cls, data: Any) -> Any:
+        """``beta`` None or unset: 0 for GRPO (TRL's default), else DPO's 0.1."""
+        if isinstance(data, dict) and data.get("beta") is None:
+            data = {k: v for k, v in data.items() if k != "beta"}
+            if data.get("method") == "grpo":
+                data["beta"] = 0.0
+        return data
+
+    @model_validator(mode="after")
+    def _positive_dpo_beta(self) -> LocalTrainConfig:
+        if self.method == "dpo" and self.beta <= 0:
+            raise ValueError(f"DPO's beta must be > 0, got {self.beta}")
+        if self.method == "grpo":
+            from llmrec.metrics.registry import resolve_metric
+
+            resolve_metric(self.reward)  # a ConfigError naming the metric
+        return self
+
+    @model_serializer(mode="wrap")
+    def _no_grpo_trace(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Other methods' dumps leave the GRPO settings out while they are at their defaults,
+        so their run keys and saved configs are those written before GRPO existed."""
+        return drop_unused_grpo(self, handler(self))
 
     @property
     def lr(self) -> float:
@@ -123,8 +217,11 @@ class LocalTrainConfig(BaseModel):
             per_device_batch_size=self.device_batch,
             gradient_accumulation_steps=self.accumulation,
         )
-        if self.method != "dpo":
+        if self.method not in ("dpo", "grpo"):
             del out["beta"]  # meaningless for SFT; kept out so SFT manifests stay as they were
+        if self.method != "grpo":  # likewise the GRPO settings for SFT and DPO
+            for name in GRPO_SETTINGS:
+                out.pop(name, None)
         if self.chat_template is not None:
             out["chat_template"] = "(custom, see template_sha256)"
         return out

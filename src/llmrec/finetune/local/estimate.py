@@ -13,6 +13,12 @@ DPO (``method="dpo"``) trains LoRA weights and runs each pair as two sequences (
 rejected) through the policy (forward and backward, ``6 x N x D``) and through the reference
 (forward only, ``2 x N x D``): ``8 x N x D`` FLOPs, with ``D`` counting both sequences, and
 activations for twice the batch.
+
+GRPO (``method="grpo"``) counts ``D`` as every sampled answer with its prompt (prompts x
+``num_generations`` x (prompt + ``max_new_tokens``) an epoch, an upper bound: answers may stop
+early): ``2 x N`` per token to generate it, ``6 x N`` to train on it, plus ``2 x N`` for the
+reference's forward pass when ``beta`` > 0: ``8 x N x D`` or ``10 x N x D`` FLOPs, with
+activations for ``num_generations`` times the batch.
 """
 
 from __future__ import annotations
@@ -24,7 +30,17 @@ from typing import Any
 from llmrec.finetune.local._deps import require
 from llmrec.finetune.local.config import LocalTrainConfig
 
-__all__ = ["DryRun", "count_parameters"]
+__all__ = ["DryRun", "count_parameters", "flops_per_token"]
+
+
+def flops_per_token(config: LocalTrainConfig) -> int:
+    """Training FLOPs per parameter and token seen (module docstring): 6 (SFT), 8 (DPO; GRPO
+    without a reference), 10 (GRPO with ``beta`` > 0)."""
+    if config.method == "dpo":
+        return 8
+    if config.method == "grpo":
+        return 10 if config.beta > 0 else 8
+    return 6
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,8 @@ class DryRun:
     overlong: int
     dropped: int
     truncated: int
+    flops_factor: int = 6
+    """Training FLOPs per parameter and token (:func:`flops_per_token`)."""
 
     @property
     def tokens(self) -> int:
@@ -61,8 +79,7 @@ class DryRun:
             f"  tokens seen:          {self.tokens:,} over {self.epochs:g} epoch(s)",
             f"  optimizer steps:      {self.optimizer_steps:,}",
             f"  parameters:           {self.parameters:,} ({self.trainable_parameters:,} trained)",
-            f"  training FLOPs:       {self.flops:.3g} "
-            f"({8 if self.method == 'dpo' else 6} x parameters x tokens)",
+            f"  training FLOPs:       {self.flops:.3g} ({self.flops_factor} x parameters x tokens)",
             f"  memory (one device):  about {self.memory_bytes / 2**30:.2f} GiB",
         ]
         return "\n".join(lines)
@@ -77,7 +94,7 @@ def count_parameters(model: str, config: LocalTrainConfig) -> tuple[int, int, An
     with accelerate.init_empty_weights():
         skeleton = transformers.AutoModelForCausalLM.from_config(cfg)
     total = sum(p.numel() for p in skeleton.parameters())
-    if config.method == "full":
+    if config.method == "full" or (config.method == "grpo" and config.full_weights):
         return total, total, cfg
     targets = config.lora_target_modules
     trained = 0
@@ -106,11 +123,13 @@ def estimate(
     total, trained, cfg = count_parameters(model, config)
     steps = math.ceil(math.ceil(examples / config.batch_size) * config.epochs)
     seen = tokens * config.epochs
-    base_bytes = {"full": 0.0, "lora": 2.0, "qlora": 0.55, "dpo": 2.0}[config.method]
+    base_bytes = {"full": 0.0, "lora": 2.0, "qlora": 0.55, "dpo": 2.0, "grpo": 2.0}[config.method]
+    if config.method == "grpo" and config.full_weights:
+        base_bytes = 0.0
     hidden = int(getattr(cfg, "hidden_size", 0) or 0)
     layers = int(getattr(cfg, "num_hidden_layers", 0) or 0)
     per_token = 2 if config.gradient_checkpointing else 34
-    sequences = 2 if config.method == "dpo" else 1  # chosen and rejected
+    sequences = {"dpo": 2, "grpo": config.num_generations}.get(config.method, 1)
     activations = per_token * sequences * config.device_batch * longest * hidden * layers
     memory = int(16 * trained + base_bytes * total + activations)
     return DryRun(
@@ -123,9 +142,10 @@ def estimate(
         optimizer_steps=steps,
         parameters=total,
         trainable_parameters=trained,
-        flops=(8.0 if config.method == "dpo" else 6.0) * total * seen,
+        flops=float(flops_per_token(config)) * total * seen,
         memory_bytes=memory,
         overlong=overlong,
         dropped=dropped,
         truncated=truncated,
+        flops_factor=flops_per_token(config),
     )

@@ -3,9 +3,10 @@
 It names the base model (id or folder, its content hash or hub commit), for DPO the SFT model
 used as start and reference (by content hash), the data (SHA-256 of each file and the token
 counts), the chat template (SHA-256), the resolved hyperparameters, library versions, tokens
-seen, wall time, loss per logged step, validation loss per epoch, the last checkpoint and the
-status. The same ``train_local`` call reads it back to resume a run, to refuse
-an output folder that holds another run, and to return a finished run without repeating it.
+seen, wall time, loss per logged step, for GRPO the reward curve, validation loss per epoch,
+the last checkpoint and the status. The same ``train_local`` call reads it back to resume a
+run, to refuse an output folder that holds another run, and to return a finished run without
+repeating it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pydantic import ValidationError as PydanticValidationError
 from llmrec._io import write_json_atomic
 from llmrec.errors import DataFormatError
 
-__all__ = ["EXECUTION_SETTINGS", "MANIFEST_NAME", "OUTPUT_PLACES", "LocalTrainManifest", "StepLoss"]
+__all__ = [
+    "EXECUTION_SETTINGS",
+    "MANIFEST_NAME",
+    "OUTPUT_PLACES",
+    "LocalTrainManifest",
+    "RewardStep",
+    "StepLoss",
+]
 
 MANIFEST_NAME = "local-train-manifest.json"
 """The manifest's file name inside the output folder."""
@@ -50,6 +58,19 @@ class StepLoss(BaseModel):
     learning_rate: float | None = None
 
 
+class RewardStep(BaseModel):
+    """One logged GRPO step: the mean and standard deviation of the reward over the step's
+    sampled answers, and the KL to the reference (``None`` when ``beta`` is 0: not computed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int
+    epoch: float
+    reward: float
+    reward_std: float
+    kl: float | None = None
+
+
 class LocalTrainManifest(BaseModel):
     """Everything about one local run; see the module docstring."""
 
@@ -77,6 +98,10 @@ class LocalTrainManifest(BaseModel):
     wall_seconds: float = 0.0
     losses: list[StepLoss] = Field(default_factory=list)
     validation_losses: list[dict[str, float]] = Field(default_factory=list)
+    rewards: list[RewardStep] = Field(
+        default_factory=list,
+        description="GRPO only: the reward curve, one entry per logged optimizer step.",
+    )
     last_checkpoint: str | None = None
     resumed_from: list[str] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)

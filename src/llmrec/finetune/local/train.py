@@ -13,8 +13,9 @@ the method: full weights, or a LoRA adapter whose ``adapter_config.json`` names 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from llmrec.errors import ConfigError
 from llmrec.finetune.local._data import (
     TokenizedFile,
     require_file_kind,
@@ -37,6 +38,9 @@ from llmrec.finetune.local._trainer_args import make_trainer, trainer_arguments
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.estimate import DryRun, estimate
 from llmrec.finetune.local.manifest import LocalTrainManifest
+
+if TYPE_CHECKING:
+    from llmrec.data.catalog import Catalog
 
 __all__ = [
     "OutOfMemoryError",
@@ -66,10 +70,16 @@ def plan_local(
     *,
     validation: str | Path | None = None,
     config: LocalTrainConfig | None = None,
+    catalog: Catalog | None = None,
 ) -> DryRun:
-    """The dry run: tokens, optimizer steps, FLOPs and memory for the run; trains nothing."""
+    """The dry run: tokens, optimizer steps, FLOPs and memory for the run; trains nothing.
+    (``catalog``: method 'grpo' only, resolving the gold lists' titles.)"""
     config = config or LocalTrainConfig()
     require_file_kind(train, config.method)
+    if config.method == "grpo":
+        from llmrec.finetune.local.grpo import plan_local_grpo
+
+        return plan_local_grpo(train, model, catalog=_catalog(catalog), config=config)
     if config.method == "dpo":
         from llmrec.finetune.local.dpo import plan_local_dpo
 
@@ -164,11 +174,14 @@ def train_local(
     validation: str | Path | None = None,
     config: LocalTrainConfig | None = None,
     progress: bool = True,
+    catalog: Catalog | None = None,
 ) -> LocalTrainManifest:
     """Fine-tune ``model`` (hub id or folder) on the chat JSONL ``train``; write ``out``.
 
     With ``config.method == "dpo"``, ``train`` is a preference file and ``model`` the supervised
-    model to tune (see :func:`~llmrec.finetune.local.dpo.train_local_dpo`).
+    model to tune (see :func:`~llmrec.finetune.local.dpo.train_local_dpo`); with ``"grpo"``,
+    ``model`` is the supervised model and ``catalog`` resolves titles for the reward (see
+    :func:`~llmrec.finetune.local.grpo.train_local_grpo`).
 
     Returns the manifest (also in ``out/local-train-manifest.json``). Rerunning the same call
     resumes an interrupted run from its last checkpoint and returns a finished one as it is; a
@@ -176,6 +189,14 @@ def train_local(
     """
     config = config or LocalTrainConfig()
     require_file_kind(train, config.method)
+    if config.method == "grpo":
+        if validation is not None:
+            raise ConfigError("GRPO takes no validation file; leave --validation out")
+        from llmrec.finetune.local.grpo import train_local_grpo
+
+        return train_local_grpo(
+            train, model, out, catalog=_catalog(catalog), config=config, progress=progress
+        )
     if config.method == "dpo":
         from llmrec.finetune.local.dpo import train_local_dpo
 
@@ -202,3 +223,12 @@ def train_local(
         validation=validation,
         val=val,
     )
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is None:
+        raise ConfigError(
+            "method 'grpo' needs the catalog that resolves the answers' titles for the reward "
+            "(catalog=... / --catalog FILE)"
+        )
+    return catalog
