@@ -71,7 +71,7 @@ import numpy as np
 # RecBole 1.2.1 uses aliases NumPy 2 removed; restore them before importing it.
 for name, value in {"float": float, "int": int, "long": np.int64, "bool": bool,
                     "object": object, "str": str, "complex": complex, "unicode": str}.items():
-    if not hasattr(np, name):
+    if name not in np.__dict__:
         setattr(np, name, value)
 import torch
 args = json.loads(sys.argv[1])
@@ -82,11 +82,13 @@ from recbole.utils import get_model, get_trainer, init_seed
 folder = args["data"].rstrip("/")
 model_name = {"sasrec": "SASRec", "gru4rec": "GRU4Rec"}[args["backend"]]
 o = args["options"]
-params = {"SASRec": {"hidden_size": o["hidden_size"], "n_layers": o["blocks"],
-                     "n_heads": o["heads"], "inner_size": o["inner_size"],
-                     "hidden_dropout_prob": o["dropout"], "attn_dropout_prob": o["dropout"]},
-          "GRU4Rec": {"embedding_size": o["embedding_size"], "hidden_size": o["hidden_size"],
-                      "num_layers": o["layers"], "dropout_prob": o["dropout"]}}[model_name]
+if model_name == "SASRec":
+    params = {"hidden_size": o["hidden_size"], "n_layers": o["blocks"], "n_heads": o["heads"],
+              "inner_size": o["inner_size"], "hidden_dropout_prob": o["dropout"],
+              "attn_dropout_prob": o["dropout"]}
+else:
+    params = {"embedding_size": o["embedding_size"], "hidden_size": o["hidden_size"],
+              "num_layers": o["layers"], "dropout_prob": o["dropout"]}
 config = Config(model=model_name, dataset=folder.rsplit("/", 1)[1], config_dict={
     "data_path": folder.rsplit("/", 1)[0],
     "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
