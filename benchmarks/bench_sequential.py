@@ -13,8 +13,9 @@ The RecBole side runs only when a Python with RecBole 1.2.1 is given (``--recbol
 ``LLMREC_RECBOLE_PYTHON``): the same split, ``MAX_ITEM_LIST_LENGTH: 50``, ``loss_type: CE``, the
 same hyperparameters, epochs and batch size, ``eval_step: 0`` (no validation, so the model
 tested is the last epoch's, as llmrec's without ``patience``), full ranking. RecBole 1.2.1 still
-uses aliases NumPy 2 removed (``np.float``, ``np.long``, ...); the driver below restores them
-before importing it. It is a check, not a dependency.
+uses aliases NumPy 2 removed (``np.float``, ``np.long``, ..., and in its ``Config``
+``np.float_``, ``np.complex_``, ``np.unicode_``); the driver below restores them before
+importing it. It is a check, not a dependency.
 
 ``synthetic`` mode: ``--interactions`` (1,000,000 by default) over Zipf-popular items with
 lognormal user activity, timestamps to the second; one fit of each backend.
@@ -69,8 +70,11 @@ _RECBOLE_CHILD = r"""
 import json, resource, sys, time
 import numpy as np
 # RecBole 1.2.1 uses aliases NumPy 2 removed; restore them before importing it.
+# (its Config also assigns np.float = np.float_ etc., so the underscore names are needed too)
 for name, value in {"float": float, "int": int, "long": np.int64, "bool": bool,
-                    "object": object, "str": str, "complex": complex, "unicode": str}.items():
+                    "object": object, "str": str, "complex": complex, "unicode": str,
+                    "float_": np.float64, "complex_": np.complex128,
+                    "unicode_": np.str_}.items():
     if name not in np.__dict__:
         setattr(np, name, value)
 import torch
