@@ -148,3 +148,19 @@ def test_the_likelihood_names_are_pinned() -> None:
     fields = TransformersConfig.model_fields
     assert fields["ranking"].default == "generate"
     assert fields["length_normalised"].default is False
+
+
+def test_the_sequential_backend_names_are_pinned() -> None:
+    """Names issue 22 promises: the ``sasrec`` and ``gru4rec`` backends and their options."""
+    from llmrec import recommenders
+
+    assert {"sasrec", "gru4rec"} <= set(recommenders.available_recommenders())
+    assert {"SASRecConfig", "SASRecRecommender", "GRU4RecConfig", "GRU4RecRecommender"} <= set(
+        recommenders.__all__
+    )
+    shared = {"max_length", "epochs", "batch_size", "learning_rate", "loss", "patience"}
+    shared |= {"device", "seed"}
+    assert shared | {"hidden_size", "blocks", "heads", "dropout"} <= set(
+        recommenders.SASRecConfig.model_fields
+    )
+    assert shared | {"hidden_size", "dropout"} <= set(recommenders.GRU4RecConfig.model_fields)

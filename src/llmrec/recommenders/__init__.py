@@ -6,7 +6,8 @@
 and returns :class:`Recommendation` objects. Language-model backends are the pipeline of
 ``llmrec.recommenders.llm`` with a transport, and implement the capability protocol of
 ``llmrec.recommenders.capabilities``; the OpenAI backends live in ``llmrec.recommenders.openai``
-and are imported only when asked for.
+and are imported only when asked for. The sequential backends (``sasrec``, ``gru4rec``) read a
+profile as a time-ordered sequence and import torch only when fitted.
 """
 
 from llmrec.recommenders.base import Profile, Recommendation, Recommender
@@ -15,10 +16,18 @@ from llmrec.recommenders.itemknn import ItemKNNConfig, ItemKNNRecommender
 from llmrec.recommenders.popularity import PopularityConfig, PopularityRecommender
 from llmrec.recommenders.ranking import RepeatedRanking, rank_with_repeats
 from llmrec.recommenders.registry import available_recommenders, get_recommender
+from llmrec.recommenders.sequential import (
+    GRU4RecConfig,
+    GRU4RecRecommender,
+    SASRecConfig,
+    SASRecRecommender,
+)
 
 __all__ = [
     "EASEConfig",
     "EASERecommender",
+    "GRU4RecConfig",
+    "GRU4RecRecommender",
     "ItemKNNConfig",
     "ItemKNNRecommender",
     "PopularityConfig",
@@ -27,6 +36,8 @@ __all__ = [
     "Recommendation",
     "Recommender",
     "RepeatedRanking",
+    "SASRecConfig",
+    "SASRecRecommender",
     "available_recommenders",
     "get_recommender",
     "rank_with_repeats",

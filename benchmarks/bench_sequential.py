@@ -1,0 +1,244 @@
+"""Benchmark the sequential backends (SASRec, GRU4Rec): accuracy and training speed against
+RecBole on MovieLens-100k, and speed and memory on a synthetic set of 1M interactions.
+
+``ml100k`` mode: RecBole's atomic ml-100k (``--data``, or ``LLMREC_RECBOLE_ML100K``), leave-one-
+out by time (RecBole's ``LS: valid_and_test``, ``order: TO``): each user's last item is the test
+target, the one before it the validation item, everything before that the training part
+(:func:`llmrec.protocols.next_item.build` with ``history=50``). Every model is fitted on the
+training part, reads the last 50 items before the target (the validation item included) and
+ranks the full catalogue without the user's history; HR@10 and NDCG@10 are reported with
+95 % bootstrap intervals over users. ``--all-backends`` adds popularity, item-kNN and EASE.
+
+The RecBole side runs only when a Python with RecBole 1.2.1 is given (``--recbole-python`` or
+``LLMREC_RECBOLE_PYTHON``): the same split, ``MAX_ITEM_LIST_LENGTH: 50``, ``loss_type: CE``, the
+same hyperparameters, epochs and batch size, ``eval_step: 0`` (no validation, so the model
+tested is the last epoch's, as llmrec's without ``patience``), full ranking. RecBole 1.2.1 still
+uses aliases NumPy 2 removed (``np.float``, ``np.long``, ..., and in its ``Config``
+``np.float_``, ``np.complex_``, ``np.unicode_``); the driver below restores them before
+importing it. It is a check, not a dependency.
+
+``synthetic`` mode: ``--interactions`` (1,000,000 by default) over Zipf-popular items with
+lognormal user activity, timestamps to the second; one fit of each backend.
+
+Every fit runs in its own process (``--threads`` torch threads) that reports its training
+seconds, epochs per second and peak resident memory (``ru_maxrss``, which counts torch's
+buffers). Run: ``python benchmarks/bench_sequential.py ml100k --epochs 10 --seeds 0 1 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench_backends import machine
+
+SASREC = {"hidden_size": 64, "blocks": 2, "heads": 2, "inner_size": 256, "dropout": 0.5}
+GRU4REC = {"embedding_size": 64, "hidden_size": 128, "layers": 1, "dropout": 0.3}
+
+_LLMREC_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+import torch
+args = json.loads(sys.argv[1])
+torch.set_num_threads(args["threads"])
+from llmrec.recommenders import get_recommender
+from bench_sequential import load_data, score
+t0 = time.perf_counter()
+split, ratings = load_data(args)
+prep = time.perf_counter() - t0
+model = get_recommender(args["backend"], **args["options"])
+model.fit(split.fitting if split is not None else ratings)
+out = {"prep_s": prep, "train_s": model.log_.train_seconds,
+       "epochs": len(model.log_.losses), "params": model.n_parameters_}
+if split is not None:
+    t1 = time.perf_counter()
+    recs = model.recommend_many(split.dataset.profiles, 10, exclude=split.exclusions())
+    out["eval_s"] = time.perf_counter() - t1
+    out.update(score(split, recs))
+out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("RESULT " + json.dumps(out))
+"""
+
+_RECBOLE_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+# RecBole 1.2.1 uses aliases NumPy 2 removed; restore them before importing it.
+# (its Config also assigns np.float = np.float_ etc., so the underscore names are needed too)
+for name, value in {"float": float, "int": int, "long": np.int64, "bool": bool,
+                    "object": object, "str": str, "complex": complex, "unicode": str,
+                    "float_": np.float64, "complex_": np.complex128,
+                    "unicode_": np.str_}.items():
+    if name not in np.__dict__:
+        setattr(np, name, value)
+import torch
+args = json.loads(sys.argv[1])
+torch.set_num_threads(args["threads"])
+from recbole.config import Config
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import get_model, get_trainer, init_seed
+folder = args["data"].rstrip("/")
+model_name = {"sasrec": "SASRec", "gru4rec": "GRU4Rec"}[args["backend"]]
+o = args["options"]
+if model_name == "SASRec":
+    params = {"hidden_size": o["hidden_size"], "n_layers": o["blocks"], "n_heads": o["heads"],
+              "inner_size": o["inner_size"], "hidden_dropout_prob": o["dropout"],
+              "attn_dropout_prob": o["dropout"]}
+else:
+    params = {"embedding_size": o["embedding_size"], "hidden_size": o["hidden_size"],
+              "num_layers": o["layers"], "dropout_prob": o["dropout"]}
+config = Config(model=model_name, dataset=folder.rsplit("/", 1)[1], config_dict={
+    "data_path": folder.rsplit("/", 1)[0],
+    "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+    "MAX_ITEM_LIST_LENGTH": o["max_length"], "loss_type": "CE", "train_neg_sample_args": None,
+    "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full",
+                  "group_by": "user"},
+    "metrics": ["Hit", "NDCG"], "topk": [10], "valid_metric": "NDCG@10",
+    "epochs": o["epochs"], "eval_step": 0, "train_batch_size": o["batch_size"],
+    "learning_rate": o["learning_rate"], "seed": o["seed"], "reproducibility": True,
+    "use_gpu": False, "show_progress": False, "checkpoint_dir": args["scratch"],
+    "log_wandb": False, "state": "WARNING", **params})
+init_seed(config["seed"], config["reproducibility"])
+t0 = time.perf_counter()
+dataset = create_dataset(config)
+train, valid, test = data_preparation(config, dataset)
+prep = time.perf_counter() - t0
+init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+model = get_model(config["model"])(config, train.dataset).to(config["device"])
+trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+t1 = time.perf_counter()
+trainer.fit(train, valid, saved=True, show_progress=False)
+train_s = time.perf_counter() - t1
+result = trainer.evaluate(test, load_best_model=True, show_progress=False)
+print("RESULT " + json.dumps({"prep_s": prep, "train_s": train_s, "epochs": o["epochs"],
+    "params": sum(p.numel() for p in model.parameters()),
+    "hit@10": float(result["hit@10"]), "ndcg@10": float(result["ndcg@10"]),
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def load_data(args: dict[str, Any]) -> tuple[Any, Any]:
+    """``(next-item split, None)`` for ml-100k, ``(None, ratings)`` for the synthetic set."""
+    if args["mode"] == "ml100k":
+        from llmrec.data.recbole import load_atomic
+        from llmrec.protocols import next_item
+
+        ratings, _ = load_atomic(args["data"])
+        return next_item.build(ratings, history=50, n_candidates=2), None
+    return None, synthetic(args["interactions"])
+
+
+def synthetic(n: int, seed: int = 0) -> Any:
+    """``n`` interactions: Zipf item popularity, lognormal user activity, one per pair."""
+    from llmrec.data import Ratings
+
+    rng = np.random.default_rng(seed)
+    n_users, n_items = max(100, n // 50), max(1000, n // 200)
+    activity = rng.lognormal(0.0, 1.0, n_users)
+    user = rng.choice(n_users, size=n, p=activity / activity.sum()) + 1
+    pop = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    item = rng.choice(n_items, size=n, p=pop / pop.sum()) + 1
+    _, first = np.unique(user * (n_items + 1) + item, return_index=True)
+    keep = np.sort(first)
+    stamp = 1_500_000_000 + rng.integers(0, 365 * 86_400, size=keep.size)
+    return Ratings(
+        user[keep], item[keep], np.full(keep.size, 4), stamp.astype("datetime64[s]"), time=stamp
+    )
+
+
+def score(split: Any, recs: Any, n_bootstrap: int = 1000) -> dict[str, Any]:
+    """HR@10 and NDCG@10 of full-ranking next-item lists, with bootstrap intervals."""
+    from llmrec.metrics import evaluate
+
+    users = split.dataset.user_ids
+    report = evaluate(
+        {u: r.movie_ids for u, r in zip(users, recs, strict=True)},
+        {u: set(ex.gold) for u, ex in zip(users, split.dataset, strict=True)},
+        ["hit@10", "ndcg@10"],
+        n_bootstrap=n_bootstrap,
+    )
+    return {
+        "hit@10": report.means["hit@10"],
+        "ndcg@10": report.means["ndcg@10"],
+        "ci": {k: list(v) for k, v in report.ci.items()},
+    }
+
+
+def run_child(python: str, code: str, args: dict[str, Any]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    out = subprocess.run(
+        [python, "-c", code, json.dumps(args)], capture_output=True, text=True, env=env
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line[7:])
+            return result
+    raise RuntimeError(f"{python} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+
+
+def classic_table(data: str) -> None:
+    from llmrec.recommenders import get_recommender
+
+    split, _ = load_data({"mode": "ml100k", "data": data})
+    for name, options in [("popularity", {}), ("itemknn", {}), ("ease", {})]:
+        model = get_recommender(name, **options).fit(split.fitting)
+        recs = model.recommend_many(split.dataset.profiles, 10, exclude=split.exclusions())
+        print(json.dumps({"backend": name, **score(split, recs)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["ml100k", "synthetic"])
+    parser.add_argument("--data", default=os.environ.get("LLMREC_RECBOLE_ML100K"))
+    parser.add_argument("--recbole-python", default=os.environ.get("LLMREC_RECBOLE_PYTHON"))
+    parser.add_argument("--backends", nargs="+", default=["sasrec", "gru4rec"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--all-backends", action="store_true")
+    parser.add_argument("--scratch", default="/tmp/llmrec-bench-sequential")
+    opts = parser.parse_args()
+    if opts.mode == "ml100k" and not opts.data:
+        parser.error("ml100k needs --data or LLMREC_RECBOLE_ML100K (RecBole's ml-100k folder)")
+    print(machine())
+    if opts.all_backends and opts.mode == "ml100k":
+        classic_table(opts.data)
+    sides = [("llmrec", sys.executable, _LLMREC_CHILD)]
+    if opts.recbole_python and opts.mode == "ml100k":
+        sides.append(("recbole", opts.recbole_python, _RECBOLE_CHILD))
+    for backend in opts.backends:
+        for seed in opts.seeds:
+            options = {
+                **(SASREC if backend == "sasrec" else GRU4REC),
+                "max_length": 50,
+                "epochs": opts.epochs,
+                "batch_size": opts.batch_size,
+                "learning_rate": 1e-3,
+                "seed": seed,
+                "device": "cpu",
+            }
+            args = {
+                "mode": opts.mode,
+                "data": opts.data,
+                "interactions": opts.interactions,
+                "backend": backend,
+                "options": options,
+                "threads": opts.threads,
+                "scratch": opts.scratch,
+            }
+            for side, python, code in sides:
+                result = run_child(python, code, args)
+                result["epochs_per_s"] = result["epochs"] / result["train_s"]
+                print(json.dumps({"side": side, "backend": backend, "seed": seed, **result}))
+
+
+if __name__ == "__main__":
+    main()
