@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 from llmrec.errors import ConfigError
 from llmrec.metrics._bootstrap import bootstrap_ci
@@ -55,6 +54,8 @@ def _auc(y: npt.NDArray[np.bool_], s: npt.NDArray[np.float64]) -> float:
     n_neg = int(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # here, so that importing llmrec.metrics stays light
+
     ranks = rankdata(s, method="average")
     r_pos = float(ranks[y].sum())
     return (r_pos - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
