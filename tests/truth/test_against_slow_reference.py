@@ -147,6 +147,37 @@ def test_compiled_kernel_rejects_bad_arrays() -> None:
         )
 
 
+def test_compiled_kernel_reads_two_byte_columns_and_lists_candidates() -> None:
+    from llmrec.truth import _cocount
+
+    indptr = np.array([0, 2, 3], np.int32)
+    out = [np.empty(4, np.int32) for _ in range(3)]
+    ptr = np.array([0, 2], np.int64)
+    need = np.array([2], np.int64)
+    narrow = np.array([0, 1, 1], np.uint16)
+    assert _cocount.hits(indptr, narrow, 2, np.array([0, 1], np.int32), ptr, need, *out) == 1
+    assert (out[0][0], out[1][0], out[2][0]) == (0, 1, 2)
+    with pytest.raises(TypeError, match="2-byte or 4-byte"):
+        _cocount.hits(
+            indptr, narrow.astype(np.int64), 2, np.array([0, 1], np.int32), ptr, need, *out
+        )
+    # fans: movie 0 has users 0, 2, 3; movie 1 has users 3, 1; targets: (movies 0, 1 | need 1,
+    # not user 3) and (movies 0, 1 | need 2)
+    f_ptr = np.array([0, 3, 5], np.int32)
+    f_idx = np.array([0, 2, 3, 3, 1], np.int32)
+    rows = np.array([0, 1, 0, 1], np.int32)
+    found, found_ptr = np.empty(10, np.int32), np.empty(3, np.int64)
+    args = (np.array([0, 2, 4], np.int64), np.array([1, 2], np.int64), np.array([3, -1], np.int64))
+    assert _cocount.candidates(f_ptr, f_idx, 4, rows, *args, found, found_ptr) == 4
+    assert found[:4].tolist() == [0, 1, 2, 3] and found_ptr.tolist() == [0, 3, 4]
+    with pytest.raises(ValueError, match="outside the matrix"):
+        _cocount.candidates(f_ptr, f_idx, 3, rows, *args, found, found_ptr)
+    with pytest.raises(ValueError, match="not a row"):
+        _cocount.candidates(f_ptr, f_idx, 4, rows + 1, *args, found, found_ptr)
+    with pytest.raises(ValueError, match="too small"):
+        _cocount.candidates(f_ptr, f_idx, 4, rows, *args, found[:3], found_ptr)
+
+
 def test_workers_without_room_for_the_mapped_matrices_share_the_parents(
     synthetic: Ratings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -147,7 +147,7 @@ def test_equals_reference_without_draws(rows: list[Row], cfg: TruthConfig, batch
 def test_pruning_rare_movies_always_equals_reference(rows: list[Row], cfg: TruthConfig) -> None:
     from llmrec.truth import _batch, _sparse
 
-    def always_prune(core: Any, threshold: int, items: int) -> Any:
+    def always_prune(core: Any, threshold: int) -> Any:
         return _sparse.without_rare_movies(core, threshold)
 
     with mock.patch.object(_batch, "_watched_for", always_prune):
@@ -349,6 +349,8 @@ def test_rarely_watched_movies_are_skipped_without_changing_the_truth(
     tool = NeighbourTruth(n_users=None, min_five_star=1, max_neighbours=6, watch_factor=0.5)
     core = _sparse.build_core(ratings, tool.config)
     assert core.watched_hot is not None and core.watched_hot.nnz < core.watched.nnz
+    pruned = _sparse.without_rare_movies(core, core.hot_need)
+    assert (core.watched_hot.to_csr() != pruned).nnz == 0
     with_hot = tool.build(ratings, progress=False, batch_size=5)
     drawn = tool.neighbours(ratings, with_hot.user_ids)
     for e in with_hot:
@@ -369,7 +371,7 @@ def test_movies_rated_by_one_user_only(prune: bool) -> None:
     # 3 is rated only by user 2 and 4 only by user 1; each is the other's only neighbour.
     rows: list[Row] = [(1, 1, 5, 0), (1, 2, 5, 0), (1, 4, 2, 0), (2, 1, 5, 0), (2, 3, 1, 0)]
 
-    def always_prune(core: Any, threshold: int, items: int) -> Any:
+    def always_prune(core: Any, threshold: int) -> Any:
         return _sparse.without_rare_movies(core, threshold)
 
     tool = NeighbourTruth(n_users=None, min_five_star=1, exclude="history")

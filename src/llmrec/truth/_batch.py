@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from llmrec.truth._sparse import Core
+from llmrec.truth._sparse import Core, HotMatrix
 from llmrec.truth.config import TruthConfig
 
 __all__ = ["STATUS_EMPTY_GOLD", "STATUS_NO_NEIGHBOURS", "STATUS_OK", "BatchResult", "run_batch"]
@@ -120,6 +120,8 @@ def _neighbours(
     """Sorted dense indices of each target's (sampled) neighbours."""
     n = targets.size
     p_len = np.bincount(p_seg, minlength=n)
+    if _COCOUNT is not None and core.fans.indices.dtype == core.fans.indptr.dtype == np.int32:
+        return _native_neighbours(core, config, targets, p_movie, p_len)
     profile = sp.csr_array(
         (
             np.ones(p_movie.size, core.fans.data.dtype),
@@ -143,6 +145,36 @@ def _neighbours(
         mark[targets[t]] = False
         found = np.flatnonzero(mark)
         mark[found] = False
+        uid = int(core.user_ids[targets[t]])
+        out.append(_draw(found, config.max_neighbours, config.seed, uid))
+    return out
+
+
+def _native_neighbours(
+    core: Core, config: TruthConfig, targets: IntArray, p_movie: IntArray, p_len: IntArray
+) -> list[IntArray]:
+    """What :func:`_neighbours` returns, the candidates listed by the compiled kernel
+    (``_cocount.candidates``: a bitmap of users per target, no product and no full scan)."""
+    fans = core.fans
+    p_ptr = _ptr(p_len).tolist()
+    movies = p_movie.astype(np.int32)
+    room = np.empty(max(1, core.n_users), dtype=np.int32)  # candidates of one target
+    ptr = np.zeros(2, dtype=np.int64)
+    out: list[IntArray] = []
+    for t in range(targets.size):
+        lo, hi = p_ptr[t], p_ptr[t + 1]
+        written = _COCOUNT.candidates(
+            fans.indptr,
+            fans.indices,
+            core.n_users,
+            movies[lo:hi],
+            np.array([0, hi - lo], dtype=np.int64),
+            np.array([config.overlap_for(hi - lo)], dtype=np.int64),
+            targets[t : t + 1],
+            room,
+            ptr,
+        )
+        found = room[:written].astype(np.int64)
         uid = int(core.user_ids[targets[t]])
         out.append(_draw(found, config.max_neighbours, config.seed, uid))
     return out
@@ -214,23 +246,25 @@ def _hits(
 
 
 def _native_hits(
-    matrix: sp.csr_array,
+    matrix: sp.csr_array | HotMatrix,
     neighbours: list[IntArray],
     rows_used: npt.NDArray[np.bool_],
     need: IntArray,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """What :func:`_hits` returns, from the compiled kernel (``_cocount.c``): a dense count
-    per movie for one target at a time, movies recorded as they reach the need."""
+    per column for one target at a time, columns recorded as they reach the need. A
+    :class:`HotMatrix` is read with its 2-byte renumbered columns, mapped back to movies."""
     parts = [a if used else a[:0] for a, used in zip(neighbours, rows_used.tolist(), strict=True)]
     sizes = np.array([a.size for a in parts], dtype=np.int64)
     flat = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
-    n_movies = int(matrix.shape[1])
-    cap = max(1, int(np.count_nonzero(sizes)) * n_movies)
+    hot = isinstance(matrix, HotMatrix)
+    n_cols = int(matrix.movies.size) if isinstance(matrix, HotMatrix) else int(matrix.shape[1])
+    cap = max(1, int(np.count_nonzero(sizes)) * n_cols)
     rows, cols, value = (np.empty(cap, dtype=np.int32) for _ in range(3))
     written = _COCOUNT.hits(
         np.ascontiguousarray(matrix.indptr, dtype=np.int32),
-        np.ascontiguousarray(matrix.indices, dtype=np.int32),
-        n_movies,
+        matrix.indices if hot else np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        n_cols,
         flat,
         _ptr(sizes),
         np.ascontiguousarray(need, dtype=np.int64),
@@ -238,14 +272,17 @@ def _native_hits(
         cols,
         value,
     )
+    movies = cols[:written]
     return (
         rows[:written].astype(np.int64),
-        cols[:written].astype(np.int64),
+        matrix.movies[movies].astype(np.int64)
+        if isinstance(matrix, HotMatrix)
+        else movies.astype(np.int64),
         value[:written].astype(np.int64),
     )
 
 
-def _watched_for(core: Core, threshold: int, items: int) -> sp.csr_array:
+def _watched_for(core: Core, threshold: int) -> sp.csr_array | HotMatrix:
     """The ``watched`` matrix to count with when every count below ``threshold`` is useless:
     the shared ``watched_hot`` when it fits, else ``watched`` itself.
 
@@ -278,20 +315,20 @@ def _gold(
     # ``watched_hot`` read only the movies watched often enough, the others read ``watched``
     hot = core.hot_need if core.watched_hot is not None else 2**62
     level = np.where(sizes > 0, (need >= hot).astype(np.int64), -1)
-    row_nnz = np.diff(core.watched.indptr)
-    items = np.array([int(row_nnz[a].sum()) for a in neighbours], dtype=np.int64)
     found = []
     for lv in np.unique(level[level >= 0]).tolist():
         use = level == lv
-        matrix = _watched_for(core, int(need[use].min()), int(items[use].sum()))
+        matrix = _watched_for(core, int(need[use].min()))
         if device is None and _COCOUNT is not None:
             found.append(_native_hits(matrix, neighbours, use, need))
-        elif device is None:
-            found.append(_hits(matrix, neighbours, use, need, core.n_users))
+            continue
+        full = matrix.to_csr() if isinstance(matrix, HotMatrix) else matrix
+        if device is None:
+            found.append(_hits(full, neighbours, use, need, core.n_users))
         else:  # the same hits, counted on a torch device (see llmrec.truth._device)
             from llmrec.truth._device import device_hits
 
-            found.append(device_hits(matrix, neighbours, use, need, device))
+            found.append(device_hits(full, neighbours, use, need, device))
     if found:
         rows, cols, value = (np.concatenate(parts) for parts in zip(*found, strict=True))
     else:
