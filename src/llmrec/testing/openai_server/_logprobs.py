@@ -85,10 +85,10 @@ def add_logprobs(
                 "refusal": None,
             }
     if body.get("prompt_logprobs") is not None and prompt_logprob is not None:
-        top = int(body["prompt_logprobs"])
+        k = int(body["prompt_logprobs"])
         entries: list[dict[str, Any] | None] = [None]
         for position, token in enumerate(prompt_tokens(body)[1:], 1):
-            entries.append(_position(token, prompt_logprob(token, position), top))
+            entries.append(_position(token, prompt_logprob(token, position), k))
         response["prompt_logprobs"] = entries
     return response
 
