@@ -156,7 +156,7 @@ def test_exclude_history_leaves_other_configs_unchanged() -> None:
         _config({"next": {**NEXT, "exclude_history": True}})
 
 
-def test_tallrec_files_are_built_exactly_and_reported_as_not_scored(tmp_path: Path) -> None:
+def test_tallrec_files_are_built_exactly_and_scored(tmp_path: Path) -> None:
     truth = {"kind": "tallrec", "window": 5, "last": 500}
     result = run(_config({"tr": truth}), tmp_path, progress=False)
     ratings, catalog = _ratings()
@@ -166,5 +166,6 @@ def test_tallrec_files_are_built_exactly_and_reported_as_not_scored(tmp_path: Pa
     ds = result.results["datasets"]["tr"]
     assert (ds["n_train"], ds["n_val"], ds["n_test"]) == (400, 50, 50)
     report = (tmp_path / "report.md").read_text()
-    assert "TALLRec's pointwise yes/no task" in report and "Not scored in this run" in report
+    assert "TALLRec's pointwise yes/no task" in report and "Pointwise scoring" in report
+    assert set(ds["pointwise"]["backends"]) == {"popularity", "itemknn"}  # the target's score
     assert run(_config({"tr": truth}), tmp_path, progress=False).ran == []

@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 
 from llmrec._io import atomic_open
+from llmrec.experiment.paired_table import paired_test_lines
 from llmrec.experiment.ranking_results import RankingCell, RankingResult
 from llmrec.experiment.results import DatasetResult, Results
 
@@ -110,7 +111,22 @@ def ranking_lines(ds: DatasetResult) -> list[str]:
         if r.repeats > 1
         else ""
     )
-    return [*lines, f"Validity and cost of the rankings.{note}", "", *_table(header, rows), ""]
+    tests = paired_test_lines(
+        "Paired tests between the language-model backends on the same sets (strict per-user "
+        "values, averaged over the orders; Δ = first − second):",
+        r.comparisons,
+        r.metrics,
+        r.p_adjust,
+        name=_short,
+    )
+    return [
+        *lines,
+        f"Validity and cost of the rankings.{note}",
+        "",
+        *_table(header, rows),
+        "",
+        *tests,
+    ]
 
 
 def ranking_text(ds: DatasetResult) -> list[str]:

@@ -80,3 +80,9 @@ class RankingResult(_Model):
         "(too_few_negatives = 'skip').",
     )
     backends: dict[str, RankingBackend] = Field(default_factory=dict)
+    comparisons: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="Comparison.to_dict() per pair 'B vs A' of language-model backends on the "
+        "same sets (strict per-user values), adjusted p-values beside the raw ones.",
+    )
+    p_adjust: str | None = None

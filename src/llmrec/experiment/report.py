@@ -16,6 +16,7 @@ from typing import Any
 
 from llmrec._io import write_json_atomic, write_text_atomic
 from llmrec.experiment.config import ExperimentConfig
+from llmrec.experiment.pointwise_report import pointwise_lines, pointwise_text
 from llmrec.experiment.pvalues import format_p
 from llmrec.experiment.ranking_report import (
     RANKING_FIGURE,
@@ -286,6 +287,7 @@ def _dataset_section(
         *_truth_section(ds),
         *_metrics_section(ds, config),
         *ranking_lines(ds),
+        *pointwise_lines(ds),
         *_significance_section(ds, config),
         *_arm_section(ds, config),
         *_diagnostics_section(ds),
@@ -373,6 +375,7 @@ def render_text(results: Results | dict[str, Any], config: ExperimentConfig) -> 
             ]
             out.append(text_table(["metric", *ds.metrics], rows))
         out += ranking_text(ds)
+        out += pointwise_text(ds)
         for e in ds.backends:
             if e.skipped is not None:
                 cost = e.estimated_cost_usd

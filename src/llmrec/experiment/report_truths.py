@@ -60,7 +60,7 @@ def fitting_lines(ds: DatasetResult) -> list[str]:
 
 
 def tallrec_lines(ds: DatasetResult) -> list[str]:
-    """What a TALLRec truth built: its files and row counts (not scored yet)."""
+    """What a TALLRec truth built: its files and row counts (the scores follow)."""
     ts = ds.truth_stats
     options = ", ".join(f"{k} = {v}" for k, v in ts.get("options", {}).items())
     files = ", ".join(f"`{f}`" for f in ts.get("files", []))
@@ -69,9 +69,15 @@ def tallrec_lines(ds: DatasetResult) -> list[str]:
         f"the peer's script ({options}): {ds.n_train:,} train / {ds.n_val:,} valid / "
         f"{ds.n_test:,} test rows in {files}.",
         "",
-        "Not scored in this run: TALLRec reports AUC over the probability of 'Yes', which needs "
-        "a backend that scores likelihoods.",
-        "",
+        *(
+            []
+            if ts.get("scored")
+            else [
+                "Not scored in this run: no backend could score the rows (AUC over P(Yes) needs "
+                "a backend that reads likelihoods; classic recommenders score the target).",
+                "",
+            ]
+        ),
     ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.experiment.plan import PlanLine
+from llmrec.experiment.pointwise_results import PointwiseResult
 from llmrec.experiment.ranking_results import RankingResult
 
 __all__ = [
@@ -131,6 +132,9 @@ class DatasetResult(_Model):
     fitting: FittingSet | None = None
     ranking: RankingResult | None = Field(
         None, description="ranking = 'candidates': the candidate sets and every backend's scores."
+    )
+    pointwise: PointwiseResult | None = Field(
+        None, description="A pointwise truth (TALLRec): every backend's AUC and gAUC."
     )
 
 

@@ -5,7 +5,9 @@ data → every configured truth (neighbour, probe, last-N, time split) → split
 (hosted or local SFT, DPO) → every backend on every truth's test split, fitted on that truth's
 fitting ratings (checked for leakage; see :mod:`llmrec.experiment.truths`) → metrics with 95 %
 intervals and paired tests against the baseline → a backend × truth summary → ``results.json``,
-per-user CSV, ``report.md``, ``figure.png`` and ``summary.png``.
+per-user CSV, ``report.md``, ``figure.png`` and ``summary.png``. A TALLRec truth's test rows are
+scored by every backend that can (P(Yes) by likelihood, or the target's score) and read by AUC
+and gAUC (:mod:`llmrec.experiment.stages.pointwise`).
 
 Every free stage runs and every paid step is priced first; the whole plan is checked against
 the budget before anything is sent. Every stage writes its artifacts into ``out_dir`` and is
@@ -35,8 +37,8 @@ from llmrec.experiment.stages.backends import PlannedBackend, plan_backend, run_
 from llmrec.experiment.stages.candidates import CandidateRanking, sample_candidates
 from llmrec.experiment.stages.data import load_data
 from llmrec.experiment.stages.finetune import ArmsPlan, chat_files, plan_arms, train_arms
+from llmrec.experiment.stages.pointwise import plan_pointwise, score_pointwise
 from llmrec.experiment.stages.probe import plan_probes, run_probes
-from llmrec.experiment.stages.tallrec import tallrec_truth
 from llmrec.experiment.stages.truth import fitting_set, prepare_truth
 from llmrec.experiment.store import StageStore
 
@@ -156,6 +158,7 @@ def run(
     # 1. the free local stages of every truth, and every paid step priced
     pointwise = {n: s for n, s in config.truth.items() if isinstance(s, TallRecTruthSpec)}
     prepared = [_prepare(ctx, n, data, arms) for n in config.truth if n not in pointwise]
+    scoring = [plan_pointwise(ctx, n, s, data, arms) for n, s in pointwise.items()]
     probes = plan_probes(ctx, data)  # [probe]: priced with the rest
     # 2. the whole run against the budget, before anything is sent
     if not dry_run:
@@ -163,8 +166,8 @@ def run(
     # 3. the paid steps: the arms trained, the backends run, then the evaluation
     for truth in prepared:
         ctx.add_dataset(truth.truth.name, _run_truth(ctx, truth, data, arms))
-    for name, spec in pointwise.items():  # TALLRec's files (scored by likelihood backends)
-        ctx.add_dataset(name, tallrec_truth(ctx, name, spec, data))
+    for planned in scoring:  # TALLRec's test rows: every backend's scores, AUC and gAUC
+        ctx.add_dataset(planned.name, score_pointwise(ctx, planned, data))
     if probes:
         ctx.results.probes = run_probes(ctx, probes, data, dry_run=dry_run)
     results = ctx.results

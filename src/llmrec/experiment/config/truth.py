@@ -15,8 +15,9 @@
   the ``history`` items before it the profile, and every backend ranks the stored 1 + 19
   candidate sets (``ranking = "candidates"`` is its default);
 * ``"tallrec"``: TALLRec's pointwise yes/no data (:func:`llmrec.protocols.tallrec.build`),
-  built and written under ``tallrec/NAME/``; no backend is scored on it yet (its AUC belongs to
-  the likelihood scoring).
+  built and written under ``tallrec/NAME/``; every backend scores its test rows (P(Yes) by
+  likelihood, or the target's score), read by AUC and gAUC
+  (:mod:`llmrec.experiment.stages.pointwise`).
 
 Each spec is the truth's own config plus ``kind``, so a field means the same thing in a config
 file and in Python. Fields about how a truth is *evaluated* rather than built (for example a
@@ -126,7 +127,7 @@ class TallRecTruthSpec(ConfigModel):
     )
     like_above: int = Field(3, ge=0, le=5, description="A rating above this is liked (Yes).")
     ranking: Literal["pointwise"] = Field(
-        "pointwise", description="TALLRec is a yes/no task; its AUC needs likelihood scoring."
+        "pointwise", description="TALLRec is a yes/no task: each test row scored, read by AUC."
     )
 
     def protocol_options(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from llmrec.experiment.context import PreparedTruth, RunContext
     from llmrec.experiment.stages.candidates import CandidateRanking
 
-__all__ = ["PlannedBackend", "plan_backend", "run_backend"]
+__all__ = ["PlannedBackend", "build_backend", "plan_backend", "run_backend"]
 
 
 @dataclass
@@ -72,6 +72,33 @@ def plan_backend(
     """Build one backend and add what it costs to the plan; nothing is sent.
 
     ``arms`` are the config's arms by method; ``known`` their models found so far."""
+    from llmrec.recommenders.capabilities import LanguageModelBackend
+
+    planned = build_backend(ctx, spec, arms=arms, known=known)
+    rec, entry, awaits = planned.rec, planned.entry, planned.awaits_arm
+    if isinstance(rec, LanguageModelBackend):
+        will_run = planned.why_not is None
+        line = _price(ctx, truth, spec, rec, catalog, ranking, will_run=will_run)
+        finished = (
+            will_run and not awaits and ctx.store.is_done(*_stage(ctx, truth, spec, rec, ranking))
+        )
+        planned.line = ctx.add_line(line, finished=finished)
+        if planned.why_not is not None:
+            entry.skipped = planned.why_not
+            entry.estimated_cost_usd = line.usd
+    return planned
+
+
+def build_backend(
+    ctx: RunContext,
+    spec: BackendSpec,
+    *,
+    arms: Mapping[str, FineTuningArm],
+    known: Mapping[str, str | None],
+) -> PlannedBackend:
+    """Build one backend from the registry: the model of the arm it runs (known, or a
+    stand-in), and for a language-model backend the run's shared settings and whether its
+    credentials are present (``why_not`` otherwise). Nothing is priced or sent."""
     from llmrec.experiment.secrets import reveal_secrets
     from llmrec.recommenders import get_recommender
     from llmrec.recommenders.capabilities import LanguageModelBackend
@@ -99,15 +126,6 @@ def plan_backend(
         credentials = rec.credentials()
         if why_not is None and not credentials.present:
             planned.why_not = f"no {' or '.join(credentials.names)} (and no base_url)"
-        will_run = planned.why_not is None
-        line = _price(ctx, truth, spec, rec, catalog, ranking, will_run=will_run)
-        finished = (
-            will_run and not awaits and ctx.store.is_done(*_stage(ctx, truth, spec, rec, ranking))
-        )
-        planned.line = ctx.add_line(line, finished=finished)
-        if planned.why_not is not None:
-            entry.skipped = planned.why_not
-            entry.estimated_cost_usd = line.usd
     return planned
 
 

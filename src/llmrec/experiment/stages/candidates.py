@@ -22,7 +22,9 @@ catalogue,
 4. scores HR@1/3/5 and NDCG@5/10 over the candidates (:data:`RANKING_METRICS`), strict and
    valid-only side by side with the validity rate, and with ``repeats > 1`` the mean and
    interval over repeats, the top-1 flip rate and the top-1 first-listed rate
-   (:class:`~llmrec.experiment.ranking_results.RankingResult`).
+   (:class:`~llmrec.experiment.ranking_results.RankingResult`); every two language-model
+   backends (a model ranking by generation and by likelihood, say) are compared by paired
+   tests on the same sets (:mod:`llmrec.experiment.ranking_tests`).
 
 Every backend is asked for ``k`` (the experiment's list length) ranked candidates.
 """
@@ -281,6 +283,15 @@ class CandidateRanking:
                     seed=config.seed,
                     metrics=self.metrics,
                 )
+        # every two language-model backends on the same sets (e.g. generation vs likelihood)
+        from llmrec.experiment.pvalues import adjust_family
+        from llmrec.experiment.ranking_tests import ranking_comparisons
+
+        llm = {e.label: self.files[e.label] for e in entries if e.llm and e.label in out.backends}
+        tests = ranking_comparisons(self.ctx, self.name, self.key, llm, truth, self.metrics)
+        if tests:
+            out.comparisons = adjust_family(tests, config.p_adjust)
+            out.p_adjust = config.p_adjust
         return out
 
 

@@ -7,8 +7,8 @@ The stage ``tallrec:NAME`` builds the peer's train, valid and test files exactly
 ``tallrec.meta.json`` with each file's SHA-256), keyed by the data and the options, so a rerun
 reuses them. The files are what a TALLRec fine-tuning run trains and is tested on.
 
-No backend is scored on it in this release: TALLRec reports AUC over the model's probability of
-"Yes", which needs a backend that scores likelihoods; the report says so beside the row counts.
+Every backend is then scored on the test rows by :mod:`llmrec.experiment.stages.pointwise`
+(AUC and gAUC: P("Yes") for a backend that reads likelihoods, the target's score otherwise).
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ if TYPE_CHECKING:
     from llmrec.experiment.config.truth import TallRecTruthSpec
     from llmrec.experiment.context import LoadedData, RunContext
 
-__all__ = ["TALLREC_PARTS", "tallrec_truth"]
+__all__ = ["TALLREC_PARTS", "tallrec_files", "tallrec_truth"]
 
 TALLREC_PARTS = ("train", "valid", "test")
 
 
-def tallrec_truth(
+def tallrec_files(
     ctx: RunContext, name: str, spec: TallRecTruthSpec, data: LoadedData
-) -> DatasetResult:
-    """Build (or reuse) TALLRec's files for ``name`` and describe them."""
+) -> tuple[str, dict[str, Any]]:
+    """Build (or reuse) TALLRec's files for ``name``: the stage's key and the files' stats."""
     folder = f"tallrec/{name}"
     files = [f"{folder}/{part}.json" for part in TALLREC_PARTS]
     meta_path = f"{folder}/tallrec.meta.json"
@@ -57,6 +57,15 @@ def tallrec_truth(
         "rows": sizes,
         "scored": False,
     }
+    return key, stats
+
+
+def tallrec_truth(
+    ctx: RunContext, name: str, spec: TallRecTruthSpec, data: LoadedData
+) -> DatasetResult:
+    """Build (or reuse) TALLRec's files for ``name`` and describe them (no backend scored)."""
+    _, stats = tallrec_files(ctx, name, spec, data)
+    sizes = stats["rows"]
     return DatasetResult(
         truth_stats=stats,
         n_train=sizes["train"],

@@ -5,17 +5,24 @@
   alternatives being what the server's ``logprobs`` function returns for the request body
   (``{token: logprob}``), most likely first, cut to ``top_logprobs``. Without a ``logprobs``
   function the server answers ``"logprobs": null``, as a server that has none.
-* ``prompt_logprobs`` (vLLM's extension): a top-level ``prompt_logprobs`` list, ``null`` for the
-  first prompt token, then ``{"<id>": {"logprob", "rank", "decoded_token"}}`` per token, the
-  prompt token itself first. The prompt is rendered as ``<|role|>\\ncontent\\n`` per message
-  (the last message without its newline when ``continue_final_message`` is set) and split into
-  tokens at word starts (each token keeps its leading whitespace); each token's log-probability
-  is ``prompt_logprob(token, position)``. Without that function the field is left out.
+* ``prompt_logprobs: k`` (vLLM's extension, in the shape of vLLM's OpenAI-compatible server:
+  ``ChatCompletionResponse.prompt_logprobs: list[dict[int, Logprob] | None]``): a top-level
+  list, ``null`` for the first prompt token, then per token ``{"<id>": {"logprob", "rank",
+  "decoded_token"}, ...}`` built as vLLM's ``LogprobsProcessor._make_logprob_dict`` builds it:
+  the prompt token first with its rank in the vocabulary, then the ``k`` most likely tokens
+  with ranks 1..k (the prompt token once when it is among them; ``k = 0``: the prompt token
+  only). The prompt is rendered as ``<|role|>\\ncontent\\n`` per message (the last message
+  without its newline when ``continue_final_message`` is set) and split into tokens at word
+  starts (each token keeps its leading whitespace, as vLLM's per-token ``decode`` gives it);
+  each token's log-probability is ``prompt_logprob(token, position)``, and the other tokens of
+  the vocabulary are ``<altJ>`` sharing what is left (module ``_position``). Without that
+  function the field is left out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -78,17 +85,29 @@ def add_logprobs(
                 "refusal": None,
             }
     if body.get("prompt_logprobs") is not None and prompt_logprob is not None:
+        k = int(body["prompt_logprobs"])
         entries: list[dict[str, Any] | None] = [None]
         for position, token in enumerate(prompt_tokens(body)[1:], 1):
-            ident = str(int.from_bytes(hashlib.sha256(token.encode()).digest()[:3], "big"))
-            entries.append(
-                {
-                    ident: {
-                        "logprob": prompt_logprob(token, position),
-                        "rank": 1,
-                        "decoded_token": token,
-                    }
-                }
-            )
+            entries.append(_position(token, prompt_logprob(token, position), k))
         response["prompt_logprobs"] = entries
     return response
+
+
+def _token_id(token: str) -> str:
+    """A token's id as vLLM's JSON writes it (an integer key, as a string)."""
+    return str(int.from_bytes(hashlib.sha256(token.encode()).digest()[:3], "big"))
+
+
+def _position(token: str, logprob: float, top: int) -> dict[str, Any]:
+    """One prompt position as vLLM's ``_make_logprob_dict`` builds it: the prompt token first,
+    with its rank in the vocabulary, then the ``top`` most likely tokens with ranks 1..top (the
+    prompt token once if it is among them). The other tokens are ``<altJ>``, sharing the
+    probability the prompt token leaves, halving: ``(1 - p) / 2**J``."""
+    rest = math.log(max(1.0 - math.exp(logprob), 1e-12))
+    alternatives = [(f"<alt{j}>", rest - j * math.log(2.0)) for j in range(1, top + 1)]
+    ranked = sorted([(token, logprob), *alternatives], key=lambda kv: -kv[1])  # stable: ties
+    rank = 1 + [t for t, _ in ranked].index(token)
+    out = {_token_id(token): {"logprob": logprob, "rank": rank, "decoded_token": token}}
+    for j, (alt, lp) in enumerate(ranked[:top], 1):
+        out.setdefault(_token_id(alt), {"logprob": lp, "rank": j, "decoded_token": alt})
+    return out

@@ -11,12 +11,15 @@
 * **Continuation** (ranking by likelihood): vLLM's extension ``prompt_logprobs`` (an extra body
   field) returns, at the top level of the response, one entry per prompt token: ``null`` for
   the first, else ``{"<token id>": {"logprob", "rank", "decoded_token"}, ...}`` with the
-  prompt's own token first (then the top-N others). The answer is sent as the final assistant
-  message with ``continue_final_message: true`` and ``add_generation_prompt: false`` (vLLM's
-  chat parameters), so the prompt ends with the answer's tokens; they are the trailing
-  positions whose ``decoded_token`` strings spell the answer, and their log-probabilities are
-  summed. Servers without ``prompt_logprobs`` (OpenAI's own API) answer without the field:
-  :class:`~llmrec.errors.CapabilityError`.
+  prompt's own token with its rank, and the rank-1 token when that is another (vLLM's
+  ``_make_logprob_dict`` with ``prompt_logprobs: 1``; told apart by rank). The answer
+  is sent as the final assistant message with ``continue_final_message: true`` and
+  ``add_generation_prompt: false`` (vLLM's chat parameters), so the prompt ends with the
+  answer's tokens; they are the trailing positions whose ``decoded_token`` strings spell the
+  answer (compared by :func:`skeleton`, so raw vocabulary pieces and split characters match
+  too), and their log-probabilities are summed. The answer must start with an ASCII character
+  (the template's answers start with ``"1."``). Servers without ``prompt_logprobs`` (OpenAI's
+  own API) answer without the field: :class:`~llmrec.errors.CapabilityError`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 from llmrec.errors import BackendError, CapabilityError
 from llmrec.recommenders.llm.transports.base import ScoreTask
 
-__all__ = ["TOP_LOGPROBS", "normalise_token", "read_scores", "score_body"]
+__all__ = ["TOP_LOGPROBS", "normalise_token", "read_scores", "score_body", "skeleton"]
 
 TOP_LOGPROBS = 20
 """Alternatives asked for at the first answer token (OpenAI's maximum)."""
@@ -91,6 +94,32 @@ def _next_token(options: Sequence[str], response: Mapping[str, Any], where: str)
     return [math.log(m) if m > 0 else -math.inf for m in mass]
 
 
+def skeleton(text: str) -> str:
+    """The ASCII characters of ``text`` other than whitespace: what every detokenisation of the
+    same tokens agrees on. vLLM's ``decoded_token`` is each token decoded alone, which differs
+    between releases in the spacing (``" Heat"``; older releases give the raw vocabulary piece,
+    ``"ĠHeat"`` or ``"▁Heat"``) and gives ``"\ufffd"`` for a byte of a character split over
+    tokens (``"é"`` in two)."""
+    return "".join(c for c in text if c.isascii() and not c.isspace())
+
+
+def _own_token(entry: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """The prompt's own token among one position's entries, asked with ``prompt_logprobs: 1``:
+    the only entry, or of two (the token and the most likely one) the one not ranked 1. Read by
+    rank, not by order: a JSON object's key order does not survive every cache or proxy."""
+    values = [v for v in entry.values() if isinstance(v, Mapping)]
+    if len(values) == 1:
+        return values[0]
+    below = [v for v in values if v.get("rank") != 1]
+    if len(values) == 2 and len(below) == 1:
+        return below[0]
+    raise BackendError(
+        f"{where}: a prompt position lists {len(values)} tokens with ranks "
+        f"{[v.get('rank') for v in values]}; with prompt_logprobs = 1 vLLM lists the prompt's "
+        "token and, when it is not the most likely, the rank-1 token"
+    )
+
+
 def _continuation(answer: str, response: Mapping[str, Any], where: str) -> tuple[float, int]:
     positions = response.get("prompt_logprobs")
     if not isinstance(positions, list) or not positions:
@@ -98,19 +127,21 @@ def _continuation(answer: str, response: Mapping[str, Any], where: str) -> tuple
             f"{where} returned no prompt log-probabilities: ranking by likelihood needs a "
             "server with vLLM's prompt_logprobs (OpenAI's API does not serve them)"
         )
-    text = ""
+    want = skeleton(answer)
+    text = got = ""
     total = 0.0
     n = 0
     for entry in reversed(positions):
         if not isinstance(entry, Mapping) or not entry:
             break
-        first = next(iter(entry.values()))
-        text = str(first.get("decoded_token", "")) + text
+        first = _own_token(entry, where)
+        piece = str(first.get("decoded_token") or "")
+        text, got = piece + text, skeleton(piece) + got
         total += float(first["logprob"])
         n += 1
-        if text.strip() == answer.strip() or len(text) >= len(answer) + 1:
+        if got == want or not want.endswith(got):
             break
-    if text.strip() != answer.strip():
+    if got != want or not want:
         raise BackendError(
             f"{where}: the prompt's last tokens spell {text!r}, not the answer {answer!r}; "
             "cannot find the answer's log-probabilities"
