@@ -19,6 +19,7 @@ them all, and each message names what was wrong (file, line, field, value) and w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,17 +83,26 @@ class ConfigError(LLMRecError):
     """A configuration value, or a combination of values, is invalid."""
 
     @classmethod
-    def from_validation(cls, what: str, exc: Any) -> ConfigError:
+    def from_validation(
+        cls, what: str, exc: Any, names: Mapping[str, str] | None = None
+    ) -> ConfigError:
         """One line for a pydantic ``ValidationError`` ``exc``: each field, what it should be
         and the value given, e.g. ``invalid LastNTruth configuration: n: should be greater than
-        or equal to 1, got 0`` (instead of pydantic's multi-line dump with a URL)."""
+        or equal to 1, got 0`` (instead of pydantic's multi-line dump with a URL).
+
+        ``names`` renames fields as the user knows them (a command's ``--batch-size`` for
+        ``batch_size``). A problem of the whole model (a check across fields) shows no value.
+        """
         problems = []
         for err in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in err.get("loc", ())) or "(config)"
+            loc = tuple(err.get("loc", ()))
+            field = ".".join(str(p) for p in loc) or "(config)"
+            if names is not None and loc:
+                field = names.get(str(loc[0]), str(loc[0])) + "".join(f".{p}" for p in loc[1:])
             msg = str(err.get("msg", "is invalid"))
             msg = msg.removeprefix("Value error, ")
             text = f"{field}: {msg.removeprefix('Input ')}"
-            if "input" in err and err.get("type") != "missing":
+            if loc and "input" in err and err.get("type") != "missing":
                 text += f", got {err['input']!r}"
             problems.append(text)
         return cls(f"invalid {what}: " + "; ".join(problems))

@@ -78,6 +78,30 @@ def test_export_preferences_popularity(
     assert out.read_bytes() == bytes_first
 
 
+def test_export_preferences_takes_the_data_folder_every_command_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 26, item 10: --ratings reads the Netflix Prize folder `truth build` and `data stats`
+    read, not only a saved Ratings folder, and gives the same pairs."""
+    from llmrec.data.netflix import load_ratings
+    from llmrec.data.synthetic import ensure_synthetic
+
+    data = ensure_synthetic(tmp_path / "data", n_users=300, n_movies=60, n_ratings=6000)
+    truth = tmp_path / "pd.jsonl"
+    assert main(["truth", "build", str(data), "--out", str(truth), "--preset", "pd50",
+                 "--users", "20", "--quiet"]) == 0  # fmt: skip
+    argv = ["finetune", "export-preferences", str(truth), "--titles", str(data)]
+    argv += ["--rejected", "popularity"]
+    from_folder, from_saved = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert main([*argv, "--out", str(from_folder), "--ratings", str(data)]) == 0, (
+        capsys.readouterr().err
+    )
+    saved = load_ratings(data, cache=False).save(tmp_path / "saved")
+    assert main([*argv, "--out", str(from_saved), "--ratings", str(saved)]) == 0
+    assert from_folder.read_bytes() == from_saved.read_bytes()
+    assert read_preference_jsonl(from_folder)
+
+
 def test_export_preferences_from_an_earlier_run(
     inputs: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

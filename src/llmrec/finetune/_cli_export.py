@@ -38,7 +38,9 @@ def register_exports(commands: Any) -> None:
         "--ratings",
         type=Path,
         default=None,
-        help="ratings folder (Ratings.save) for popularity/random",
+        help="the ratings, for popularity/random: a Netflix Prize, MovieLens or RecBole folder, "
+        "an Amazon reviews file, or a saved llmrec/Ratings folder (what `llmrec data stats` "
+        "reads)",
     )
     prefs.add_argument(
         "--answers",
@@ -94,7 +96,7 @@ def _export_chat(args: argparse.Namespace) -> int:
 
 
 def _export_preferences(args: argparse.Namespace) -> int:
-    from llmrec.data.ratings import Ratings
+    from llmrec.data.convert import read_source
     from llmrec.finetune.answers import load_answers
     from llmrec.finetune.formats import PREFERENCE
 
@@ -105,7 +107,7 @@ def _export_preferences(args: argparse.Namespace) -> int:
         catalog,
         args.out,
         rejected=args.rejected,
-        ratings=None if args.ratings is None else Ratings.load(args.ratings),
+        ratings=None if args.ratings is None else read_source(args.ratings).ratings,
         seed=args.seed,
         answers=None if args.answers is None else load_answers(args.answers),
     )

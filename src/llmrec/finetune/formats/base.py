@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmrec.errors import ConfigError, DataFormatError
+from llmrec.finetune.formats._jsonl import decode_line
 from llmrec.finetune.formats.results import (
     MIN_EXAMPLES,
     Finding,
@@ -223,7 +224,7 @@ class FileFormat(ABC):
         counts: list[int] = []
         with open(src, "rb") as handle:
             for lineno, raw in enumerate(handle, 1):
-                line = _decoded(raw, src, lineno)
+                line = decode_line(raw, src, lineno)
                 if line.strip():
                     example = self._priceable(line, src, lineno)
                     counts.append(self.count_tokens(example, encoding=encoding))
@@ -291,15 +292,3 @@ class FileFormat(ABC):
                 text=line[:80],
             )
         return example
-
-
-def _decoded(raw: bytes, src: Path, lineno: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(
-            f"not UTF-8 ({exc.reason}); JSONL files must be UTF-8",
-            path=src,
-            line=lineno,
-            text=raw[:80].decode("latin-1"),
-        ) from None

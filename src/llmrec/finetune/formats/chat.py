@@ -59,6 +59,7 @@ __all__ = [
     "CHAT",
     "EXAMPLE_TOKEN_LIMITS",
     "MESSAGE_KEYS",
+    "TRAINED_ROLES",
     "ChatFormat",
     "Conversation",
     "check_message",
@@ -88,7 +89,8 @@ MESSAGE_KEYS: Mapping[str, frozenset[str]] = {
 ANY_MESSAGE_KEY = frozenset().union(*MESSAGE_KEYS.values())
 
 _EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
-_TRAINED_ROLES = {"system", "user", "assistant"}
+TRAINED_ROLES = frozenset({"system", "user", "assistant"})
+"""The roles a training file's messages may have (tool and function turns are not trained on)."""
 
 
 @dataclass(frozen=True)
@@ -194,9 +196,9 @@ def _messages(record: dict[str, Any], src: Path, number: int) -> list[dict[str, 
         if not isinstance(message, dict):
             raise DataFormatError(f"messages[{i}] is not an object", path=src, line=number)
         role, content = message.get("role"), message.get("content")
-        if role not in _TRAINED_ROLES or not isinstance(content, str):
+        if role not in TRAINED_ROLES or not isinstance(content, str):
             raise DataFormatError(
-                f"messages[{i}] needs a role in {sorted(_TRAINED_ROLES)} and a string content",
+                f"messages[{i}] needs a role in {sorted(TRAINED_ROLES)} and a string content",
                 path=src,
                 line=number,
                 text=json.dumps(message, ensure_ascii=False)[:200],

@@ -66,7 +66,12 @@ from llmrec.errors import ConfigError, DataFormatError
 from llmrec.finetune.dpo_models import DPO_DEFAULT_MODEL, DPO_MODELS
 from llmrec.finetune.formats._jsonl import numbered_lines, parse_object
 from llmrec.finetune.formats.base import AddFinding, FileFormat, Messages
-from llmrec.finetune.formats.chat import EXAMPLE_TOKEN_LIMITS, MESSAGE_KEYS, check_message
+from llmrec.finetune.formats.chat import (
+    EXAMPLE_TOKEN_LIMITS,
+    MESSAGE_KEYS,
+    TRAINED_ROLES,
+    check_message,
+)
 from llmrec.finetune.pairs import AnswerLike, PairSummary, build_preference_pairs
 
 if TYPE_CHECKING:
@@ -216,8 +221,9 @@ def read_preference_jsonl(path: str | Path) -> list[PreferenceRow]:
     """Read a preference file into :class:`PreferenceRow` objects, in file order.
 
     Each line must be an object whose ``input.messages`` is a non-empty list of messages and
-    whose ``preferred_output`` and ``non_preferred_output`` each hold one assistant message,
-    every message with string ``role`` and ``content``; otherwise
+    whose ``preferred_output`` and ``non_preferred_output`` each hold one assistant message
+    (not the same text), every message with string ``role`` and ``content`` and the prompt's
+    roles among system, user and assistant (as the chat reader's); otherwise
     :class:`~llmrec.errors.DataFormatError` names the line and field
     (:func:`validate_preference_jsonl` lists every problem at once). Blank lines are skipped.
     """
@@ -243,6 +249,12 @@ def _row(line: str, src: Path, lineno: int) -> PreferenceRow:
     if not isinstance(messages, list) or not messages:
         raise bad("'input.messages' must be a non-empty list of messages")
     prompt = [_message(m, f"input.messages[{i}]", bad) for i, m in enumerate(messages)]
+    for i, message in enumerate(prompt):
+        if message["role"] not in TRAINED_ROLES:
+            raise bad(
+                f"input.messages[{i}] has role {message['role']!r}; a training prompt's roles "
+                f"are {', '.join(sorted(TRAINED_ROLES))}"
+            )
     outputs: list[list[Message]] = []
     for key, _ in _OUTPUTS:
         value = obj.get(key)
@@ -252,6 +264,8 @@ def _row(line: str, src: Path, lineno: int) -> PreferenceRow:
         if message["role"] != "assistant":
             raise bad(f"{key}[0] has role {message['role']!r}; it must be 'assistant'")
         outputs.append([message])
+    if outputs[0][0]["content"] == outputs[1][0]["content"]:
+        raise bad("the preferred and non-preferred answers are the same text; DPO learns nothing")
     return PreferenceRow(prompt=prompt, chosen=outputs[0], rejected=outputs[1])
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, DataFormatError, DataNotFoundError
 from llmrec.finetune.formats.base import FileFormat
 from llmrec.finetune.formats.chat import CHAT
 from llmrec.finetune.formats.preference import PREFERENCE
@@ -94,8 +94,23 @@ def detect_format(path: str | Path) -> FileFormat:
 
 def require_format(path: str | Path, method: str) -> FileFormat:
     """The format ``method`` trains on, after checking that ``path`` is such a file; a
-    :class:`~llmrec.errors.ConfigError` says which file the method takes otherwise."""
+    :class:`~llmrec.errors.ConfigError` says which file the method takes otherwise (a
+    :class:`~llmrec.errors.DataNotFoundError` or :class:`~llmrec.errors.DataFormatError`
+    when the file is missing or empty)."""
     expected = format_for_method(method)
+    src = Path(path)
+    if not src.is_file():
+        raise DataNotFoundError(
+            f"{src}: no such file; method {method!r} trains on a {expected.name} file"
+        )
+    with open(src, "rb") as handle:
+        empty = not any(line.strip() for line in handle)
+    if empty:
+        raise DataFormatError(
+            f"the file is empty; method {method!r} trains on a {expected.name} file with one "
+            "example a line",
+            path=src,
+        )
     found = detect_format(path)
     if found is not expected:
         raise ConfigError(expected.wrong_file_help(path, method, found))

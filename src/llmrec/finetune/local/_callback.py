@@ -8,6 +8,7 @@ in later checkpoints) and the manifest's ``tokens_seen`` count the whole run.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,46 @@ from typing import Any
 from llmrec.finetune.local._deps import require
 from llmrec.finetune.local.manifest import LocalTrainManifest, RewardStep, StepLoss
 
-__all__ = ["ManifestCallback"]
+__all__ = ["LogBar", "ManifestCallback"]
 
 _Base: Any = require("transformers").TrainerCallback
+_Bar: Any = require("transformers").ProgressCallback
+
+# What the bar shows of a log entry, in this order, under these names.
+_SHOWN = (
+    ("loss", "loss"),
+    ("eval_loss", "eval loss"),
+    ("reward", "reward"),
+    ("learning_rate", "lr"),
+)
+
+
+class LogBar(_Bar):  # type: ignore[misc]
+    """transformers' training bar, with the latest loss (and reward, learning rate) beside it
+    instead of a printed dict for every logged step; a resumed session says where it resumes."""
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero and state.global_step:
+            print(
+                f"resuming from step {state.global_step} of {state.max_steps}",
+                file=sys.stderr,
+                flush=True,
+            )
+        super().on_train_begin(args, state, control, **kwargs)
+        if self.training_bar is not None and state.global_step:
+            self.training_bar.update(state.global_step)
+            self.current_step = state.global_step
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        shown = [
+            f"{name} {logs[key]:.4g}"
+            for key, name in _SHOWN
+            if isinstance(logs.get(key), int | float)
+        ]
+        if shown:
+            self.training_bar.set_postfix_str(", ".join(shown), refresh=True)
 
 
 class ManifestCallback(_Base):  # type: ignore[misc]

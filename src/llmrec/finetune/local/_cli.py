@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register"]
+from llmrec.finetune.local.config import DEFAULT_LEARNING_RATES
+
+__all__ = ["local_config", "register"]
 
 
 def register(commands: Any) -> None:
@@ -52,47 +55,149 @@ def register(commands: Any) -> None:
         help="DPO's beta (default 0.1), or GRPO's KL coefficient to the SFT model (default 0)",
     )
     _grpo_arguments(local)
-    local.add_argument("--epochs", type=float, default=2.0, help="epochs (default 2)")
-    local.add_argument(
-        "--batch-size", type=int, default=32, help="examples per optimizer step (default 32)"
-    )
-    local.add_argument(
-        "--per-device-batch-size",
-        type=int,
-        default=8,
-        help="examples per forward pass; the rest is gradient accumulation (default 8)",
-    )
-    local.add_argument(
-        "--lr",
-        "--learning-rate",
-        dest="lr",
-        type=float,
-        default=None,
-        help="learning rate (default 2e-4 LoRA, 2e-5 full, 5e-6 DPO, 1e-6 GRPO)",
-    )
-    local.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
-    local.add_argument("--lora-alpha", type=int, default=None, help="LoRA alpha (default 2 r)")
-    local.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    local.add_argument("--max-seq-len", type=int, default=None, help="longest example in tokens")
-    local.add_argument(
-        "--overlong",
-        choices=("error", "drop", "truncate"),
-        default="error",
-        help="what to do with examples over --max-seq-len (default: error)",
-    )
-    local.add_argument("--merged", action="store_true", help="also write merged weights")
-    local.add_argument(
-        "--gradient-checkpointing",
-        action="store_true",
-        help="recompute activations in the backward pass: less memory, about a third slower",
-    )
-    local.add_argument("--save-steps", type=int, default=50, help="steps between checkpoints")
+    _training_arguments(local)
     local.add_argument(
         "--chat-template", type=Path, default=None, help="Jinja chat template file to use"
     )
     local.add_argument("--dry-run", action="store_true", help="print the estimates, train nothing")
-    local.add_argument("--quiet", action="store_true", help="no progress bars")
+    local.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars, no messages from the training libraries but errors",
+    )
     local.set_defaults(func=_local)
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names (``q_proj, v_proj`` -> ``["q_proj", "v_proj"]``)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def _modules(text: str) -> str | list[str]:
+    """``--lora-target-modules``: ``all-linear`` or comma-separated module names."""
+    return text if text == "all-linear" else _names(text)
+
+
+def _trackers(text: str) -> list[str]:
+    """``--report-to``: ``none`` or comma-separated tracker names."""
+    return [] if text == "none" else _names(text)
+
+
+def _shown(default: Any) -> str:
+    """A default as ``--help`` shows it."""
+    if default is None or default == []:
+        return "none"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
+
+
+def _flags(name: str, flags: tuple[str, ...]) -> tuple[str, ...]:
+    return flags or ("--" + name.replace("_", "-"),)
+
+
+# LocalTrainConfig fields on the command line: (field, flags, help, extra argparse keywords).
+# Their defaults are left unset here (None) and shown in --help from LocalTrainConfig itself, so
+# the command and the Python API cannot drift apart.
+_TRAINING: tuple[tuple[str, tuple[str, ...], str, dict[str, Any]], ...] = (
+    ("epochs", (), "passes over the training file", {"type": float}),
+    ("batch_size", (), "examples per optimizer step", {"type": int}),
+    (
+        "per_device_batch_size",
+        (),
+        "examples per forward pass; the rest is gradient accumulation",
+        {"type": int},
+    ),
+    ("learning_rate", ("--lr", "--learning-rate"), "peak learning rate", {"type": float}),
+    ("lr_scheduler", (), "learning-rate schedule after the warm-up", {}),
+    ("warmup_ratio", (), "share of the optimizer steps spent warming up", {"type": float}),
+    ("weight_decay", (), "AdamW weight decay", {"type": float}),
+    ("lora_r", (), "LoRA rank", {"type": int}),
+    ("lora_alpha", (), "LoRA alpha", {"type": int}),
+    ("lora_dropout", (), "dropout on the LoRA branch", {"type": float}),
+    (
+        "lora_target_modules",
+        (),
+        "modules LoRA adapts: all-linear, or comma-separated module names (q_proj,v_proj)",
+        {"type": _modules},
+    ),
+    ("seed", (), "seed of weight init, data order and dropout", {"type": int}),
+    ("max_seq_len", (), "longest example in tokens", {"type": int}),
+    ("overlong", (), "what to do with examples over --max-seq-len", {}),
+    ("dtype", (), "training dtype (auto: bfloat16 on a GPU that has it, else float32)", {}),
+    ("merged", (), "also write merged weights (LoRA methods)", {"action": "store_true"}),
+    (
+        "gradient_checkpointing",
+        (),
+        "recompute activations in the backward pass: less memory, about a third slower",
+        {"action": "store_true"},
+    ),
+    ("save_steps", (), "optimizer steps between checkpoints", {"type": int}),
+    ("save_total_limit", (), "checkpoints kept on disk", {"type": int}),
+    (
+        "report_to",
+        (),
+        "experiment trackers to log to, comma-separated (tensorboard, wandb, mlflow, ...; "
+        "tensorboard writes under OUT/checkpoints/runs)",
+        {"type": _trackers},
+    ),
+)
+
+_SHOWN_DEFAULTS = {
+    "learning_rate": ", ".join(
+        f"{rate:g} {method}" for method, rate in DEFAULT_LEARNING_RATES.items()
+    ),
+    "lora_alpha": "2 x --lora-r",
+    "max_seq_len": "the model's limit",
+}
+
+
+def _training_arguments(local: Any) -> None:
+    """One option per :class:`LocalTrainConfig` training setting, its default in the help."""
+    import typing
+
+    from llmrec.finetune.local.config import LocalTrainConfig
+
+    group = local.add_argument_group("training (LocalTrainConfig's settings)")
+    for name, flags, text, extra in _TRAINING:
+        field = LocalTrainConfig.model_fields[name]
+        default = field.get_default(call_default_factory=True)
+        shown = _SHOWN_DEFAULTS.get(name, _shown(default))
+        options = dict(extra)
+        choices = typing.get_args(field.annotation)
+        if typing.get_origin(field.annotation) is typing.Literal:
+            options["choices"] = choices
+        group.add_argument(
+            *_flags(name, flags),
+            dest=name,
+            default=None,
+            help=f"{text} (default: {shown})",
+            **options,
+        )
+
+
+def _option_names() -> dict[str, str]:
+    """Each LocalTrainConfig field the command sets -> its option, for error messages."""
+    names = {name: _flags(name, flags)[0] for name, flags, _, _ in _TRAINING}
+    names.update(
+        method="--method",
+        beta="--beta",
+        chat_template="--chat-template",
+        reward="--reward",
+        num_generations="--num-generations",
+        temperature="--temperature",
+        max_new_tokens="--max-new-tokens",
+        hallucination_penalty="--hallucination-penalty",
+        profile_penalty="--profile-penalty",
+        format_bonus="--format-bonus",
+        full_weights="--full-weights",
+    )
+    return names
 
 
 def _grpo_arguments(local: Any) -> None:
@@ -155,65 +260,71 @@ def _load_catalog(path: Path | None) -> Any:
     return Catalog.load(path)
 
 
-def _local(args: argparse.Namespace) -> int:
+def local_config(args: argparse.Namespace) -> Any:
+    """The :class:`LocalTrainConfig` the options ask for (unset options keep its defaults); a
+    bad value is one :class:`~llmrec.errors.ConfigError` line naming the option."""
+    from pydantic import ValidationError
+
+    from llmrec.errors import ConfigError
     from llmrec.finetune.local.config import LocalTrainConfig
 
-    grpo: dict[str, Any] = {}
+    given: dict[str, Any] = {
+        name: getattr(args, name) for name, _, _, _ in _TRAINING if getattr(args, name) is not None
+    }
     if args.method == "grpo":
-        grpo = {
-            "reward": args.reward,
-            "num_generations": args.num_generations,
-            "temperature": args.temperature,
-            "max_new_tokens": args.max_new_tokens,
-            "hallucination_penalty": args.hallucination_penalty,
-            "profile_penalty": args.profile_penalty,
-            "format_bonus": args.format_bonus,
-            "full_weights": args.full_weights,
-        }
+        given.update(
+            reward=args.reward,
+            num_generations=args.num_generations,
+            temperature=args.temperature,
+            max_new_tokens=args.max_new_tokens,
+            hallucination_penalty=args.hallucination_penalty,
+            profile_penalty=args.profile_penalty,
+            format_bonus=args.format_bonus,
+            full_weights=args.full_weights,
+        )
+    if args.chat_template is not None:
+        given["chat_template"] = args.chat_template.read_text(encoding="utf-8")
+    try:
+        return LocalTrainConfig(method=args.method, beta=args.beta, **given)
+    except ValidationError as exc:
+        raise ConfigError.from_validation(
+            "`llmrec finetune local` option", exc, names=_option_names()
+        ) from None
+
+
+def _local(args: argparse.Namespace) -> int:
+    config = local_config(args)
     catalog = _load_catalog(args.catalog)
-    config = LocalTrainConfig(
-        method=args.method,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        per_device_batch_size=args.per_device_batch_size,
-        learning_rate=args.lr,
-        lora_r=args.lora_r,
-        lora_alpha=args.lora_alpha,
-        beta=args.beta,
-        seed=args.seed,
-        max_seq_len=args.max_seq_len,
-        overlong=args.overlong,
-        merged=args.merged,
-        gradient_checkpointing=args.gradient_checkpointing,
-        save_steps=args.save_steps,
-        chat_template=(
-            None if args.chat_template is None else args.chat_template.read_text(encoding="utf-8")
-        ),
-        **grpo,
-    )
+    quiet: Any = contextlib.nullcontext()
+    if args.quiet:
+        from llmrec.finetune.local._quiet import quiet_libraries
+
+        quiet = quiet_libraries()
     if args.dry_run:
         from llmrec.finetune.local.train import plan_local
 
-        print(
-            plan_local(
+        with quiet:
+            plan = plan_local(
                 args.train, args.model, validation=args.validation, config=config, catalog=catalog
             )
-        )
+        print(plan)
         return 0
     from llmrec.finetune.local.train import train_local
 
-    manifest = train_local(
-        args.train,
-        args.model,
-        args.out,
-        validation=args.validation,
-        config=config,
-        progress=not args.quiet,
-        catalog=catalog,
-    )
+    with quiet:
+        manifest = train_local(
+            args.train,
+            args.model,
+            args.out,
+            validation=args.validation,
+            config=config,
+            progress=not args.quiet,
+            catalog=catalog,
+        )
+    resumed = f", resumed from {', '.join(manifest.resumed_from)}" if manifest.resumed_from else ""
     print(
         f"{manifest.status}: {manifest.optimizer_steps} steps, {manifest.tokens_seen:,} tokens, "
-        f"final loss {manifest.final_loss}, {manifest.wall_seconds:.1f} s"
+        f"final loss {manifest.final_loss}, {manifest.wall_seconds:.1f} s{resumed}"
     )
     if manifest.rewards:
         first, last = manifest.rewards[0], manifest.rewards[-1]

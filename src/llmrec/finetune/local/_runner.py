@@ -6,26 +6,37 @@ SFT (:mod:`.train`) and DPO (:mod:`.dpo`) differ only in the TRL trainer they bu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, LLMRecError
 from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.finetune.local.config import LocalTrainConfig
-from llmrec.finetune.local.manifest import MANIFEST_NAME, OUTPUT_PLACES, LocalTrainManifest
+from llmrec.finetune.local.manifest import (
+    MANIFEST_NAME,
+    OUTPUT_PLACES,
+    LocalTrainManifest,
+    Status,
+)
 from llmrec.finetune.manifest import utc_now
 
 __all__ = [
     "OOM_HELP",
+    "CheckpointSaveError",
     "OutOfMemoryError",
     "check_outputs",
     "file_record",
     "last_complete_checkpoint",
+    "remove_checkpoints",
+    "remove_stale_temps",
     "run_training",
     "same_run",
     "start_or_resume",
@@ -44,6 +55,16 @@ OOM_HELP = (
 
 class OutOfMemoryError(ConfigError, MemoryError):
     """Training did not fit in the device's memory; the message says what to change."""
+
+
+class CheckpointSaveError(LLMRecError):
+    """A checkpoint or the trained model could not be written (a full disk, most often); the
+    message names the folder and the checkpoint the same call resumes from."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during training, raised where the run stands so that it is recorded as
+    interrupted (as Ctrl-C is) instead of the process vanishing mid-step."""
 
 
 def same_run(previous: LocalTrainManifest, new: LocalTrainManifest, path: Path) -> bool:
@@ -95,15 +116,20 @@ def start_or_resume(
 ) -> tuple[LocalTrainManifest, bool]:
     """The manifest to train under, and whether the run already finished.
 
-    A finished run of the same settings in the folder is returned as it is (``True``); an
-    interrupted one is resumed under its own manifest; a folder holding another run raises
-    :class:`~llmrec.errors.ConfigError` (:func:`same_run`). The manifest is saved before training.
+    A finished run of the same settings in the folder is returned as it is (``True``; any
+    checkpoint left by a cleanup that was cut short is removed); an interrupted one is resumed
+    under its own manifest; a folder holding another run raises
+    :class:`~llmrec.errors.ConfigError` (:func:`same_run`). Temporary files left by a killed
+    atomic write are removed first. The manifest is saved before training.
     """
+    remove_stale_temps(manifest_path.parent)
     if manifest_path.exists():
         previous = LocalTrainManifest.load(manifest_path)
         if same_run(previous, manifest, manifest_path):
             if previous.status == "succeeded":
-                return check_outputs(previous, manifest_path.parent), True
+                finished = check_outputs(previous, manifest_path.parent)
+                remove_checkpoints(manifest_path.parent / "checkpoints")  # a cut-short cleanup
+                return finished, True
             # resumed with the new execution settings (per-device batch, checkpointing)
             update = {"status": "running", "error": None}
             manifest = previous.model_copy(
@@ -170,27 +196,69 @@ def file_record(path: str | Path, data: Any) -> dict[str, Any]:
     return {"sha256": file_sha256(path), **data.summary(), "path": str(Path(path).resolve())}
 
 
-def last_complete_checkpoint(folder: Path) -> str | None:
-    """The newest checkpoint whose ``trainer_state.json`` (written last) reads back whole.
-
-    A kill during a save leaves a partial ``checkpoint-N``; it is removed and the previous
-    complete checkpoint is used (or none: the run starts over).
-    """
+def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """The ``checkpoint-N`` folders under ``folder`` with their step N, newest first."""
     if not folder.is_dir():
-        return None
+        return []
     found = []
     for path in folder.iterdir():
         match = re.fullmatch(r"checkpoint-(\d+)", path.name)
         if match and path.is_dir():
             found.append((int(match.group(1)), path))
-    for _, path in sorted(found, reverse=True):
-        try:
-            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            shutil.rmtree(path, ignore_errors=True)
-            continue
-        return str(path)
+    return sorted(found, reverse=True)
+
+
+def _complete(path: Path) -> bool:
+    """Whether a checkpoint holds what a resume loads: the trainer state (written last) read
+    back whole, model weights, and the optimizer and scheduler states."""
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    weights = any(p.suffix in (".safetensors", ".bin") for p in path.iterdir() if p.is_file())
+    return weights and all((path / name).is_file() for name in ("optimizer.pt", "scheduler.pt"))
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest complete checkpoint (:func:`_complete`) under ``folder``.
+
+    A kill during a save, a full disk or a removal cut short leaves a partial ``checkpoint-N``;
+    it is removed and the previous complete checkpoint is used (or none: the run starts over).
+    """
+    for _, path in _checkpoints(folder):
+        if _complete(path):
+            return str(path)
+        shutil.rmtree(path, ignore_errors=True)
     return None
+
+
+def remove_checkpoints(folder: Path) -> None:
+    """Remove the trainer's folder ``folder`` (checkpoints, model card) but for tensorboard's
+    logs (``runs``), which stay when ``report_to`` wrote them."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.name == "runs":
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Remove the temporary files a killed atomic write left in ``folder`` (hidden
+    ``.NAME.<12 hex>.tmp`` files, the names :func:`llmrec._io.atomic_open` gives them)."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if _TEMP.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+
+
+_TEMP = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 def run_training(
@@ -215,28 +283,109 @@ def run_training(
     if last is not None:
         manifest.resumed_from.append(Path(last).name)
     manifest.device = str(trainer.args.device)
-    try:
-        with quiet_peft():  # TRL's DPO reads the same deprecated property
-            trainer.train(resume_from_checkpoint=last)
-    except torch.OutOfMemoryError:
-        manifest.status, manifest.error = "failed", "out of memory"
+    _guard_checkpoint_saves(trainer)
+
+    def stop(status: Status, error: str | None) -> None:
+        manifest.status, manifest.error = status, error
+        manifest.wall_seconds = callback.wall_seconds()
         manifest.save(manifest_path)
+
+    try:
+        with quiet_peft(), _sigterm_interrupts():  # TRL's DPO reads the deprecated property
+            trainer.train(resume_from_checkpoint=last)
+        callback.sync(trainer.state)
+        try:
+            _save_outputs(trainer, tokenizer, model, folder, config, manifest)
+        except Exception as exc:
+            raise _save_failed(exc, "the trained model", folder, checkpoints) from exc
+    except torch.OutOfMemoryError:
+        stop("failed", "out of memory")
         raise OutOfMemoryError(f"training {model!r} {OOM_HELP}") from None
+    except KeyboardInterrupt:
+        stop("interrupted", None)
+        raise
+    except CheckpointSaveError as exc:
+        last_complete_checkpoint(checkpoints)  # removes the partial checkpoint
+        stop("failed", str(exc))
+        raise
     except BaseException as exc:
         if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
-            manifest.status, manifest.error = "failed", "out of memory"
-            manifest.save(manifest_path)
+            stop("failed", "out of memory")
             raise OutOfMemoryError(f"training {model!r} {OOM_HELP}") from None
         raise
-    callback.sync(trainer.state)
-    _save_outputs(trainer, tokenizer, model, folder, config, manifest)
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    # The manifest says "succeeded" (with the outputs and their hashes) before the checkpoints
+    # go: a kill during their removal leaves a finished run whose leftovers the next call clears.
     manifest.last_checkpoint = None
-    manifest.status = "succeeded"
     manifest.finished_at = utc_now()
-    manifest.wall_seconds = callback.wall_seconds()
-    manifest.save(manifest_path)
+    stop("succeeded", None)
+    remove_checkpoints(checkpoints)
     return manifest
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is how a write to a full disk (or past a size or quota limit) fails:
+    an ``OSError`` with that errno, safetensors' ``SafetensorError`` or torch's
+    ``inline_container.cc`` error, whose messages carry the system's words."""
+    import errno
+
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    text = str(exc).lower()
+    words = ("no space left", "storagefull", "file too large", "filetoolarge", "quota")
+    return any(w in text for w in words) or "inline_container" in text
+
+
+def _save_failed(exc: BaseException, what: str, folder: Path, checkpoints: Path) -> Exception:
+    """The :class:`CheckpointSaveError` for ``exc`` raised while writing ``what``."""
+    last = last_complete_checkpoint(checkpoints)
+    resume = (
+        f"the same command resumes from {Path(last).name}"
+        if last is not None
+        else "the same command starts the run again (no complete checkpoint yet)"
+    )
+    cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    hint = "the disk is full; free some space" if _disk_full(exc) else "fix the cause"
+    return CheckpointSaveError(
+        f"could not write {what} under {folder} ({cause}); {hint} and rerun: {resume}, "
+        "nothing saved before is lost"
+    )
+
+
+def _guard_checkpoint_saves(trainer: Any) -> None:
+    """Make a failure while the trainer writes a checkpoint a :class:`CheckpointSaveError`
+    naming it (transformers raises whatever the writer raised: ``SafetensorError``, torch's
+    ``RuntimeError``, ``OSError``)."""
+    save = getattr(trainer, "_save_checkpoint", None)
+    if save is None:  # pragma: no cover - another transformers layout: errors pass unchanged
+        return
+    folder = Path(trainer.args.output_dir)
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return save(*args, **kwargs)
+        except Exception as exc:
+            step = f"checkpoint-{trainer.state.global_step}"
+            raise _save_failed(exc, step, folder.parent, folder) from exc
+
+    trainer._save_checkpoint = guarded
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While training, SIGTERM raises :class:`_Terminated` (a ``KeyboardInterrupt``) so that the
+    manifest records the run as interrupted; the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise _Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _save_outputs(

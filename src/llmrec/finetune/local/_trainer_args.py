@@ -18,7 +18,7 @@ from llmrec.finetune.local._deps import quiet_peft, require
 from llmrec.finetune.local._model import torch_dtype
 from llmrec.finetune.local.config import LocalTrainConfig
 
-__all__ = ["checkpointing_args", "make_trainer", "trainer_arguments"]
+__all__ = ["checkpointing_args", "make_trainer", "report_to", "trainer_arguments"]
 
 
 def checkpointing_args(names: set[str], enabled: bool) -> dict[str, bool]:
@@ -29,6 +29,29 @@ def checkpointing_args(names: set[str], enabled: bool) -> dict[str, bool]:
         for name in ("activation_checkpointing", "gradient_checkpointing")
         if name in names
     }
+
+
+def report_to(config: LocalTrainConfig) -> list[str]:
+    """``config.report_to``, after checking that transformers has each tracker and that its
+    package is installed here (a :class:`~llmrec.errors.ConfigError` naming it otherwise)."""
+    if not config.report_to:
+        return []
+    from llmrec.errors import ConfigError
+
+    integrations = require("transformers").integrations
+    known = sorted(integrations.integration_utils.INTEGRATION_TO_CALLBACK)
+    available = set(integrations.get_available_reporting_integrations())
+    for name in config.report_to:
+        if name not in known:
+            raise ConfigError(
+                f"report_to: unknown tracker {name!r}; transformers reports to: " + ", ".join(known)
+            )
+        if name not in available:
+            raise ConfigError(
+                f"report_to: the tracker {name!r} needs its package, which is not installed "
+                f"here (installed: {', '.join(sorted(available)) or 'none'})"
+            )
+    return list(config.report_to)
 
 
 def trainer_arguments(
@@ -66,7 +89,7 @@ def trainer_arguments(
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
         **checkpointing_args(names, config.gradient_checkpointing),
-        report_to=[],
+        report_to=report_to(config),
         disable_tqdm=not progress,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
@@ -88,8 +111,10 @@ def make_trainer(
     **objective: Any,
 ) -> Any:
     """``trainer_class`` (a TRL trainer) on the ``(train, evaluation)`` datasets, without
-    transformers' log printer when ``progress`` is off; ``objective`` holds the trainer's own
-    arguments (DPO's ``ref_model``)."""
+    transformers' log printer when ``progress`` is off, and with :class:`LogBar
+    <llmrec.finetune.local._callback.LogBar>` (the loss beside the bar, no dict a step) for
+    transformers' terminal bar when on; ``objective`` holds the trainer's own arguments (DPO's
+    ``ref_model``)."""
     with quiet_peft():  # TRL's DPO reads a deprecated property while it sets up
         trainer = trainer_class(
             model=model,
@@ -100,7 +125,11 @@ def make_trainer(
             callbacks=callbacks,
             **objective,
         )
+    transformers = require("transformers")
     if not progress:
-        transformers = require("transformers")
         trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+    elif trainer.pop_callback(transformers.trainer_callback.ProgressCallback) is not None:
+        from llmrec.finetune.local._callback import LogBar  # the terminal's bar (not a notebook's)
+
+        trainer.add_callback(LogBar)
     return trainer

@@ -72,7 +72,10 @@ DEFAULT_LEARNING_RATES: dict[str, float] = {
 
 def drop_unused_grpo(config: LocalTrainConfig, data: Any) -> Any:
     """``data`` (``config``'s dump) without the GRPO settings at their defaults when
-    ``config.method`` is not 'grpo' (for the serializers of this class and its subclasses)."""
+    ``config.method`` is not 'grpo' (for the serializers of this class and its subclasses);
+    nor ``report_to`` when empty, so dumps stay those written before it existed."""
+    if isinstance(data, dict) and data.get("report_to") == []:
+        del data["report_to"]
     if isinstance(data, dict) and config.method != "grpo":
         fields = type(config).model_fields
         for name in GRPO_SETTINGS:
@@ -156,6 +159,12 @@ class LocalTrainConfig(BaseModel):
     )
     chat_template: str | None = Field(
         None, description="Jinja chat template for a model that has none (or to replace its own)."
+    )
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="Experiment trackers the trainer also logs to (transformers' report_to: "
+        "tensorboard, wandb, mlflow, ...; their logs go to OUT/logs); none by default. How a "
+        "run is watched, not what it computes: not part of its identity.",
     )
 
     @model_validator(mode="before")

@@ -24,13 +24,14 @@ activations for ``num_generations`` times the batch.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from llmrec.finetune.local._deps import require
 from llmrec.finetune.local.config import LocalTrainConfig
 
-__all__ = ["DryRun", "count_parameters", "flops_per_token"]
+__all__ = ["DryRun", "count_parameters", "flops_per_token", "lora_targets"]
 
 
 def flops_per_token(config: LocalTrainConfig) -> int:
@@ -96,15 +97,25 @@ def count_parameters(model: str, config: LocalTrainConfig) -> tuple[int, int, An
     total = sum(p.numel() for p in skeleton.parameters())
     if config.method == "full" or (config.method == "grpo" and config.full_weights):
         return total, total, cfg
-    targets = config.lora_target_modules
     trained = 0
     for name, module in skeleton.named_modules():
         if not isinstance(module, torch.nn.Linear) or name.endswith("lm_head"):
             continue
-        if targets != "all-linear" and name.rsplit(".", 1)[-1] not in targets:
-            continue
-        trained += config.lora_r * (module.in_features + module.out_features)
+        if lora_targets(name, config.lora_target_modules):
+            trained += config.lora_r * (module.in_features + module.out_features)
     return total, trained, cfg
+
+
+def lora_targets(name: str, targets: str | list[str]) -> bool:
+    """Whether LoRA adapts the linear module ``name`` under PEFT's ``target_modules`` rule:
+    ``"all-linear"``; another string is a regular expression the whole name matches; a list
+    holds names that equal the module's name or end it after a dot (``q_proj``, or the full
+    ``model.layers.0.self_attn.q_proj`` a saved adapter lists)."""
+    if targets == "all-linear":
+        return True
+    if isinstance(targets, str):
+        return re.fullmatch(targets, name) is not None
+    return any(name == t or name.endswith("." + t) for t in targets)
 
 
 def estimate(

@@ -40,11 +40,13 @@ EXECUTION_SETTINGS = (
     "per_device_batch_size",
     "gradient_accumulation_steps",
     "gradient_checkpointing",
+    "report_to",
 )
-"""Settings that change how a step is computed, not what it computes (the effective batch,
-``batch_size``, stays in the identity): a rerun may change them and still resume."""
+"""Settings that change how a step is computed or watched, not what it computes (the effective
+batch, ``batch_size``, stays in the identity): a rerun may change them and still resume."""
 
-Status = Literal["running", "succeeded", "failed"]
+Status = Literal["running", "succeeded", "failed", "interrupted"]
+"""``interrupted``: stopped by Ctrl-C or SIGTERM; the same call resumes it."""
 
 
 class StepLoss(BaseModel):
