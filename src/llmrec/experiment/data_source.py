@@ -17,9 +17,24 @@ from llmrec.experiment.config import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llmrec.experiment.config import DataSource
 
-__all__ = ["load_source"]
+__all__ = ["load_source", "synthetic_folder"]
+
+
+def synthetic_folder(source: SyntheticSource, *, progress: bool = False) -> Path:
+    """The folder of a synthetic source's files (generated once into llmrec's cache)."""
+    from llmrec.data.synthetic import ensure_synthetic
+
+    return ensure_synthetic(
+        n_users=source.n_users,
+        n_movies=source.n_movies,
+        n_ratings=source.n_ratings,
+        seed=source.seed,
+        progress=progress,
+    )
 
 
 def load_source(source: DataSource, *, progress: bool = True) -> tuple[Ratings, Catalog]:
@@ -32,15 +47,7 @@ def load_source(source: DataSource, *, progress: bool = True) -> tuple[Ratings, 
     from llmrec.data import netflix
 
     if isinstance(source, SyntheticSource):
-        from llmrec.data.synthetic import ensure_synthetic
-
-        folder = ensure_synthetic(
-            n_users=source.n_users,
-            n_movies=source.n_movies,
-            n_ratings=source.n_ratings,
-            seed=source.seed,
-            progress=progress,
-        )
+        folder = synthetic_folder(source, progress=progress)
         return netflix.load_ratings(folder), netflix.load_titles(folder / "movie_titles.csv")
     if isinstance(source, NetflixSource):
         # load_netflix reports a missing folder as missing (not as missing titles)

@@ -4,6 +4,7 @@ and the summary figure (every backend on every truth, P@5 and NDCG@10 with inter
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,14 @@ from llmrec._io import atomic_open
 if TYPE_CHECKING:
     from llmrec.experiment.results import Summary
 
-__all__ = ["FIGURE_METRICS", "write_figure", "write_summary_figure"]
+__all__ = [
+    "FIGURE_METRICS",
+    "bars_with_intervals",
+    "pyplot",
+    "save_png",
+    "write_figure",
+    "write_summary_figure",
+]
 
 FIGURE_METRICS = ["precision@3", "recall@3", "f1@3", "precision@5", "recall@5", "f1@5"]
 _SHORT = {"precision": "P", "recall": "R", "f1": "F1"}
@@ -27,13 +35,43 @@ def _num(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-def write_figure(path: Path, results: dict[str, Any]) -> None:
-    """One panel per data set; a group of bars per metric, one bar per backend (PNG)."""
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (files only: no display is needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def bars_with_intervals(cells: Sequence[Any]) -> tuple[Any, Any]:
+    """Bar heights and error bars of result cells (``mean``, ``ci_low``, ``ci_high``; a cell
+    may be ``None``): the means (NaN where missing) and the distances to the 95 % interval
+    below and above (0 where unknown), as ``ax.bar(..., yerr=...)`` takes them."""
     import numpy as np
+
+    values = np.array([_num(c.mean if c else None) for c in cells], dtype=float)
+    low = np.array([_num(c.ci_low if c else None) for c in cells], dtype=float)
+    high = np.array([_num(c.ci_high if c else None) for c in cells], dtype=float)
+    return values, np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+
+
+def save_png(fig: Any, path: Path) -> None:
+    """Write ``fig`` to ``path`` as PNG atomically and close it; no matplotlib version in the
+    file's metadata, so the same figure gives the same bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    pyplot().close(fig)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+
+
+def write_figure(path: Path, results: dict[str, Any]) -> None:
+    """One panel per data set; a group of bars per metric, one bar per backend (PNG)."""
+    import numpy as np
+
+    plt = pyplot()
 
     datasets = [(n, d) for n, d in results.get("datasets", {}).items() if d.get("metrics")]
     n_panels = max(len(datasets), 1)
@@ -67,21 +105,15 @@ def write_figure(path: Path, results: dict[str, Any]) -> None:
     if not datasets:
         axes[0][0].text(0.5, 0.5, "no backend evaluated", ha="center", va="center")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    with atomic_open(path, "wb") as fh:
-        fh.write(buf.getvalue())
+    save_png(fig, path)
 
 
 def write_summary_figure(path: Path, summary: Summary) -> None:
     """One panel per summary metric; a group of bars per truth, one bar per backend, 95 %
     intervals as error bars (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     n_panels = max(len(summary.metrics), 1)
     width_in = max(5.0, 1.3 * len(summary.truths) + 2.0)
@@ -91,10 +123,7 @@ def write_summary_figure(path: Path, summary: Summary) -> None:
     for ax, metric in zip(axes[0], summary.metrics, strict=False):
         for i, label in enumerate(summary.backends):
             cells = [summary.cell(label, t, metric) for t in summary.truths]
-            values = np.array([_num(c.mean if c else None) for c in cells], dtype=float)
-            low = np.array([_num(c.ci_low if c else None) for c in cells], dtype=float)
-            high = np.array([_num(c.ci_high if c else None) for c in cells], dtype=float)
-            err = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+            values, err = bars_with_intervals(cells)
             ax.bar(
                 x + (i - (len(summary.backends) - 1) / 2) * width,
                 values,
@@ -112,8 +141,4 @@ def write_summary_figure(path: Path, summary: Summary) -> None:
     if not summary.metrics:
         axes[0][0].text(0.5, 0.5, "no backend evaluated", ha="center", va="center")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    with atomic_open(path, "wb") as fh:
-        fh.write(buf.getvalue())
+    save_png(fig, path)

@@ -10,10 +10,8 @@ backend and metric (strict, with its interval) and a marker for the valid-only n
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from llmrec._io import atomic_open
 from llmrec.experiment.paired_table import paired_test_lines
 from llmrec.experiment.ranking_results import RankingCell, RankingResult
 from llmrec.experiment.results import DatasetResult, Results
@@ -170,11 +168,11 @@ def write_ranking_figure(path: Path, results: Results) -> bool:
     panels = _panels(results)
     if not panels:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from llmrec.experiment.figure import bars_with_intervals, pyplot, save_png
+
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
     for ax, (name, r) in zip(axes[0], panels, strict=True):
@@ -183,10 +181,7 @@ def write_ranking_figure(path: Path, results: Results) -> bool:
         for i, (label, b) in enumerate(r.backends.items()):
             pos = x + (i - (len(r.backends) - 1) / 2) * width
             cells = [b.strict.get(m) for m in r.metrics]
-            values = np.array([_num(c.mean if c else None) for c in cells])
-            low = np.array([_num(c.ci_low if c else None) for c in cells])
-            high = np.array([_num(c.ci_high if c else None) for c in cells])
-            err = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+            values, err = bars_with_intervals(cells)
             ax.bar(pos, values, width, label=label, yerr=err, capsize=2)
             valid = [b.valid_only.get(m) for m in r.metrics]
             ax.plot(
@@ -207,9 +202,5 @@ def write_ranking_figure(path: Path, results: Results) -> bool:
         ax.legend(fontsize="small", ncols=2)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    with atomic_open(path, "wb") as fh:
-        fh.write(buf.getvalue())
+    save_png(fig, path)
     return True

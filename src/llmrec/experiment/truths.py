@@ -66,15 +66,9 @@ def load_source_probe(source: DataSource) -> ProbeSet:
     from llmrec.data import netflix
 
     if isinstance(source, SyntheticSource):
-        from llmrec.data.synthetic import ensure_synthetic
+        from llmrec.experiment.data_source import synthetic_folder
 
-        folder = ensure_synthetic(
-            n_users=source.n_users,
-            n_movies=source.n_movies,
-            n_ratings=source.n_ratings,
-            seed=source.seed,
-        )
-        return netflix.load_probe(folder / "probe.txt")
+        return netflix.load_probe(synthetic_folder(source) / "probe.txt")
     if isinstance(source, NetflixSource):
         path = source.path / "probe.txt"
         if not path.is_file():

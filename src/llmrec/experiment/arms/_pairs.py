@@ -8,16 +8,25 @@ so no held-out rating of a test user is seen. Free, so a dry run counts its toke
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmrec._io import write_json_atomic
 from llmrec.experiment.store import stage_key
 
 if TYPE_CHECKING:
-    from llmrec.data import Catalog, Ratings
-    from llmrec.experiment.context import PreparedTruth, RunContext
+    from llmrec.experiment.context import LoadedData, PreparedTruth, RunContext
 
-__all__ = ["pair_paths", "write_pairs"]
+__all__ = ["PairSettings", "pair_paths", "pairs_text", "write_pairs"]
+
+
+class PairSettings(Protocol):
+    """What the preference files depend on in a DPO arm's table."""
+
+    @property
+    def rejected(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
 
 
 def pair_paths(name: str) -> dict[str, str]:
@@ -30,20 +39,28 @@ def pair_paths(name: str) -> dict[str, str]:
     }
 
 
+def pairs_text(info: Mapping[str, Any]) -> str:
+    """What a DPO arm learned from, for the report: the train split's pairs, how they were
+    built and what was dropped (``info``: the arm's record, with the files' summary)."""
+    train = info.get("files", {}).get("train", {})
+    dropped = ", ".join(f"{n:,} {why}" for why, n in sorted(train.get("dropped", {}).items()))
+    dropped = f"; dropped {dropped}" if dropped else ""
+    return (
+        f"{train.get('n_pairs', 0):,} pairs from the train split (chosen: the gold list; "
+        f"rejected: {info.get('rejected')} lists{dropped})"
+    )
+
+
 def write_pairs(
-    ctx: RunContext,
-    truth: PreparedTruth,
-    ratings: Ratings,
-    catalog: Catalog,
-    *,
-    rejected: str,
-    seed: int,
+    ctx: RunContext, truth: PreparedTruth, data: LoadedData, settings: PairSettings
 ) -> dict[str, Any]:
-    """Write (or reuse) ``truth``'s preference files; ``{"key": ..., "files": summary}``."""
+    """Write (or reuse) ``truth``'s preference files with the rejected-list builder and seed
+    of ``settings`` (an arm's DPO table); ``{"key": ..., "files": summary}``."""
     from llmrec.experiment.truths import fitting_ratings
     from llmrec.finetune import export_preference_jsonl
 
     config, parts, name = ctx.config, truth.parts, truth.name
+    rejected, seed, ratings, catalog = settings.rejected, settings.seed, data.ratings, data.catalog
     paths = pair_paths(name)
     has_val = len(parts["val"]) > 0
     key = stage_key(truth.key, config.template.model_dump(mode="json"), rejected, seed, "dpo-files")

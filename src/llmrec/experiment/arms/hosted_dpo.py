@@ -16,34 +16,38 @@ base is a config error unless ``allow_unlisted_model = true``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from llmrec._io import write_json_atomic
 from llmrec.errors import ConfigError
-from llmrec.experiment.arms._pairs import pair_paths, write_pairs
-from llmrec.experiment.arms.base import FineTuningArm, Record, Trained
-from llmrec.experiment.plan import PlanLine
+from llmrec.experiment.arms._hosted import HostedJobArm, cost_text
+from llmrec.experiment.arms._pairs import pair_paths, pairs_text, write_pairs
 from llmrec.experiment.store import stage_key
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from typing_extensions import Self
 
+    from llmrec.experiment.arms.base import Record
+    from llmrec.experiment.arms.staged import ArmStep
     from llmrec.experiment.config import ExperimentConfig, HostedDPO
     from llmrec.experiment.context import LoadedData, PreparedTruth, RunContext
+    from llmrec.openai_api.prices import PriceTable
 
 __all__ = ["HostedDPOArm"]
 
 
-class HostedDPOArm(FineTuningArm):
+class HostedDPOArm(HostedJobArm):
     """``[finetune.dpo]``: a hosted DPO job on the train split's preference pairs."""
 
-    provider = "openai"
     method = "dpo"
     how_to_add = (
         "add [finetune.dpo] (model, beta, rejected, ...) with finetune.provider = 'openai' and "
         "finetune.enabled = true"
     )
+    stage = "finetune-dpo-job"
+    missing = "needs the DPO arm's model: enable finetune or set [finetune.dpo] fine_tuned_models"
+    records_start = True
 
     def __init__(self, config: ExperimentConfig, dpo: HostedDPO) -> None:
         super().__init__(config)
@@ -81,8 +85,11 @@ class HostedDPOArm(FineTuningArm):
 
     # -- settings ---------------------------------------------------------------------------
     @property
-    def _price_model(self) -> str:
-        """The model the job is priced as: its start model's base."""
+    def settings(self) -> HostedDPO:
+        return self.dpo
+
+    @property
+    def price_model(self) -> str:
         return self.dpo.model or self.config.finetune.model
 
     def _start_identity(self, name: str) -> Any:
@@ -95,40 +102,54 @@ class HostedDPOArm(FineTuningArm):
             return ft.fine_tuned_models[name]
         return ft.model_dump(mode="json", exclude={"poll_interval", "dpo", "fine_tuned_models"})
 
-    def _job_key(self, name: str, files_key: str) -> str:
+    def job_key(self, name: str, files_key: str) -> str:
         settings = self.dpo.model_dump(mode="json", exclude={"fine_tuned_models"})
         return stage_key(files_key, settings, self._start_identity(name), "dpo-job")
+
+    def files(self, record: Record) -> Record:
+        return record["dpo"]  # type: ignore[no-any-return]
+
+    def record_path(self, name: str) -> str:
+        return pair_paths(name)["record"]
+
+    def manifest_path(self, name: str) -> str:
+        return f"finetune/{name}.dpo.manifest.json"
+
+    def job_files(self, step: ArmStep) -> tuple[Path, Path | None]:
+        paths = pair_paths(step.name)
+        val = step.out / paths["val"] if "val" in step.record["dpo"]["files"] else None
+        return step.out / paths["train"], val
+
+    def start_model(self, step: ArmStep) -> str | None:
+        return self.dpo.model or step.models.get("sft")
+
+    def job_options(self, step: ArmStep, table: PriceTable) -> dict[str, Any]:
+        return {
+            "estimate": self._estimate(step.ctx, step.name, table),
+            "method": "dpo",
+            "beta": self.dpo.beta,
+            "allow_unlisted_dpo_model": self.dpo.allow_unlisted_model,
+        }
+
+    def _estimate(self, ctx: RunContext, name: str, table: PriceTable) -> Any:
+        from llmrec.finetune import estimate_preference_cost
+
+        return estimate_preference_cost(
+            ctx.out / pair_paths(name)["train"],
+            model=self.price_model,
+            n_epochs=self.dpo.n_epochs,
+            prices=table,
+        )
 
     # -- the arm ----------------------------------------------------------------------------
     def plan(
         self, ctx: RunContext, truth: PreparedTruth, data: LoadedData, record: Record
     ) -> dict[str, Any]:
-        from llmrec.finetune import estimate_preference_cost
-
-        dpo, name = self.dpo, truth.name
-        info = write_pairs(
-            ctx, truth, data.ratings, data.catalog, rejected=dpo.rejected, seed=dpo.seed
-        )
-        free = ctx.free_server()
-        table, priced = ctx.training_prices(self._price_model, free=free)
-        est = estimate_preference_cost(
-            ctx.out / pair_paths(name)["train"],
-            model=self._price_model,
-            n_epochs=dpo.n_epochs,
-            prices=table,
-        )
+        dpo, name, free = self.dpo, truth.name, ctx.free_server()
+        info = write_pairs(ctx, truth, data, dpo)
+        table, priced = ctx.training_prices(self.price_model, free=free)
+        est = self._estimate(ctx, name, table)
         usd = 0.0 if free else (est.usd if priced else None)
-        line = PlanLine(
-            step=f"DPO job from {dpo.model or 'the SFT model'} on {name}",
-            requests=1,
-            input_tokens=est.billed_tokens,
-            output_tokens=0,
-            usd=usd,
-            will_run=self.config.finetune.enabled and name not in dpo.fine_tuned_models,
-            kind="training",
-        )
-        done = ctx.store.is_done(f"finetune-dpo-job:{name}", self._job_key(name, info["key"]))
-        ctx.add_line(line, finished=done)
         info.update(
             {
                 "provider": "openai",
@@ -142,119 +163,25 @@ class HostedDPOArm(FineTuningArm):
                 "training_cost_usd": usd,
             }
         )
+        what = f"DPO job from {dpo.model or 'the SFT model'} on {name}"
+        self.add_job_line(ctx, name, what, info, usd)
         return {"dpo": info}
 
-    def find(
-        self,
-        ctx: RunContext,
-        truth: PreparedTruth,
-        record: Record,
-        models: Mapping[str, str | None],
-    ) -> str | None:
-        name = truth.name
-        if name in self.dpo.fine_tuned_models:
-            return self.dpo.fine_tuned_models[name]
-        key = self._job_key(name, record["dpo"]["key"])
-        if self.config.finetune.enabled and ctx.store.is_done(f"finetune-dpo-job:{name}", key):
-            model = ctx.read_json(pair_paths(name)["record"]).get("fine_tuned_model")
-            return str(model) if model else None
-        return None
-
-    def stand_in(self, ctx: RunContext) -> tuple[str, str | None]:
-        from llmrec.finetune.job import planned_model_id
-
-        planned = planned_model_id(self._price_model)
-        if self.config.finetune.enabled:
-            return planned, None  # the job runs first and gives the model
-        return planned, (
-            "needs the DPO arm's model: enable finetune or set [finetune.dpo] fine_tuned_models"
-        )
-
-    def train(
-        self,
-        ctx: RunContext,
-        truth: PreparedTruth,
-        record: Record,
-        models: Mapping[str, str | None],
-    ) -> Trained:
-        dpo, name, info = self.dpo, truth.name, record["dpo"]
-        if name in dpo.fine_tuned_models:
-            return dpo.fine_tuned_models[name], {}
-        start = dpo.model or models.get("sft")
-        if not self.config.finetune.enabled or ctx.dry_run or start is None:
-            return None, {}
-        paths = pair_paths(name)
-        val = ctx.out / paths["val"] if "val" in info["files"] else None
-        known = info["training_cost_usd"] is not None and not ctx.free_server()
-
-        def work() -> None:
-            from llmrec.finetune import FineTuner, estimate_preference_cost
-
-            table, _ = ctx.training_prices(self._price_model, free=not known)
-            estimate = estimate_preference_cost(
-                ctx.out / paths["train"],
-                model=self._price_model,
-                n_epochs=dpo.n_epochs,
-                prices=table,
-            )
-            tuner = FineTuner(
-                ctx.openai_client(),
-                manifest=ctx.out / f"finetune/{name}.dpo.manifest.json",
-                progress=ctx.progress,
-                poll_interval=self.config.finetune.poll_interval,
-                prices=table,
-            )
-            if not tuner.has_job():
-                tuner.start(
-                    ctx.out / paths["train"],
-                    validation_file=val,
-                    model=start,
-                    n_epochs=dpo.n_epochs,
-                    batch_size=dpo.batch_size,
-                    learning_rate_multiplier=dpo.learning_rate_multiplier,
-                    suffix=dpo.suffix,
-                    seed=dpo.seed,
-                    max_cost_usd=self.config.budget_usd if known else None,
-                    estimate=estimate,
-                    method="dpo",
-                    beta=dpo.beta,
-                    allow_unlisted_dpo_model=dpo.allow_unlisted_model,
-                )
-            final = tuner.wait()
-            write_json_atomic(
-                ctx.out / paths["record"],
-                {
-                    "fine_tuned_model": final.fine_tuned_model,
-                    "job_id": final.job_id,
-                    "reference": start,
-                },
-            )
-
-        ctx.store.run(
-            f"finetune-dpo-job:{name}", self._job_key(name, info["key"]), [paths["record"]], work
-        )
-        trained = ctx.read_json(paths["record"])
-        model = trained.get("fine_tuned_model")
-        return (str(model) if model else None), {"dpo": {**info, **trained}}
+    def trained_fields(self, step: ArmStep, trained: Record, key: str) -> dict[str, Any]:
+        return {"dpo": {**step.record["dpo"], **trained}}
 
     @classmethod
     def report_lines(cls, record: Record) -> list[str]:
         info = record.get("dpo")
         if not info:
             return []
-        train = info.get("files", {}).get("train", {})
-        dropped = ", ".join(f"{n:,} {why}" for why, n in sorted(train.get("dropped", {}).items()))
-        usd = info.get("training_cost_usd")
-        cost = "an unknown amount (no training price)" if usd is None else f"{usd:.2f} USD"
         beta = "auto" if info.get("beta") is None else f"{info['beta']:g}"
         start = info.get("reference") or info.get("start_model") or "the SFT model"
         model = info.get("fine_tuned_model")
         return [
             f"DPO arm: a hosted DPO job (beta {beta}, {info.get('n_epochs')} epochs) from "
-            f"`{start}` on {train.get('n_pairs', 0):,} pairs from the train split (chosen: the "
-            f"gold list; rejected: {info.get('rejected')} lists"
-            + (f"; dropped {dropped}" if dropped else "")
-            + f"); {info.get('billed_tokens', 0):,} billed tokens cost {cost} at list price; "
+            f"`{start}` on {pairs_text(info)}; {info.get('billed_tokens', 0):,} billed tokens cost "
+            + f"{cost_text(info.get('training_cost_usd'))} at list price; "
             + (f"model `{model}`." if model else "not trained in this run."),
             "",
         ]

@@ -21,95 +21,42 @@ same test users, and the report tests every pair of language-model arms
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmrec._io import write_json_atomic
-from llmrec.experiment.arms._pairs import pair_paths, write_pairs
-from llmrec.experiment.arms.base import FineTuningArm, Record, Trained
-from llmrec.experiment.plan import gpu_hours, local_training_line
-from llmrec.experiment.store import stage_key
+from llmrec.experiment.arms._local import LocalFollowUpArm, compute_sentence
+from llmrec.experiment.arms._pairs import pair_paths, pairs_text, write_pairs
+from llmrec.experiment.config.finetune import LocalDPO
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
-    from llmrec.experiment.config import ExperimentConfig, LocalDPO, LocalFineTune
+    from llmrec.experiment.arms.base import Record
+    from llmrec.experiment.arms.staged import ArmStep
     from llmrec.experiment.context import LoadedData, PreparedTruth, RunContext
-    from llmrec.finetune.local.config import LocalTrainConfig
 
 __all__ = ["LocalDPOArm"]
 
 
-class LocalDPOArm(FineTuningArm):
+class LocalDPOArm(LocalFollowUpArm[LocalDPO]):
     """``[finetune.local.dpo]``: DPO of the local SFT arm, the SFT model as reference."""
 
-    provider = "local"
     method = "dpo"
     how_to_add = (
         "add [finetune.local.dpo] (beta, rejected, epochs, ...) with finetune.provider = "
         "'local' and finetune.enabled = true"
     )
+    stage = "finetune-dpo"
+    tag = "dpo"
+    does = "preference-tunes"
+    otherwise = " (or use [finetune.dpo] for a hosted DPO job)"
+    needs = "the SFT arm it starts from (its reference model)"
 
-    def __init__(self, config: ExperimentConfig, local: LocalFineTune, dpo: LocalDPO) -> None:
-        super().__init__(config)
-        self.local = local
-        self.dpo = dpo
+    @property
+    def dpo(self) -> LocalDPO:
+        """``[finetune.local.dpo]``."""
+        return self.settings
 
-    @classmethod
-    def from_config(cls, config: ExperimentConfig) -> Self | None:
-        local = config.finetune.local
-        if local is None or local.dpo is None:
-            return None
-        return cls(config, local, local.dpo)
-
-    @classmethod
-    def config_problems(cls, config: ExperimentConfig, *, selected: bool) -> list[str]:
-        ft = config.finetune
-        local = ft.local
-        dpo = local.dpo if local is not None else None
-        found: list[str] = []
-        if local is not None and local.method == "dpo":
-            found.append(
-                "[finetune.local] method = 'dpo': the SFT arm is supervised (lora, qlora or "
-                "full); put the DPO arm's settings in [finetune.local.dpo]"
-            )
-        if dpo is not None and not selected:
-            found.append(
-                "[finetune.local.dpo] preference-tunes the SFT arm trained on this machine: set "
-                "finetune.provider = 'local' (or use [finetune.dpo] for a hosted DPO job)"
-            )
-        elif dpo is not None and not ft.enabled:
-            found.append(
-                "[finetune.local.dpo] needs the SFT arm it starts from (its reference model): "
-                "set finetune.enabled = true"
-            )
-        return found
-
-    def _train_config(self) -> LocalTrainConfig:
-        """The DPO settings; a LoRA SFT arm's adapter keeps training (its rank and targets
-        count), and a chat template given to the SFT arm is the one its folder carries."""
-        local = self.local
-        update: dict[str, Any] = {}
-        if local.method in ("lora", "qlora"):
-            update.update(lora_r=local.lora_r, lora_target_modules=local.lora_target_modules)
-        if self.dpo.chat_template is None and local.chat_template is not None:
-            update["chat_template"] = local.chat_template
-        return self.dpo.train_config().model_copy(update=update)
-
-    def _train_key(self, ctx: RunContext, name: str, files_key: str, sft_model: str) -> str:
-        """Keyed by the DPO settings and the SFT model it starts from (path and content)."""
-        from llmrec.local_models.fingerprint import folder_sha256
-
-        sft_hash: str | None = None
-        saved = f"finetune/{name}.local.json"
-        trained = ctx.read_json(saved) if (ctx.out / saved).is_file() else {}
-        if trained.get("fine_tuned_model") == sft_model:
-            sft_hash = trained.get("weights_sha256")
-        elif Path(sft_model).is_dir():
-            sft_hash = folder_sha256(sft_model)
-        config = self._train_config().model_dump(mode="json")
-        return stage_key(files_key, config, sft_model, sft_hash)
+    def files_key(self, record: Record) -> str:
+        return str(record["dpo"]["key"])
 
     @staticmethod
     def _val(ctx: RunContext, name: str, info: Record) -> Path | None:
@@ -121,135 +68,66 @@ class LocalDPOArm(FineTuningArm):
     ) -> dict[str, Any]:
         from llmrec.finetune.local.dpo import plan_local_dpo
 
-        dpo, local, name = self.dpo, self.local, truth.name
-        info = write_pairs(
-            ctx, truth, data.ratings, data.catalog, rejected=dpo.rejected, seed=dpo.seed
-        )
-        config = self._train_config()
-        paths = pair_paths(name)
-        val = self._val(ctx, name, info)
+        dpo, name = self.dpo, truth.name
+        info = write_pairs(ctx, truth, data, dpo)
+        config = self.train_config()
         given = self.config.finetune.fine_tuned_models.get(name)
         # planned on the base model (same tokenizer, template and size) unless SFT is given
         dry = plan_local_dpo(
-            ctx.out / paths["train"], given or local.model, validation=val, config=config
+            ctx.out / pair_paths(name)["train"],
+            given or self.local.model,
+            validation=self._val(ctx, name, info),
+            config=config,
         )
-        ctx.add_line(
-            local_training_line(
-                f"DPO of the SFT arm locally (beta {config.beta:g}, rejected {dpo.rejected}) "
-                f"on {name}",
-                dry,
-                local.assumed_tflops,
-                will_run=self.config.finetune.enabled,
-            )
-        )
+        what = f"DPO of the SFT arm locally (beta {config.beta:g}, rejected {dpo.rejected})"
+        compute = self.add_compute_line(ctx, f"{what} on {name}", dry)
         info.update(
             {
                 "beta": config.beta,
                 "rejected": dpo.rejected,
                 "epochs": config.epochs,
                 "pairs": dry.examples,
-                "tokens": dry.tokens,
-                "parameters": dry.parameters,
-                "trainable_parameters": dry.trainable_parameters,
-                "flops": dry.flops,
-                "assumed_tflops": local.assumed_tflops,
-                "gpu_hours": gpu_hours(dry.flops, local.assumed_tflops),
-                "optimizer_steps": dry.optimizer_steps,
+                **compute,
             }
         )
         return {"dpo": info}
 
-    def find(
-        self,
-        ctx: RunContext,
-        truth: PreparedTruth,
-        record: Record,
-        models: Mapping[str, str | None],
-    ) -> str | None:
-        sft_model = models.get("sft")
-        if sft_model is None or not self.config.finetune.enabled:
-            return None
-        key = self._train_key(ctx, truth.name, record["dpo"]["key"], sft_model)
-        if not ctx.store.is_done(f"finetune-dpo:{truth.name}", key):
-            return None
-        return str(ctx.read_json(pair_paths(truth.name)["record"])["fine_tuned_model"])
-
-    def stand_in(self, ctx: RunContext) -> tuple[str, str | None]:
-        if self.config.finetune.enabled:
-            return self.local.model, None
-        return self.local.model, "needs a fine-tuned model: enable finetune (provider local)"
-
-    def train(
-        self,
-        ctx: RunContext,
-        truth: PreparedTruth,
-        record: Record,
-        models: Mapping[str, str | None],
-    ) -> Trained:
+    def run_training(self, step: ArmStep, key: str) -> None:
         from llmrec.finetune.local import train_local_dpo
-        from llmrec.local_models.fingerprint import folder_sha256
 
-        sft_model = models.get("sft")
-        if ctx.dry_run or sft_model is None or not self.config.finetune.enabled:
-            return None, {}
-        out, name, info = ctx.out, truth.name, record["dpo"]
-        paths = pair_paths(name)
-        val = self._val(ctx, name, info)
-        key = self._train_key(ctx, name, info["key"], sft_model)
-        folder = f"finetune/{name}.dpo-{key}"
-        config = self._train_config()
-
-        def work() -> None:
-            manifest = train_local_dpo(
-                out / paths["train"],
-                sft_model,
-                out / folder,
-                validation=val,
-                config=config,
-                progress=ctx.progress,
-            )
-            write_json_atomic(
-                out / paths["record"],
-                {
-                    "fine_tuned_model": str((out / folder).resolve()),
-                    "reference": sft_model,
-                    "adapter_sha256": folder_sha256(out / folder),
-                    "status": manifest.status,
-                    "tokens_seen": manifest.tokens_seen,
-                    "final_loss": manifest.final_loss,
-                    "wall_seconds": manifest.wall_seconds,
-                    "device": manifest.device,
-                },
-            )
-
-        ctx.store.run(f"finetune-dpo:{name}", key, [paths["record"]], work)
-        trained = ctx.read_json(paths["record"])
-        return str(trained["fine_tuned_model"]), {"dpo": {**info, "folder": folder, **trained}}
+        sft_model = str(step.models["sft"])
+        manifest = train_local_dpo(
+            step.out / pair_paths(step.name)["train"],
+            sft_model,
+            step.out / self.folder(step.name, key),
+            validation=self._val(step.ctx, step.name, step.record["dpo"]),
+            config=self.train_config(),
+            progress=step.ctx.progress,
+        )
+        self.save_trained(
+            step,
+            key,
+            manifest,
+            hash_name="adapter_sha256",
+            reference=sft_model,
+            final_loss=manifest.final_loss,
+        )
 
     @classmethod
     def report_lines(cls, record: Record) -> list[str]:
         info = record.get("dpo")
         if not info:
             return []
-        train = info.get("files", {}).get("train", {})
-        dropped = ", ".join(f"{n:,} {why}" for why, n in sorted(train.get("dropped", {}).items()))
         trained = info.get("adapter_sha256")
         return [
             f"DPO arm: the SFT arm preference-tuned locally (beta {info.get('beta')}, "
-            f"{info.get('epochs')} epochs) on {train.get('n_pairs', 0):,} pairs from the train "
-            f"split (chosen: the gold list; rejected: {info.get('rejected')} lists"
-            + (f"; dropped {dropped}" if dropped else "")
-            + "), the SFT model as reference; "
+            f"{info.get('epochs')} epochs) on {pairs_text(info)}, the SFT model as reference; "
             + (f"adapter sha256 {str(trained)[:12]}." if trained else "not trained in this run."),
             "",
-            f"DPO compute: about {info.get('flops', 0.0):.3g} training FLOPs (8 x "
-            f"{info.get('parameters', 0):,} parameters x {info.get('tokens', 0):,} tokens), "
-            f"about {info.get('gpu_hours', 0.0):.3g} GPU-hours at an assumed "
-            f"{info.get('assumed_tflops', 0.0):g} TFLOP/s sustained"
-            + (
-                f"; measured here: {info['wall_seconds']:.0f} s on {info.get('device')}."
-                if info.get("wall_seconds") is not None
-                else "."
+            compute_sentence(
+                f"DPO compute: about {info.get('flops', 0.0):.3g} training FLOPs (8 x "
+                f"{info.get('parameters', 0):,} parameters x {info.get('tokens', 0):,} tokens)",
+                info,
             ),
             "",
         ]

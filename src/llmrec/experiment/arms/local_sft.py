@@ -18,19 +18,18 @@ The report names the base model (and its content hash) and the trained weights' 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmrec._io import write_json_atomic
-from llmrec.experiment.arms.base import FineTuningArm, Record, Trained
-from llmrec.experiment.plan import gpu_hours, local_training_line
+from llmrec.experiment.arms._local import LocalArm, compute_sentence
 from llmrec.experiment.store import stage_key
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from llmrec.experiment.config import ExperimentConfig, LocalFineTune
+    from llmrec.experiment.arms.base import Record
+    from llmrec.experiment.arms.staged import ArmStep
+    from llmrec.experiment.config import ExperimentConfig
     from llmrec.experiment.context import LoadedData, PreparedTruth, RunContext
 
 __all__ = ["NO_LOCAL", "LocalSFTArm", "base_hash"]
@@ -48,16 +47,13 @@ def base_hash(model: str) -> str | None:
     return folder_sha256(model) if Path(model).is_dir() else None
 
 
-class LocalSFTArm(FineTuningArm):
+class LocalSFTArm(LocalArm):
     """``provider = "local"``: supervised training (LoRA, QLoRA or full) of ``[finetune.local]``."""
 
-    provider = "local"
     method = "sft"
     how_to_add = "set finetune.enabled = true with [finetune.local] (provider 'local')"
-
-    def __init__(self, config: ExperimentConfig, local: LocalFineTune) -> None:
-        super().__init__(config)
-        self.local = local
+    stage = "finetune-local"
+    tag = "local"
 
     @classmethod
     def from_config(cls, config: ExperimentConfig) -> Self | None:
@@ -68,19 +64,19 @@ class LocalSFTArm(FineTuningArm):
     def config_problems(cls, config: ExperimentConfig, *, selected: bool) -> list[str]:
         return [NO_LOCAL] if selected and config.finetune.local is None else []
 
-    def _key(self, files_key: str) -> str:
-        settings = self.local.model_dump(mode="json", exclude={"dpo", "grpo"})  # never retrain SFT
-        return stage_key(files_key, settings, base_hash(self.local.model))
+    def given(self, name: str) -> str | None:
+        return self.config.finetune.fine_tuned_models.get(name)
 
-    def _given(self, truth: PreparedTruth) -> str | None:
-        return self.config.finetune.fine_tuned_models.get(truth.name)
+    def key(self, step: ArmStep) -> str:
+        settings = self.local.model_dump(mode="json", exclude={"dpo", "grpo"})  # never retrain SFT
+        return stage_key(step.record["key"], settings, base_hash(self.local.model))
 
     def plan(
         self, ctx: RunContext, truth: PreparedTruth, data: LoadedData, record: Record
     ) -> dict[str, Any]:
         from llmrec.finetune.local import plan_local
 
-        if self._given(truth) is not None:
+        if self.given(truth.name) is not None:
             return {}  # the model is given: nothing to train
         local, config = self.local, self.local.train_config()
         dry = plan_local(
@@ -89,14 +85,8 @@ class LocalSFTArm(FineTuningArm):
             validation=ctx.out / record["val_file"],
             config=config,
         )
-        ctx.add_line(
-            local_training_line(
-                f"fine-tune {local.model} locally ({config.method}) on {truth.name}",
-                dry,
-                local.assumed_tflops,
-                will_run=self.config.finetune.enabled,
-            )
-        )
+        what = f"fine-tune {local.model} locally ({config.method}) on {truth.name}"
+        compute = self.add_compute_line(ctx, what, dry)
         return {
             "provider": "local",
             "local": {
@@ -104,93 +94,37 @@ class LocalSFTArm(FineTuningArm):
                 "base_sha256": base_hash(local.model),
                 "method": config.method,
                 "epochs": config.epochs,
-                "tokens": dry.tokens,
-                "parameters": dry.parameters,
-                "trainable_parameters": dry.trainable_parameters,
-                "flops": dry.flops,
-                "assumed_tflops": local.assumed_tflops,
-                "gpu_hours": gpu_hours(dry.flops, local.assumed_tflops),
-                "optimizer_steps": dry.optimizer_steps,
+                **compute,
             },
         }
 
-    def find(
-        self,
-        ctx: RunContext,
-        truth: PreparedTruth,
-        record: Record,
-        models: Mapping[str, str | None],
-    ) -> str | None:
-        given = self._given(truth)
-        if given is not None:
-            return given
-        if not self.config.finetune.enabled:
-            return None
-        if not ctx.store.is_done(f"finetune-local:{truth.name}", self._key(record["key"])):
-            return None
-        return str(ctx.read_json(f"finetune/{truth.name}.local.json")["fine_tuned_model"])
-
-    def stand_in(self, ctx: RunContext) -> tuple[str, str | None]:
-        # a dry run prices it on the base model (same tokenizer and chat template)
-        if self.config.finetune.enabled:
-            return self.local.model, None  # trained before the backends run
-        return self.local.model, "needs a fine-tuned model: enable finetune (provider local)"
-
-    def train(
-        self,
-        ctx: RunContext,
-        truth: PreparedTruth,
-        record: Record,
-        models: Mapping[str, str | None],
-    ) -> Trained:
+    def run_training(self, step: ArmStep, key: str) -> None:
         from llmrec.finetune.local import train_local
-        from llmrec.local_models.fingerprint import folder_sha256
 
-        given = self._given(truth)
-        if given is not None:
-            return given, {}
-        if not self.config.finetune.enabled or ctx.dry_run:
-            return None, {}
-        local, config, out, name = self.local, self.local.train_config(), ctx.out, truth.name
-        key = self._key(record["key"])
-        folder = f"finetune/{name}.local-{key}"
-        record_path = f"finetune/{name}.local.json"
+        manifest = train_local(
+            step.out / step.record["train_file"],
+            self.local.model,
+            step.out / self.folder(step.name, key),
+            validation=step.out / step.record["val_file"],
+            config=self.local.train_config(),
+            progress=step.ctx.progress,
+        )
+        self.save_trained(
+            step, key, manifest, hash_name="weights_sha256", final_loss=manifest.final_loss
+        )
 
-        def work() -> None:
-            manifest = train_local(
-                out / record["train_file"],
-                local.model,
-                out / folder,
-                validation=out / record["val_file"],
-                config=config,
-                progress=ctx.progress,
-            )
-            write_json_atomic(
-                out / record_path,
-                {
-                    "fine_tuned_model": str((out / folder).resolve()),
-                    "weights_sha256": folder_sha256(out / folder),
-                    "status": manifest.status,
-                    "tokens_seen": manifest.tokens_seen,
-                    "final_loss": manifest.final_loss,
-                    "wall_seconds": manifest.wall_seconds,
-                    "device": manifest.device,
-                },
-            )
-
-        ctx.store.run(f"finetune-local:{name}", key, [record_path], work)
-        trained = ctx.read_json(record_path)
-        hash_name = "adapter_sha256" if config.method != "full" else "weights_sha256"
+    def trained_fields(self, step: ArmStep, trained: Record, key: str) -> dict[str, Any]:
+        full = self.local.train_config().method == "full"
         summary = {
-            **record["local"],
-            "folder": folder,
-            hash_name: trained["weights_sha256"],
+            **step.record["local"],
+            "folder": self.folder(step.name, key),
+            "weights_sha256" if full else "adapter_sha256": trained["weights_sha256"],
             "tokens_seen": trained["tokens_seen"],
             "final_loss": trained["final_loss"],
             "wall_seconds": trained["wall_seconds"],
             "device": trained["device"],
         }
-        return str(trained["fine_tuned_model"]), {"local": summary}
+        return {"local": summary}
 
     @classmethod
     def report_lines(cls, record: Record) -> list[str]:
@@ -206,14 +140,10 @@ class LocalSFTArm(FineTuningArm):
             f"{local.get('tokens', 0):,} tokens seen; "
             + (f"{what} sha256 {str(trained)[:12]}." if trained else "not trained in this run."),
             "",
-            f"Compute instead of USD: about {local.get('flops', 0.0):.3g} training FLOPs "
-            f"(6 x {local.get('parameters', 0):,} parameters x tokens), about "
-            f"{local.get('gpu_hours', 0.0):.3g} GPU-hours at an assumed "
-            f"{local.get('assumed_tflops', 0.0):g} TFLOP/s sustained"
-            + (
-                f"; measured here: {local['wall_seconds']:.0f} s on {local.get('device')}."
-                if local.get("wall_seconds") is not None
-                else "."
+            compute_sentence(
+                f"Compute instead of USD: about {local.get('flops', 0.0):.3g} training FLOPs "
+                f"(6 x {local.get('parameters', 0):,} parameters x tokens)",
+                local,
             ),
             "",
         ]
