@@ -140,7 +140,7 @@ def test_the_plan_the_dry_run_and_the_run_name_stages_alike(tmp_path: Path) -> N
     assert len(requests) == 2
     for line in requests:
         assert line.stage in performed
-        assert str(line).startswith(f"[{line.stage}] ")
+        assert str(line).endswith(f"(will run); stage {line.stage}")
     saved = json.loads((tmp_path / "out" / "results.json").read_text())["plan"]
     assert sorted(p["stage"] for p in saved if p["kind"] == "inference") == sorted(
         line.stage for line in requests

@@ -57,13 +57,14 @@ class PlanLine(BaseModel):
         usd = "unknown USD" if self.usd is None else f"{self.usd:.4f} USD"
         if self.worst_usd is not None:
             usd += f" (worst case {self.worst_usd:.4f} USD)"
-        step = self.step if self.stage is None else f"[{self.stage}] {self.step}"
         if self.kind == "training":
-            return f"{step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
-        return (
-            f"{step}: {self.requests:,} requests, {self.input_tokens:,} input + "
-            f"{self.output_tokens:,} output tokens, {usd} ({state})"
-        )
+            text = f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
+        else:
+            text = (
+                f"{self.step}: {self.requests:,} requests, {self.input_tokens:,} input + "
+                f"{self.output_tokens:,} output tokens, {usd} ({state})"
+            )
+        return text if self.stage is None else f"{text}; stage {self.stage}"
 
 
 def gpu_hours(flops: float, tflops: float) -> float:
