@@ -52,4 +52,7 @@ def test_a_new_results_file_has_the_same_shape_and_reads_back(tmp_path: Path) ->
         "mean_popularity",
         "head_share",
     }
-    assert set(written["plan"][0]) == set(old["plan"][0])
+    # a plan line adds only why it is skipped and the stage that performs it
+    assert set(written["plan"][0]) == set(old["plan"][0]) | {"reason"}
+    assert written["plan"][0]["reason"] == "fine-tuning is off (finetune.enabled = false)"
+    assert set(written["plan"][1]) == set(old["plan"][0]) | {"reason", "stage", "worst_usd"}

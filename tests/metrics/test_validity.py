@@ -111,7 +111,13 @@ def test_repeat_interval_is_students_t_over_repeats() -> None:
     stat = summary.strict["hit@1"]
     assert stat.values == (0.5, 1.0, 0.0) and stat.mean == 0.5
     half = 4.302652729911275 * 0.5 / np.sqrt(3)  # t(0.975, 2) · s / √3, s = 0.5
-    assert stat.low == pytest.approx(0.5 - half) and stat.high == pytest.approx(0.5 + half)
+    # clipped to the metric's range [0, 1]: the raw interval is [-0.74, 1.74]
+    assert stat.low == max(0.5 - half, 0.0) == 0.0 and stat.high == min(0.5 + half, 1.0) == 1.0
+    narrow = summarize_repeats([rankings[1]] * 2 + [rankings[0]], truth, ["hit@1"])
+    values = np.array([1.0, 1.0, 0.5])
+    half = 4.302652729911275 * values.std(ddof=1) / np.sqrt(3)
+    assert narrow.strict["hit@1"].low == pytest.approx(values.mean() - half)
+    assert narrow.strict["hit@1"].high == 1.0
     assert summary.valid_only is None and summary.top1_first_listed is None
     # u: tops 1, 1, 3 -> 2 of 3 pairs differ; v: 3, 2, 3 -> 2 of 3
     assert summary.top1_flip_rate == pytest.approx(2 / 3)
@@ -119,6 +125,24 @@ def test_repeat_interval_is_students_t_over_repeats() -> None:
     assert np.isnan(one.strict["hit@1"].low) and np.isnan(one.top1_flip_rate)
     assert json.loads(json.dumps(one.to_dict()))["top1_flip_rate"] is None
     assert "flip rate" in str(summary)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([1, 2, 3]), st.sampled_from([1, 2, 3])), min_size=2, max_size=4
+    )
+)
+def test_repeat_intervals_stay_in_the_metric_range(tops: list[tuple[int, int]]) -> None:
+    # two repeats: t(0.975, 1) = 12.7, so the raw interval of any spread passes [0, 1]
+    truth = {"u": {1}, "v": {2}}
+    rankings = [{"u": [a], "v": [b]} for a, b in tops]
+    summary = summarize_repeats(
+        rankings, truth, ["hit@1", "ndcg@5"], valid=[{"u", "v"}] * len(tops)
+    )
+    for block in (summary.strict, summary.valid_only or {}):
+        for stat in block.values():
+            assert 0.0 <= stat.low <= stat.mean <= stat.high <= 1.0
 
 
 def test_flip_rate_counts_a_missing_answer_as_a_different_top() -> None:

@@ -58,10 +58,18 @@ def register(sub: Any) -> None:
 
 
 def _print_plan(result: ExperimentResult) -> None:
+    from llmrec.experiment.plan import FINETUNE_OFF
+
     print("Paid steps (estimated before anything is sent):")
     total = 0.0
     unknown = 0
-    for line in result.plan:
+    steps = [line for line in result.plan if line.reason != FINETUNE_OFF]
+    if not steps:
+        print("  (none)")
+    off = len(result.plan) - len(steps)
+    if off:
+        print(f"  {FINETUNE_OFF}: no fine-tuning step planned")
+    for line in steps:
         print(f"  - {line}")
         if line.will_run and line.usd is None:
             unknown += 1
@@ -80,6 +88,7 @@ def _print_plan(result: ExperimentResult) -> None:
 
 def _print_summary(result: ExperimentResult, config: ExperimentConfig, seconds: float) -> None:
     from llmrec.experiment.report import render_text
+    from llmrec.experiment.report_truths import gold_head_share
 
     data = result.results.get("data", {})
     print(
@@ -90,14 +99,14 @@ def _print_summary(result: ExperimentResult, config: ExperimentConfig, seconds: 
     for name, ds in result.results.get("datasets", {}).items():
         ts = ds.get("truth_stats", {})
         ft = ds.get("finetune", {})
-        share = ts.get("popular_share")
+        share, among = gold_head_share(result.document.datasets[name], config.n_head)
         usd = ft.get("training_cost_usd", 0)
         cost = "unknown USD" if usd is None else f"{usd:.2f} USD"
         print(
             f"{name} ({ds.get('kind', 'neighbour')} truth): {ts.get('n_examples', 0):,} "
             "users with gold "
-            f"({'n/a' if share is None else f'{share:.0%}'} of gold items among the 100 "
-            f"most-rated movies); split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; "
+            f"({'n/a' if share is None else f'{share:.1%}'} of gold items among {among}); "
+            f"split {ds['n_train']:,}/{ds['n_val']:,}/{ds['n_test']:,}; "
             f"fine-tuning file {ft.get('train_tokens', 0):,} tokens, "
             f"{cost} for {ft.get('n_epochs')} epochs "
             f"(validated: {ft.get('train_valid')})"
@@ -111,6 +120,7 @@ def _print_summary(result: ExperimentResult, config: ExperimentConfig, seconds: 
     if (result.out_dir / "summary.png").exists():
         print(f"Summary figure (every backend on every truth): {result.out_dir / 'summary.png'}")
     print(f"Results: {result.out_dir / 'results.json'}")
+    _print_plan(result)
     print(f"Done in {seconds:.1f} s.")
 
 
@@ -122,7 +132,6 @@ def _demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = run(config, args.out, progress=not args.quiet)
     _print_summary(result, config, time.perf_counter() - start)
-    _print_plan(result)
     return 0
 
 
@@ -148,17 +157,11 @@ def _reproduce(args: argparse.Namespace) -> int:
             print(f"  ran     {stage}")
         for stage in result.reused:
             print(f"  reused  {stage}")
-        todo = [
-            f"{'backend' if ds.ranking is None else 'rank'}:{name}:{e.label}"
-            for name, ds in result.document.datasets.items()
-            for e in ds.backends
-            if e.planned
-        ]
+        todo = list(result.planned)  # named as the run's stage log names them
         todo += [f"probe:{p.label}" for p in (result.document.probes or {}).values() if p.planned]
         for stage in todo:
             print(f"  to run  {stage}")
         _print_plan(result)
         return 0
     _print_summary(result, config, time.perf_counter() - start)
-    _print_plan(result)
     return 0

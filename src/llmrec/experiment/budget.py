@@ -9,7 +9,9 @@ free) stops the run unless ``allow_unknown_cost = true``.
 
 The plan prices each answer at its expected length; an answer may run to the output cap
 (``max_tokens``), so each line also carries its worst case. The check before anything is sent
-compares the planned total with the budget; while requests are in flight the run's
+compares the **worst case** with the budget (a run planned at 0.0115 USD under a budget of
+0.012 USD could spend 0.0321 USD when every answer ran to 400 tokens); while requests are in
+flight the run's
 :class:`~llmrec.recommenders.llm.spend.SpendLimit` sends only what fits the budget at its worst
 case, given what answers have actually cost so far, and stops the run when the next request
 could pass it. ``results.json`` records the planned, worst-case and actual spend (``spend``).
@@ -58,7 +60,8 @@ def worst_case_total(lines: Iterable[PlanLine]) -> float:
 
 
 def check_budget(lines: Iterable[PlanLine], budget_usd: float, *, allow_unknown_cost: bool) -> None:
-    """Raise :class:`~llmrec.errors.BudgetExceededError` unless the run fits its budget.
+    """Raise :class:`~llmrec.errors.BudgetExceededError` unless the run fits its budget in the
+    worst case (every answer at its output cap; :func:`worst_case_total`).
 
     ``lines`` are the paid steps still to be performed (steps finished by an earlier run cost
     nothing now and are left out by the caller).
@@ -72,15 +75,18 @@ def check_budget(lines: Iterable[PlanLine], budget_usd: float, *, allow_unknown_
             f"cannot be checked against the budget of {budget_usd:.4f} USD: {names}. To run "
             f"them, {UNKNOWN_COST_HELP}"
         )
-    if total > budget_usd:
+    worst = worst_case_total(steps)
+    if worst > budget_usd:
         listed = "; ".join(
             f"{line.step}: {line.usd:.4f} USD"
+            + ("" if line.worst_usd is None else f" (worst case {line.worst_usd:.4f} USD)")
             for line in steps
             if line.will_run and line.usd is not None
         )
         raise BudgetExceededError(
-            f"this run would spend {total:.4f} USD in total, above the budget of "
-            f"{budget_usd:.2f} USD (budget_usd); nothing was sent. Steps: {listed}. Raise "
-            "budget_usd in the config, run fewer backends or test users, or mark a server that "
+            f"this run could spend {worst:.4f} USD in total if every answer ran to its "
+            f"max_tokens cap (planned {total:.4f} USD), above the budget of {budget_usd:.4f} "
+            f"USD (budget_usd); nothing was sent. Steps: {listed}. Raise budget_usd in the "
+            "config, lower max_tokens, run fewer backends or test users, or mark a server that "
             "bills nothing with `free = true`"
         )

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from llmrec.errors import ConfigError
 from llmrec.experiment.budget import check_budget, planned_total, worst_case_total
 from llmrec.experiment.config import ExperimentConfig, TruthSpec
-from llmrec.experiment.plan import PlanLine
+from llmrec.experiment.plan import FINETUNE_OFF, PlanLine
 from llmrec.experiment.results import DatasetResult, Results
 from llmrec.experiment.store import StageStore
 from llmrec.recommenders.llm.spend import SpendLimit
@@ -89,6 +89,8 @@ class RunContext:
     _probe: ProbeSet | None = field(default=None, init=False, repr=False)
     results: Results = field(init=False)
     """The results document being built (read it; add to it with :meth:`add_dataset`)."""
+    planned_stages: list[str] = field(default_factory=list, init=False)
+    """A dry run: the stages a real run would perform, named as its stage log names them."""
     spend: SpendLimit = field(init=False, repr=False)
     """The budget while requests are in flight, shared by every language-model backend."""
 
@@ -99,7 +101,15 @@ class RunContext:
     # -- what may be added ------------------------------------------------------------------
     def add_line(self, line: PlanLine, *, finished: bool = False) -> int:
         """Add a step to the plan and return its index. ``finished``: an earlier run did it,
-        so it costs nothing now and the budget check leaves it out."""
+        so it costs nothing now and the budget check leaves it out. A training step that will
+        not run is given its reason when it has none (fine-tuning off, or its model given)."""
+        if not line.will_run and line.reason is None and line.kind != "inference":
+            reason = (
+                "a fine-tuned model is given in the config (fine_tuned_models)"
+                if self.config.finetune.enabled
+                else FINETUNE_OFF
+            )
+            line = line.model_copy(update={"reason": reason})
         self._plan.append(line)
         index = len(self._plan) - 1
         if finished:

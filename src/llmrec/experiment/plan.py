@@ -13,7 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["PlanLine", "gpu_hours", "local_training_line"]
+__all__ = ["FINETUNE_OFF", "PlanLine", "gpu_hours", "local_training_line"]
+
+FINETUNE_OFF = "fine-tuning is off (finetune.enabled = false)"
+"""The reason a fine-tuning step is in the plan but not run: the config leaves it off."""
 
 
 class PlanLine(BaseModel):
@@ -32,6 +35,12 @@ class PlanLine(BaseModel):
     training step, a backend without a cap). Written only when known."""
     will_run: bool
     kind: str = "inference"
+    stage: str | None = None
+    """The stage that performs the step, named as the run's stage log names it
+    (``backend:TRUTH:LABEL``, ``rank:TRUTH:LABEL``); written only when set."""
+    reason: str | None = None
+    """Why the step will not run (``None`` when it will, or when no reason was given). Written
+    only when set."""
 
     def model_post_init(self, _context: Any, /) -> None:
         # ``kind`` is always written, also when left at its default (results.json of 0.1 has it)
@@ -41,16 +50,21 @@ class PlanLine(BaseModel):
         return self.model_dump()
 
     def __str__(self) -> str:
-        state = "will run" if self.will_run else "skipped"
+        if self.will_run:
+            state = "will run"
+        else:
+            state = "skipped" if self.reason is None else f"skipped: {self.reason}"
         usd = "unknown USD" if self.usd is None else f"{self.usd:.4f} USD"
         if self.worst_usd is not None:
             usd += f" (worst case {self.worst_usd:.4f} USD)"
         if self.kind == "training":
-            return f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
-        return (
-            f"{self.step}: {self.requests:,} requests, {self.input_tokens:,} input + "
-            f"{self.output_tokens:,} output tokens, {usd} ({state})"
-        )
+            text = f"{self.step}: {self.input_tokens:,} billed training tokens, {usd} ({state})"
+        else:
+            text = (
+                f"{self.step}: {self.requests:,} requests, {self.input_tokens:,} input + "
+                f"{self.output_tokens:,} output tokens, {usd} ({state})"
+            )
+        return text if self.stage is None else f"{text}; stage {self.stage}"
 
 
 def gpu_hours(flops: float, tflops: float) -> float:

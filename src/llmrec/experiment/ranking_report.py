@@ -11,14 +11,20 @@ backend and metric (strict, with its interval) and a marker for the valid-only n
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from llmrec.experiment.bars import BarPanel, BarSeries, bar_figure, save_png
 from llmrec.experiment.paired_table import paired_test_lines
 from llmrec.experiment.ranking_results import RankingCell, RankingResult
 from llmrec.experiment.results import DatasetResult, Results
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
     "RANKING_FIGURE",
     "has_ranking_figure",
+    "ranking_figure",
     "ranking_lines",
     "ranking_text",
     "write_ranking_figure",
@@ -55,7 +61,8 @@ def _intro(r: RankingResult) -> list[str]:
     orders = (
         f"Each set was shown in {r.repeats} seeded orders (repeat 0 is the sampled order); a "
         "number is the mean over the orders, with the 95 % Student-t interval over the orders "
-        "in brackets."
+        "in brackets, clipped to [0, 1] (the metrics' range; with few orders the t interval is "
+        "wide)."
         if r.repeats > 1
         else "95 % bootstrap interval over users in brackets."
     )
@@ -163,44 +170,45 @@ def has_ranking_figure(results: Results) -> bool:
     return bool(_panels(results))
 
 
-def write_ranking_figure(path: Path, results: Results) -> bool:
-    """One panel per candidate-ranking truth (PNG); ``False`` (nothing written) if none."""
+def ranking_figure(results: Results) -> Figure | None:
+    """One panel per candidate-ranking truth: a bar per backend and metric (strict, with its
+    interval) and a marker for the valid-only number; ``None`` if no truth ranked candidates."""
     panels = _panels(results)
     if not panels:
-        return False
-    import numpy as np
-
-    from llmrec.experiment.figure import bars_with_intervals, pyplot, save_png
-
-    plt = pyplot()
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
-    for ax, (name, r) in zip(axes[0], panels, strict=True):
-        x = np.arange(len(r.metrics))
-        width = 0.8 / max(len(r.backends), 1)
-        for i, (label, b) in enumerate(r.backends.items()):
-            pos = x + (i - (len(r.backends) - 1) / 2) * width
+        return None
+    out = []
+    for name, r in panels:
+        series = []
+        for label, b in r.backends.items():
             cells = [b.strict.get(m) for m in r.metrics]
-            values, err = bars_with_intervals(cells)
-            ax.bar(pos, values, width, label=label, yerr=err, capsize=2)
             valid = [b.valid_only.get(m) for m in r.metrics]
-            ax.plot(
-                pos,
-                [_num(c.mean if c else None) for c in valid],
-                linestyle="none",
-                marker="D",
-                markersize=5,
-                markerfacecolor="white",
-                markeredgecolor="black",
-                label="valid-only" if i == 0 else None,
+            series.append(
+                BarSeries(
+                    label=label,
+                    values=[_num(c.mean if c else None) for c in cells],
+                    low=[_num(c.ci_low if c else None) for c in cells],
+                    high=[_num(c.ci_high if c else None) for c in cells],
+                    markers=[_num(c.mean if c else None) for c in valid],
+                    marker_label="valid-only",
+                )
             )
-        ax.set_xticks(x, [_short(m) for m in r.metrics])
-        ax.set_ylim(0, 1.05)
         orders = f", {r.repeats} orders" if r.repeats > 1 else ""
-        ax.set_title(f"{name}: {r.n_candidates} candidates{orders}")
-        ax.set_ylabel("strict mean over test users")
-        ax.legend(fontsize="small", ncols=2)
-        ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+        out.append(
+            BarPanel(
+                f"{name}: {r.n_candidates} candidates{orders}",
+                [_short(m) for m in r.metrics],
+                series,
+                ylabel="strict mean over test users",
+            )
+        )
+    return bar_figure(out)
+
+
+def write_ranking_figure(path: Path, results: Results) -> bool:
+    """:func:`ranking_figure` as PNG; ``False`` (nothing written) if no truth ranked
+    candidates."""
+    fig = ranking_figure(results)
+    if fig is None:
+        return False
     save_png(fig, path)
     return True

@@ -25,8 +25,10 @@ from llmrec.experiment.ranking_report import (
     ranking_text,
     write_ranking_figure,
 )
+from llmrec.experiment.report_spend import spend_lines
 from llmrec.experiment.report_truths import (
     fitting_lines,
+    gold_head_text,
     holdout_truth_lines,
     summary_section,
     summary_text,
@@ -84,18 +86,15 @@ def _data_section(results: Results, config: ExperimentConfig) -> list[str]:
     ]
 
 
-def _truth_section(ds: DatasetResult) -> list[str]:
+def _truth_section(ds: DatasetResult, n_head: int | None = None) -> list[str]:
     if ds.kind not in (None, "neighbour"):
-        return holdout_truth_lines(ds)
+        return holdout_truth_lines(ds, n_head)
     ts = ds.truth_stats
-    share = ts.get("popular_share")
-    share_text = "n/a" if share is None else f"{share:.1%}"
     left = ", ".join(f"{n:,} {why.replace('_', ' ')}" for why, n in ts.get("left_out", {}).items())
     gold, neighbours = ts.get("gold_size", {}), ts.get("n_neighbours", {})
     return [
-        f"{ds.n_train:,} train / {ds.n_val:,} validation / {ds.n_test:,} test users. Share of "
-        "gold items among the 100 most-rated movies (how much of the truth is popularity): "
-        f"{share_text}.",
+        f"{ds.n_train:,} train / {ds.n_val:,} validation / {ds.n_test:,} test users. "
+        f"{gold_head_text(ds, n_head)}",
         "",
         f"Ground truth: {ts.get('n_examples', 0):,} users with gold of "
         f"{ts.get('n_targets') or 0:,} targets (left out: {left or 'none'}); gold size "
@@ -284,7 +283,7 @@ def _dataset_section(
     return [
         f"## Table {number}: {name}{kind}",
         "",
-        *_truth_section(ds),
+        *_truth_section(ds, config.n_head),
         *_metrics_section(ds, config),
         *ranking_lines(ds),
         *pointwise_lines(ds),
@@ -347,6 +346,7 @@ def render_markdown(results: Results | dict[str, Any], config: ExperimentConfig)
     doc = _as_results(results)
     parts = ["# llmrec: Large Language Models as Recommendation Systems, reproduced", ""]
     parts += _data_section(doc, config)
+    parts += spend_lines(doc)
     parts += summary_section(doc)
     parts += _probe_section(doc)
     for i, (name, ds) in enumerate(doc.datasets.items(), start=2):

@@ -7,6 +7,9 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from llmrec.experiment.results import DatasetResult, Results
 from llmrec.experiment.summary import summary_rows
 from llmrec.metrics.table import text_table
@@ -14,10 +17,13 @@ from llmrec.metrics.table import text_table
 __all__ = [
     "MEASURES",
     "fitting_lines",
+    "gold_head_share",
+    "gold_head_text",
     "holdout_truth_lines",
     "summary_section",
     "summary_text",
     "tallrec_lines",
+    "truth_measure",
 ]
 
 #: What each kind of truth measures, one line for the report.
@@ -31,6 +37,27 @@ MEASURES = {
     "1 + 19 candidates (LLaRA, LLMRank)",
     "tallrec": "TALLRec's yes/no task: will the user like the movie after ten rated ones",
 }
+
+
+def truth_measure(kind: str, spec: Mapping[str, Any] | None = None) -> str:
+    """What a truth measures, with the settings that tell two truths of one kind apart (the
+    neighbour truths' share of neighbours, so profileData50 and profileData60 read differently).
+    ``spec`` is the truth's entry of the run's config."""
+    spec = spec or {}
+    if kind == "neighbour":
+        share = float(spec.get("watch_factor", 0.5)) * 100
+        rating = spec.get("neighbour_min_rating", 5)
+        return (
+            f"the study's neighbour consensus: movies watched by at least {share:g} % of "
+            f"the target's neighbours (users who rated the target's top movies {rating} stars or "
+            "more); largely popularity"
+        )
+    if kind == "last_n" and "n" in spec:
+        return f"each user's {spec['n']} most recent ratings, held out"
+    if kind == "time_split" and spec.get("cutoff"):
+        return f"every rating on or after {spec['cutoff']}, held out (the future, for all users)"
+    return MEASURES.get(kind, kind)
+
 
 _RULES = {
     "other-users": "every rating of the users outside the test split",
@@ -81,19 +108,41 @@ def tallrec_lines(ds: DatasetResult) -> list[str]:
     ]
 
 
-def holdout_truth_lines(ds: DatasetResult) -> list[str]:
+def gold_head_share(ds: DatasetResult, n_head: int | None = None) -> tuple[float | None, str]:
+    """How much of the gold is popularity: one figure and its definition.
+
+    After evaluation it is the gold row of the beyond-accuracy table: the share of gold items
+    among the ``n_head`` most-rated movies of the fitting ratings, the head the backends'
+    recommendations are measured against. Before (a dry run) it is the truth's own statistic,
+    over the most-rated movies of the ratings it was built from."""
+    gold = (ds.beyond_accuracy or {}).get("gold")
+    if gold is not None and gold.head_share is not None:
+        most = "most-rated" if n_head is None else f"{n_head} most-rated"
+        return gold.head_share, f"the {most} movies of the fitting ratings"
+    top_k = ds.truth_stats.get("top_k", 100)
+    return ds.truth_stats.get("popular_share"), f"the {top_k} most-rated movies of the data"
+
+
+def gold_head_text(ds: DatasetResult, n_head: int | None = None) -> str:
+    """The report's sentence on :func:`gold_head_share`."""
+    share, among = gold_head_share(ds, n_head)
+    value = "n/a" if share is None else f"{share:.1%}"
+    return (
+        f"Share of gold items in the head ({among}; how much of the truth is popularity): {value}."
+    )
+
+
+def holdout_truth_lines(ds: DatasetResult, n_head: int | None = None) -> list[str]:
     """Split sizes and gold statistics of a holdout truth (no neighbours there)."""
     if ds.kind == "tallrec":
         return tallrec_lines(ds)
     ts = ds.truth_stats
-    share = ts.get("popular_share")
-    share_text = "n/a" if share is None else f"{share:.1%}"
     gold = ts.get("gold_size", {})
     return [
         f"Gold: {MEASURES.get(ds.kind or '', ds.kind or '')}.",
         "",
-        f"{ds.n_train:,} train / {ds.n_val:,} validation / {ds.n_test:,} test users. Share of "
-        f"gold items among the 100 most-rated movies: {share_text}.",
+        f"{ds.n_train:,} train / {ds.n_val:,} validation / {ds.n_test:,} test users. "
+        f"{gold_head_text(ds, n_head)}",
         "",
         f"Ground truth: {ts.get('n_examples', 0):,} users with gold of "
         f"{ts.get('n_targets') or 0:,} targets; gold size median {gold.get('median', 0):g}, "
@@ -124,13 +173,17 @@ def summary_section(results: Results) -> list[str]:
     if summary is None or not summary.truths:
         return []
     kinds = {name: results.datasets[name].kind or "neighbour" for name in summary.truths}
+    specs = results.config.get("truth") or {}
     out = [
         "## Summary: every backend on every truth",
         "",
         "Mean over each truth's test users, 95 % bootstrap interval in brackets. What each "
         "truth measures:",
         "",
-        *(f"- `{name}` ({kind}): {MEASURES.get(kind, kind)}" for name, kind in kinds.items()),
+        *(
+            f"- `{name}` ({kind}): {truth_measure(kind, specs.get(name))}"
+            for name, kind in kinds.items()
+        ),
         "",
     ]
     header = ["backend", *summary.truths]

@@ -57,6 +57,8 @@ class ExperimentResult:
     reused: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     dry_run: bool = False
+    planned: list[str] = field(default_factory=list)
+    """A dry run: the stages a real run would perform (the names ``ran`` would list)."""
 
     @property
     def report_path(self) -> Path:
@@ -192,4 +194,5 @@ def run(
         reused=ctx.store.reused,
         ran=ctx.store.ran,
         dry_run=dry_run,
+        planned=list(ctx.planned_stages),
     )

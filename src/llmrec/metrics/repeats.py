@@ -6,7 +6,9 @@ reports, per metric, the mean over repeats of the repeat means and its interval,
 
     mean ± t_{(1+c)/2, R−1} · s / √R          (s: standard deviation of the R repeat means)
 
-(Student's t over repeats; ``nan`` for one repeat, zero width when every repeat agrees), for the
+(Student's t over repeats; ``nan`` for one repeat, zero width when every repeat agrees; clipped
+to ``[0, 1]``, the range of every metric and rate here, since with few repeats the t quantile is
+large, 12.7 for two, and the raw interval would pass the range), for the
 strict and, given ``valid``, the valid-only metrics (:mod:`llmrec.metrics.validity`), and two
 measures of order sensitivity:
 
@@ -35,6 +37,10 @@ from llmrec.metrics.table import html_table, text_table
 from llmrec.metrics.validity import evaluate_validity
 
 __all__ = ["RepeatStat", "RepeatSummary", "summarize_repeats", "top1_flip_rate"]
+
+
+_RANGE = (0.0, 1.0)
+"""Every metric and rate summarised here lies in [0, 1]; intervals are clipped to it."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def _stat(values: Sequence[float], confidence: float) -> RepeatStat:
     from scipy import stats
 
     half = float(stats.t.ppf((1.0 + confidence) / 2.0, arr.size - 1)) * sd / math.sqrt(arr.size)
-    return RepeatStat(tuple(arr.tolist()), mean, mean - half, mean + half)
+    low, high = max(mean - half, _RANGE[0]), min(mean + half, _RANGE[1])
+    return RepeatStat(tuple(arr.tolist()), mean, low, high)
 
 
 @dataclass(frozen=True, repr=False)

@@ -78,10 +78,13 @@ def plan_backend(
     rec, entry, awaits = planned.rec, planned.entry, planned.awaits_arm
     if isinstance(rec, LanguageModelBackend):
         will_run = planned.why_not is None
+        stage = _stage(ctx, truth, spec, rec, ranking)
         line = _price(ctx, truth, spec, rec, catalog, ranking, will_run=will_run)
-        finished = (
-            will_run and not awaits and ctx.store.is_done(*_stage(ctx, truth, spec, rec, ranking))
-        )
+        named: dict[str, str] = {"stage": stage[0]}
+        if planned.why_not is not None:
+            named["reason"] = planned.why_not
+        line = line.model_copy(update=named)
+        finished = will_run and not awaits and ctx.store.is_done(*stage)
         planned.line = ctx.add_line(line, finished=finished)
         if planned.why_not is not None:
             entry.skipped = planned.why_not
@@ -206,6 +209,7 @@ def run_backend(
         return entry
     if ctx.dry_run:
         entry.planned = True
+        ctx.planned_stages.append(_stage(ctx, truth, spec, planned.rec, ranking)[0])
         return entry
     rec = planned.rec
     if planned.awaits_arm and planned.arm is not None:
@@ -216,8 +220,9 @@ def run_backend(
         rec = rec.with_model(model)
         if planned.line is not None:  # priced again with the real model: must still fit
             line = _price(ctx, truth, spec, rec, catalog, ranking, will_run=True)
+            line = line.model_copy(update={"stage": _stage(ctx, truth, spec, rec, ranking)[0]})
             old = ctx.replace_line(planned.line, line)
-            if line.usd != old.usd:
+            if (line.usd, line.worst_usd) != (old.usd, old.worst_usd):
                 ctx.check_budget()
     if ranking is not None:  # ranking = "candidates": rank_many on the candidate sets
         return ranking.run(spec, rec, entry, fitting, catalog, truth.parts["train"])

@@ -107,6 +107,7 @@ def plan_probes(ctx: RunContext, data: LoadedData) -> list[PlannedProbe]:
                 output_tokens=cost.output_tokens,
                 usd=cost.usd,
                 will_run=True,
+                stage=f"probe:{spec.display}",
             )
             ctx.add_line(line, finished=cost.requests == 0)
         out.append(planned)
