@@ -146,6 +146,11 @@ def test_paired_tests_between_every_two_backends_with_adjusted_p(finished: Any) 
         a, b = p.backends[comp["a"]], p.backends[comp["b"]]
         assert a.gauc.mean is not None and b.gauc.mean is not None
         assert cell["diff"] == pytest.approx(a.gauc.mean - b.gauc.mean, abs=1e-12)
+        pooled = comp["auc"]  # the pooled AUC, paired user bootstrap
+        assert a.auc.mean is not None and b.auc.mean is not None
+        assert pooled["diff"] == pytest.approx(a.auc.mean - b.auc.mean, abs=1e-12)
+        assert pooled["ci_low"] <= pooled["diff"] <= pooled["ci_high"]
+        assert 0 < pooled["pvalue"] <= pooled["pvalue_adj"] <= 1
 
 
 def test_the_report_shows_the_scores_and_the_skipped_backend(finished: Any) -> None:
@@ -154,6 +159,7 @@ def test_the_report_shows_the_scores_and_the_skipped_backend(finished: Any) -> N
     assert "Pointwise scoring of the 50 test rows" in report
     assert "| zero-shot | P(Yes) |" in report and "| itemknn | target score |" in report
     assert "Paired tests between backends on the per-user AUCs" in report
+    assert "The pooled AUC, paired" in report and "| zero-shot vs itemknn |" in report
     assert "`batch` skipped: cannot score likelihoods" in report
     assert "Not scored in this run" not in report
 
