@@ -24,6 +24,7 @@ from llmrec.recommenders.transformers_backend import TransformersRecommender
 DATA = {"kind": "synthetic", "n_users": 300, "n_movies": 800, "n_ratings": 9_000, "seed": 2}
 
 
+@pytest.mark.slow  # loads a local model and trains SASRec for an epoch
 def test_a_local_model_scores_p_yes_in_the_experiment(tmp_path: Path) -> None:
     from llmrec.testing.tiny_model import build_tiny_model
 
