@@ -136,7 +136,7 @@ def test_the_likelihood_names_are_pinned() -> None:
     from llmrec.recommenders.llm.pipeline import LanguageModelRecommender
     from llmrec.recommenders.transformers_backend import TransformersConfig
 
-    assert {"auc", "gauc", "evaluate_auc", "per_user_auc"} <= set(metrics.__all__)
+    assert {"auc", "compare_auc", "gauc", "evaluate_auc", "per_user_auc"} <= set(metrics.__all__)
     assert "CapabilityError" in errors.__all__
     assert tallrec.TallRecSplit is tallrec.TallRecSet
     assert callable(tallrec.score)

@@ -146,6 +146,11 @@ def test_paired_tests_between_every_two_backends_with_adjusted_p(finished: Any) 
         a, b = p.backends[comp["a"]], p.backends[comp["b"]]
         assert a.gauc.mean is not None and b.gauc.mean is not None
         assert cell["diff"] == pytest.approx(a.gauc.mean - b.gauc.mean, abs=1e-12)
+        pooled = comp["auc"]  # the pooled AUC, paired user bootstrap
+        assert a.auc.mean is not None and b.auc.mean is not None
+        assert pooled["diff"] == pytest.approx(a.auc.mean - b.auc.mean, abs=1e-12)
+        assert pooled["ci_low"] <= pooled["diff"] <= pooled["ci_high"]
+        assert 0 < pooled["pvalue"] <= pooled["pvalue_adj"] <= 1
 
 
 def test_the_report_shows_the_scores_and_the_skipped_backend(finished: Any) -> None:
@@ -154,6 +159,7 @@ def test_the_report_shows_the_scores_and_the_skipped_backend(finished: Any) -> N
     assert "Pointwise scoring of the 50 test rows" in report
     assert "| zero-shot | P(Yes) |" in report and "| itemknn | target score |" in report
     assert "Paired tests between backends on the per-user AUCs" in report
+    assert "The pooled AUC, paired" in report and "| zero-shot vs itemknn |" in report
     assert "`batch` skipped: cannot score likelihoods" in report
     assert "Not scored in this run" not in report
 
@@ -176,3 +182,56 @@ def test_a_dry_run_prices_the_likelihood_requests(tmp_path: Path) -> None:
     entries = {e["label"]: e for e in result.results["datasets"]["tr"]["backends"]}
     assert entries["zero-shot"]["planned"] is True
     assert "pointwise" not in result.results["datasets"]["tr"]
+
+
+def test_an_interrupted_run_pays_only_for_what_did_not_arrive(tmp_path: Path) -> None:
+    from llmrec.errors import BackendError
+
+    failing = {"on": True}
+    test = _test_set()
+    broken = {r["input"] for r in test.to_alpaca()[10:13]}
+
+    def flaky(body: dict[str, Any]) -> dict[str, float]:
+        if failing["on"] and body["messages"][-1]["content"] in broken:
+            raise RuntimeError("the server went away")
+        return top_tokens(body)
+
+    backends = [
+        {"name": "popularity"},
+        {"name": "openai-zero-shot", "label": "zero-shot", "config": {"max_retries": 0}},
+    ]
+    with LocalOpenAIServer(lambda body: "Yes", logprobs=flaky) as server:
+        config = _config(server.base_url).model_copy(
+            update={"backends": ExperimentConfig.model_validate({"backends": backends}).backends}
+        )
+        with pytest.raises(BackendError, match="failed for likelihood"):
+            run(config, tmp_path, progress=False)
+        first = len(server.requests)
+        failing["on"] = False
+        result = run(config, tmp_path, progress=False)
+        again = len(server.requests) - first
+    assert first == 50 and again == 3  # only the three that failed are asked again
+    p = Results.from_json_dict(result.results).datasets["tr"].pointwise
+    assert p is not None and p.backends["zero-shot"].n_rows == 50
+
+
+def test_a_backend_without_credentials_is_priced_and_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    config = ExperimentConfig.model_validate(
+        {
+            "data": DATA,
+            "truth": TRUTH,
+            "truth_replace": True,
+            "n_bootstrap": 20,
+            "backends": [{"name": "popularity"}, {"name": "openai-zero-shot", "label": "zs"}],
+        }
+    )
+    result = run(config, tmp_path, progress=False)
+    line = next(line for line in result.plan if "zs scores P(Yes)" in line.step)
+    assert line.requests == 50 and line.will_run is False and line.usd is not None
+    entry = next(e for e in result.results["datasets"]["tr"]["backends"] if e["label"] == "zs")
+    assert "OPENAI_API_KEY" in entry["skipped"] and entry["estimated_cost_usd"] == line.usd
+    assert list(result.results["datasets"]["tr"]["pointwise"]["backends"]) == ["popularity"]

@@ -24,6 +24,7 @@ from llmrec.recommenders.transformers_backend import TransformersRecommender
 DATA = {"kind": "synthetic", "n_users": 300, "n_movies": 800, "n_ratings": 9_000, "seed": 2}
 
 
+@pytest.mark.slow  # loads a local model and trains SASRec for an epoch
 def test_a_local_model_scores_p_yes_in_the_experiment(tmp_path: Path) -> None:
     from llmrec.testing.tiny_model import build_tiny_model
 
@@ -43,6 +44,7 @@ def test_a_local_model_scores_p_yes_in_the_experiment(tmp_path: Path) -> None:
             "backends": [
                 {"name": "popularity"},
                 {"name": "transformers", "label": "tiny", "config": {"model": str(model)}},
+                {"name": "sasrec", "config": {"epochs": 1, "device": "cpu", "hidden_size": 16}},
             ],
         }
     )
@@ -55,5 +57,11 @@ def test_a_local_model_scores_p_yes_in_the_experiment(tmp_path: Path) -> None:
     want = tallrec.score(outside.fit(ratings, catalog), rows)
     assert np.allclose(stored, want, rtol=0, atol=1e-6)
     assert p.backends["tiny"].auc.mean == pytest.approx(auc(test.liked, stored), abs=1e-12)
-    assert p.comparisons is not None and list(p.comparisons) == ["tiny vs popularity"]
+    assert p.comparisons is not None
+    assert set(p.comparisons) == {"tiny vs popularity", "sasrec vs popularity", "sasrec vs tiny"}
+    # a sequential backend scores the target after the row's history (issue 22, item 3)
+    sasrec = p.backends["sasrec"]
+    assert sasrec.scorer == "target score" and sasrec.auc.mean is not None
+    with open(tmp_path / "out" / sasrec.file, encoding="utf-8") as fh:
+        assert len([r for r in csv.DictReader(fh) if np.isfinite(float(r["score"]))]) == 50
     assert run(config, tmp_path / "out", progress=False).ran == []

@@ -80,3 +80,36 @@ def test_evaluate_auc_reports_pair_for_compare() -> None:
     assert result.results["gauc"].t_pvalue < 1e-3
     lo, hi = a.options["auc"]["ci_low"], a.options["auc"]["ci_high"]
     assert lo <= a.options["auc"]["mean"] <= hi
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_compare_auc_is_paired_and_antisymmetric(seed: int) -> None:
+    from llmrec.metrics import compare_auc
+
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(12), 4)
+    labels = np.tile([1, 0, 1, 0], 12)
+    a = labels + rng.normal(size=labels.size)
+    b = rng.normal(size=labels.size)
+    ab = compare_auc(users, labels, a, b, n_bootstrap=200, seed=seed)
+    ba = compare_auc(users, labels, b, a, n_bootstrap=200, seed=seed)
+    assert ab["diff"] == pytest.approx(auc(labels, a) - auc(labels, b), abs=1e-12)
+    assert ba["diff"] == pytest.approx(-ab["diff"], abs=1e-12)
+    assert ba["ci_low"] == pytest.approx(-ab["ci_high"]) and ab["pvalue"] == ba["pvalue"]
+    assert ab["ci_low"] <= ab["ci_high"] and 0 < ab["pvalue"] <= 1
+    same = compare_auc(users, labels, a, a, n_bootstrap=200, seed=seed)
+    assert (same["diff"], same["ci_low"], same["ci_high"], same["pvalue"]) == (0, 0, 0, 1)
+
+
+def test_compare_auc_finds_a_clearly_better_scoring() -> None:
+    from llmrec.metrics import compare_auc
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(40), 6)
+    labels = np.tile([1, 1, 1, 0, 0, 0], 40)
+    good = labels + rng.normal(scale=0.5, size=labels.size)
+    noise = rng.normal(size=labels.size)
+    result = compare_auc(users, labels, good, noise, n_bootstrap=500)
+    assert result["diff"] > 0.3 and result["ci_low"] > 0 and result["pvalue"] < 0.01
+    assert result["n_bootstrap"] == 500

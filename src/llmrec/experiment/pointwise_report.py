@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from llmrec.experiment.paired_table import paired_test_lines
 from llmrec.experiment.pointwise_results import PointwiseCell, PointwiseResult
+from llmrec.experiment.pvalues import format_p
 from llmrec.experiment.results import DatasetResult
 
 __all__ = ["pointwise_lines", "pointwise_text"]
@@ -28,11 +29,35 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _auc_tests(p: PointwiseResult) -> list[str]:
+    """The pooled AUC of every two backends: Δ, its paired bootstrap interval and p-value."""
+    adjusted = p.p_adjust not in (None, "none")
+    rows = []
+    for pair, comp in (p.comparisons or {}).items():
+        c = comp.get("auc")
+        if not isinstance(c, dict):
+            continue
+        ci = "–" if c["ci_low"] is None else f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]"
+        row = [pair, f"{c['diff']:+.4f}", ci, format_p(c["pvalue"])]
+        rows.append([*row, format_p(c.get("pvalue_adj"))] if adjusted else row)
+    if not rows:
+        return []
+    header = ["backends", "Δ AUC", "95 % interval", "bootstrap p"]
+    header += [f"{p.p_adjust} adj."] if adjusted else []
+    return [
+        "The pooled AUC, paired: users resampled once for both backends (Δ = first − second):",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
 def _tests(p: PointwiseResult) -> list[str]:
     intro = (
         "Paired tests between backends on the per-user AUCs of the same rows (Δ = first − second):"
     )
-    return paired_test_lines(intro, p.comparisons, ["gauc"], p.p_adjust, name=lambda m: "gAUC")
+    gauc = paired_test_lines(intro, p.comparisons, ["gauc"], p.p_adjust, name=lambda m: "gAUC")
+    return [*_auc_tests(p), *gauc]
 
 
 def pointwise_lines(ds: DatasetResult) -> list[str]:

@@ -4,7 +4,8 @@ A pointwise truth (``kind = "tallrec"``) asks every backend for one score per te
 the user like the target movie?) and reads the scores by AUC against the labels: the pooled
 AUC over every row and the per-user average (gAUC), each with its 95 % percentile bootstrap
 interval over users (:func:`llmrec.metrics.evaluate_auc`), and paired tests between every two
-scored backends on the per-user AUCs of the same rows (:func:`llmrec.metrics.compare`).
+scored backends on the per-user AUCs of the same rows (:func:`llmrec.metrics.compare`) and on
+the pooled AUC (a paired user bootstrap, :func:`llmrec.metrics.compare_auc`).
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ class PointwiseResult(_Model):
     backends: dict[str, PointwiseBackend] = Field(default_factory=dict)
     comparisons: dict[str, dict[str, Any]] | None = Field(
         None,
-        description="Comparison.to_dict() of gAUC per pair 'B vs A' of scored backends (the "
-        "same rows), with adjusted p-values beside the raw ones.",
+        description="Per pair 'B vs A' of scored backends (the same rows): Comparison.to_dict() "
+        "of the per-user AUCs (results.gauc) and, under 'auc', the pooled AUC's paired "
+        "bootstrap (metrics.compare_auc); adjusted p-values beside the raw ones.",
     )
     p_adjust: str | None = None
     undefined: str | None = Field(None, description="Why AUC is undefined on these rows.")

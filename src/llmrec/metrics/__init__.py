@@ -11,7 +11,8 @@ Every definition, with its formula and the tools it matches, is in ``docs/metric
 * :func:`compare` → :class:`Comparison` (paired t, Wilcoxon, randomisation, effect sizes);
   :func:`adjust_pvalues` (Holm, Bonferroni, Benjamini-Hochberg) for a family of such tests;
 * pointwise scores: :func:`auc`, :func:`gauc` (per-user mean), :func:`evaluate_auc` (both,
-  with bootstrap intervals, as a :class:`MetricReport`);
+  with bootstrap intervals, as a :class:`MetricReport`), :func:`compare_auc` (two scorings of
+  the same rows, paired);
 * long tail: every metric as ``FAMILY_tail@K`` with ``evaluate(..., head=...)``;
   :func:`head_share`, :func:`head_items` (see :mod:`llmrec.metrics.tail`);
 * beyond accuracy: coverage, popularity, novelty, hallucination / invalid-output / duplicate rates;
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from llmrec.metrics._hits import PAD, HitMatrix, build_hit_matrix
 from llmrec.metrics.ap import average_precision, average_precision_batch
-from llmrec.metrics.auc import auc, evaluate_auc, gauc, per_user_auc
+from llmrec.metrics.auc import auc, compare_auc, evaluate_auc, gauc, per_user_auc
 from llmrec.metrics.beyond import (
     catalog_coverage,
     duplicate_rate,
@@ -69,6 +70,7 @@ __all__ = [
     "build_hit_matrix",
     "catalog_coverage",
     "compare",
+    "compare_auc",
     "duplicate_rate",
     "evaluate",
     "evaluate_auc",

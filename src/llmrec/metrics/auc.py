@@ -13,6 +13,10 @@
   are the users' AUCs (metric ``"gauc"``), so bootstrap intervals over users and
   :func:`~llmrec.metrics.compare`'s paired tests work as for the ranking metrics; the pooled
   AUC and its user-bootstrap interval are in ``options["auc"]``.
+* :func:`compare_auc`: the pooled AUC of two scorings of the same rows, paired: the difference,
+  its percentile interval and a two-sided bootstrap p-value, resampling users (each with all
+  their rows) once for both scorings, so the correlation between them is kept (the bootstrap
+  alternative to DeLong et al., Biometrics 1988).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from llmrec.errors import ConfigError
 from llmrec.metrics._bootstrap import bootstrap_ci
 from llmrec.metrics.report import MetricReport
 
-__all__ = ["auc", "evaluate_auc", "gauc", "per_user_auc"]
+__all__ = ["auc", "compare_auc", "evaluate_auc", "gauc", "per_user_auc"]
 
 
 def _arrays(
@@ -178,3 +182,62 @@ def _pooled_ci(
     a = (1.0 - confidence) / 2.0
     low, high = np.quantile(np.asarray(draws), [a, 1.0 - a])
     return float(low), float(high)
+
+
+def compare_auc(
+    users: Sequence[Hashable] | npt.ArrayLike,
+    labels: npt.ArrayLike,
+    scores_a: npt.ArrayLike,
+    scores_b: npt.ArrayLike,
+    *,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Paired comparison of the pooled AUC of ``scores_a`` and ``scores_b`` on the same rows.
+
+    Returns ``{"auc_a", "auc_b", "diff", "ci_low", "ci_high", "pvalue", "n_bootstrap"}``:
+    ``diff = AUC(a) − AUC(b)``; the interval is the percentile interval of the difference over
+    ``n_bootstrap`` user resamples (the same resample for both, so the pairing is kept); the
+    p-value is two-sided, ``min(1, 2·min(#(d ≤ 0) + 1, #(d ≥ 0) + 1) / (B + 1))`` over the
+    resampled differences ``d`` (``None`` without resamples). Resamples with one class only are
+    left out.
+    """
+    y, a = _arrays(labels, scores_a)
+    _, b = _arrays(labels, scores_b)
+    diff = auc(y, a) - auc(y, b)
+    groups: dict[Hashable, list[int]] = {}
+    u = np.asarray(users).tolist()
+    if len(u) != y.size:
+        raise ConfigError(f"users has {len(u)} entries for {y.size} labels")
+    for i, user in enumerate(u):
+        groups.setdefault(user, []).append(i)
+    index = [np.asarray(g, dtype=np.intp) for g in groups.values()]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        pick = rng.integers(0, len(index), size=len(index))
+        rows = np.concatenate([index[j] for j in pick])
+        da, db = _auc(y[rows], a[rows]), _auc(y[rows], b[rows])
+        if not np.isnan(da):
+            draws.append(da - db)
+    out: dict[str, Any] = {
+        "auc_a": auc(y, a),
+        "auc_b": auc(y, b),
+        "diff": diff,
+        "ci_low": None,
+        "ci_high": None,
+        "pvalue": None,
+        "n_bootstrap": len(draws),
+    }
+    if draws:
+        d = np.asarray(draws)
+        q = (1.0 - confidence) / 2.0
+        low, high = np.quantile(d, [q, 1.0 - q])
+        below, above = int((d <= 0).sum()) + 1, int((d >= 0).sum()) + 1
+        out.update(
+            ci_low=float(low),
+            ci_high=float(high),
+            pvalue=min(1.0, 2.0 * min(below, above) / (d.size + 1)),
+        )
+    return out

@@ -25,10 +25,12 @@ For a ``[truth.NAME]`` with ``kind = "tallrec"``, after its files (:mod:`.tallre
    as they arrive, so a run stopped half-way pays for nothing twice.
 
 3. **evaluate**: AUC and gAUC with 95 % bootstrap intervals over users
-   (:func:`llmrec.metrics.evaluate_auc`), and paired tests (t, Wilcoxon, randomisation,
-   Cohen's d_z) between every two scored backends on the per-user AUCs of the same rows, as
-   the stage ``pointwise-tests:NAME`` (``metrics/NAME.pointwise_comparisons.json``), adjusted
-   for multiple tests like every table of paired tests (``p_adjust``).
+   (:func:`llmrec.metrics.evaluate_auc`), and between every two scored backends on the same
+   rows: paired tests (t, Wilcoxon, randomisation, Cohen's d_z) of the per-user AUCs, and the
+   pooled AUC's difference with its paired user-bootstrap interval and p-value
+   (:func:`llmrec.metrics.compare_auc`), as the stage ``pointwise-tests:NAME``
+   (``metrics/NAME.pointwise_comparisons.json``), adjusted for multiple tests like every table
+   of paired tests (``p_adjust``; the AUC p-values over the table's pairs).
 """
 
 from __future__ import annotations
@@ -261,6 +263,7 @@ def score_pointwise(ctx: RunContext, planned: PlannedPointwise, data: LoadedData
     )
     reports: dict[str, MetricReport] = {}
     files: dict[str, str] = {}
+    scored: dict[str, npt.NDArray[np.float64]] = {}
     for scorer in planned.scorers:
         if ctx.dry_run:
             scorer.entry.planned = True
@@ -277,6 +280,7 @@ def score_pointwise(ctx: RunContext, planned: PlannedPointwise, data: LoadedData
                 test.user_id, labels, scores, n_bootstrap=config.n_bootstrap, seed=config.seed
             )
             reports[scorer.entry.label] = report
+            scored[scorer.entry.label] = scores
             pooled = report.options["auc"]
             auc_cell = _cell(pooled["mean"], pooled["ci_low"], pooled["ci_high"])
             gauc_cell = _cell(report.means["gauc"], *report.ci["gauc"])
@@ -303,12 +307,12 @@ def score_pointwise(ctx: RunContext, planned: PlannedPointwise, data: LoadedData
     if len(reports) > 1:
         from llmrec.experiment.pvalues import adjust_family
 
-        tests = _paired_tests(ctx, planned, reports, files)
-        result.comparisons = adjust_family(tests, ctx.config.p_adjust)
+        tests = _paired_tests(ctx, planned, reports, scored, files)
+        result.comparisons = _adjust_auc(adjust_family(tests, ctx.config.p_adjust) or {}, ctx)
         result.p_adjust = ctx.config.p_adjust
     stats["scored"] = bool(result.backends)
     sizes = stats["rows"]
-    scored: dict[str, Any] = {} if ctx.dry_run else {"pointwise": result}
+    fields: dict[str, Any] = {} if ctx.dry_run else {"pointwise": result}
     return DatasetResult(
         truth_stats=stats,
         n_train=sizes["train"],
@@ -318,34 +322,53 @@ def score_pointwise(ctx: RunContext, planned: PlannedPointwise, data: LoadedData
         fine_tuned_model=None,
         backends=planned.entries,
         kind="tallrec",
-        **scored,
+        **fields,
     )
+
+
+def _adjust_auc(comparisons: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """The pooled-AUC bootstrap p-values adjusted over the table's pairs (``pvalue_adj``)."""
+    method = ctx.config.p_adjust
+    cells = [c["auc"] for c in comparisons.values() if isinstance(c.get("auc"), dict)]
+    if method == "none" or not cells:
+        return comparisons
+    from llmrec.metrics import adjust_pvalues
+
+    raw = [float("nan") if c["pvalue"] is None else float(c["pvalue"]) for c in cells]
+    for cell, value in zip(cells, adjust_pvalues(raw, method=method).tolist(), strict=True):
+        cell["pvalue_adj"] = None if value != value else float(value)
+    return comparisons
 
 
 def _paired_tests(
     ctx: RunContext,
     planned: PlannedPointwise,
     reports: dict[str, MetricReport],
+    scores: dict[str, npt.NDArray[np.float64]],
     files: dict[str, str],
 ) -> dict[str, Any]:
-    """Every later scored backend against every earlier one on the per-user AUCs (the stage
-    ``pointwise-tests:NAME``, keyed by the score files' bytes and the seed)."""
+    """Every later scored backend against every earlier one: the paired tests of the per-user
+    AUCs (``results.gauc``) and the paired user bootstrap of the pooled AUC (``auc``), as the
+    stage ``pointwise-tests:NAME`` (keyed by the score files' bytes and the seed)."""
     from llmrec._io import file_sha256
     from llmrec.experiment.arm_tests import arm_pairs
-    from llmrec.metrics import compare
+    from llmrec.metrics import compare, compare_auc
 
     path = f"metrics/{planned.name}.pointwise_comparisons.json"
-    seed = ctx.config.seed
+    seed, n_boot, test = ctx.config.seed, ctx.config.n_bootstrap, planned.test
     digests = {label: file_sha256(ctx.out / f) for label, f in files.items()}
 
     def work() -> None:
         out: dict[str, Any] = {}
         for a, b in arm_pairs(list(reports)):
             comparison = compare(reports[a], reports[b], metrics=["gauc"], seed=seed).to_dict()
-            out[f"{a} vs {b}"] = {"a": a, "b": b, **comparison}
+            pooled = compare_auc(
+                test.user_id, test.liked, scores[a], scores[b], n_bootstrap=n_boot, seed=seed
+            )
+            out[f"{a} vs {b}"] = {"a": a, "b": b, **comparison, "auc": pooled}
         write_json_atomic(ctx.out / path, out)
 
-    key = stage_key(planned.key, digests, seed, ctx.config.n_bootstrap, "pointwise-tests")
+    key = stage_key(planned.key, digests, seed, n_boot, "pointwise-tests")
     ctx.store.run(f"pointwise-tests:{planned.name}", key, [path], work)
     loaded: dict[str, Any] = json.loads((ctx.out / path).read_text("utf-8"))
     return loaded
