@@ -153,6 +153,22 @@ def test_the_budget_stops_the_probe_before_anything_is_sent(
         assert report.cost_usd is None and len(server.requests) == 10
 
 
+def test_the_probe_budget_is_checked_at_the_worst_case(catalog: Catalog, tmp_path: Path) -> None:
+    # issue 26, item 1: a short expected answer may still run to max_tokens
+    probe = MemorisationProbe(max_items=10)
+    with LocalOpenAIServer() as server:
+        backend = _backend(server, tmp_path / "c.sqlite")
+        cost = probe.plan(backend, catalog).cost
+        assert cost.usd is not None and cost.worst_usd is not None
+        assert cost.worst_usd > 2 * cost.usd
+        with pytest.raises(BudgetExceededError, match="max_tokens cap") as info:
+            probe.run(backend, catalog, budget_usd=(cost.usd + cost.worst_usd) / 2)
+        assert f"could spend {cost.worst_usd:.4f} USD" in str(info.value)
+        assert server.requests == []
+        probe.run(backend, catalog, budget_usd=cost.worst_usd * 1.01)
+        assert len(server.requests) == 10
+
+
 def test_replay_only_names_the_first_question_without_an_answer(
     catalog: Catalog, tmp_path: Path
 ) -> None:

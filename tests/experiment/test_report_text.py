@@ -95,6 +95,10 @@ def test_the_gold_head_share_is_one_figure(
         assert f"({stated} of gold items among the 100 most-rated movies of the fitting" in (
             printed
         )
+    # fine-tuning is off: its file's cost is what it would cost, not a step of this run
+    truth_lines = [line for line in printed.splitlines() if "users with gold" in line]
+    assert len(truth_lines) == 3
+    assert all("USD (fine-tuning is off) for 2 epochs" in line for line in truth_lines)
     # the paid steps come before the run's last line
     assert printed.index("Paid steps") < printed.index("Done in")
     assert printed.rstrip().splitlines()[-1].startswith("Done in")

@@ -102,6 +102,8 @@ def _print_summary(result: ExperimentResult, config: ExperimentConfig, seconds: 
         share, among = gold_head_share(result.document.datasets[name], config.n_head)
         usd = ft.get("training_cost_usd", 0)
         cost = "unknown USD" if usd is None else f"{usd:.2f} USD"
+        if not config.finetune.enabled:
+            cost = f"would cost {cost} (fine-tuning is off)"
         print(
             f"{name} ({ds.get('kind', 'neighbour')} truth): {ts.get('n_examples', 0):,} "
             "users with gold "

@@ -1,6 +1,7 @@
 """The experiment's outputs: ``results.json``, ``report.md`` and ``figure.png``.
 
-The Markdown report opens with the summary (every backend on every truth: P@5 and NDCG@10 with
+The Markdown report opens with the data, the spend (:mod:`.report_spend`: budget, planned,
+worst-case and actual USD) and the summary (every backend on every truth: P@5 and NDCG@10 with
 95 % intervals, and the share of recommendations in the head), then has one table per truth laid
 out like the study's Tables 2 and 3 (a row per metric, a column per backend, 95 % bootstrap
 intervals), then the paired tests against the baseline, the data-set statistics and the

@@ -135,7 +135,9 @@ class GenerationReader:
             expected = questions[request.index].expected
             n_out += count_tokens(expected, encoding=encoding) + 1
         usd = backend.token_cost(n_in, n_out) if todo else 0.0
-        return CostEstimate(backend.model_id, len(todo), n_in, n_out, usd)
+        cap = backend.max_output_tokens
+        worst = None if cap is None else backend.token_cost(n_in, len(todo) * cap)
+        return CostEstimate(backend.model_id, len(todo), n_in, n_out, usd, worst)
 
     def plan(self, backend: Any, questions: Sequence[ProbeQuestion]) -> ProbePlan:
         pipeline = _pipeline(backend)
@@ -190,8 +192,9 @@ class GenerationReader:
 
 def check_budget(cost: CostEstimate, budget_usd: float | None, allow_unknown_cost: bool) -> None:
     """Raise :class:`~llmrec.errors.BudgetExceededError` before sending when the uncached
-    requests cost more than ``budget_usd``, or an unknown amount without
-    ``allow_unknown_cost`` (``budget_usd=None``: no limit)."""
+    requests could cost more than ``budget_usd`` in the worst case (every answer at the
+    backend's ``max_tokens`` cap; the planned cost when no cap is known), or an unknown amount
+    without ``allow_unknown_cost`` (``budget_usd=None``: no limit)."""
     if budget_usd is None:
         return
     if cost.usd is None:
@@ -204,11 +207,13 @@ def check_budget(cost: CostEstimate, budget_usd: float | None, allow_unknown_cos
                 "unknown cost (allow_unknown_cost=True, --allow-unknown-cost)"
             )
         return
-    if cost.usd > budget_usd:
+    worst = cost.usd if cost.worst_usd is None else max(cost.usd, cost.worst_usd)
+    if worst > budget_usd:
         raise BudgetExceededError(
-            f"the probe would spend {cost.usd:.4f} USD on {cost.requests:,} requests to "
-            f"{cost.model}, above the budget of {budget_usd:.4f} USD; nothing was sent. Raise "
-            "the budget or probe fewer items (max_items)"
+            f"the probe could spend {worst:.4f} USD on {cost.requests:,} requests to "
+            f"{cost.model} if every answer ran to its max_tokens cap (planned {cost.usd:.4f} "
+            f"USD), above the budget of {budget_usd:.4f} USD; nothing was sent. Raise the "
+            "budget, lower max_tokens or probe fewer items (max_items)"
         )
 
 

@@ -106,6 +106,7 @@ def plan_probes(ctx: RunContext, data: LoadedData) -> list[PlannedProbe]:
                 input_tokens=cost.input_tokens,
                 output_tokens=cost.output_tokens,
                 usd=cost.usd,
+                worst_usd=cost.worst_usd,
                 will_run=True,
                 stage=f"probe:{spec.display}",
             )
