@@ -189,13 +189,5 @@ def test_workers_without_room_for_the_mapped_matrices_share_the_parents(
     def full_disk(core: object, folder: object) -> object:
         raise OSError(28, "No space left on device")
 
-    assert _sparse.core_is_shared(_sparse.build_core(synthetic, tool.config))
-    # matrices in private memory are written to files for the workers; no room there: the
-    # workers inherit the parent's pages
-    monkeypatch.setattr(_sparse, "_shared", lambda n, dtype: np.empty(n, dtype))
-    _sparse.forget_shared_ones()
-    assert not _sparse.core_is_shared(_sparse.build_core(synthetic, tool.config))
-    assert tool.build(synthetic, n_jobs=2, progress=False).examples == mapped.examples
     monkeypatch.setattr(_sparse, "mapped_core", full_disk)
     assert tool.build(synthetic, n_jobs=2, progress=False).examples == mapped.examples
-    _sparse.forget_shared_ones()

@@ -47,10 +47,8 @@ __all__ = [
     "Core",
     "HotMatrix",
     "build_core",
-    "core_is_shared",
     "count_dtype",
     "forget_shared_ones",
-    "is_shared",
     "mapped_core",
     "ones_like",
     "release_pages",
@@ -135,6 +133,8 @@ def _dense_index(raw: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], Int
         present = np.zeros(hi - base + 1, dtype=np.bool_)
         present[offset] = True
         distinct = (np.flatnonzero(present) + base).astype(np.int32)
+        if distinct.size == hi - lo + 1:  # every id in the range (Netflix's movies): no lookup
+            return distinct, np.subtract(raw, lo, dtype=np.int32)
         lookup = np.cumsum(present, dtype=np.int32) - 1
         return distinct, lookup[offset]
     distinct, inverse = np.unique(raw, return_inverse=True)
@@ -174,35 +174,12 @@ def _raise_duplicate(
 _ONES: dict[str, npt.NDArray[np.integer]] = {}
 
 
-def _shared(n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-    """An uninitialised array in anonymous shared memory (``MAP_SHARED``).
-
-    Processes forked later see the same pages without a copy, and (unlike private memory) a
-    fork does not copy their page-table entries: a worker's resident memory counts only the
-    pages it reads. The large arrays of the core live there, so forked workers share them as
-    they are, with no file written (see :func:`is_shared`).
-    """
-    size = int(n) * np.dtype(dtype).itemsize
-    if size == 0:
-        return np.empty(n, dtype=dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype, count=n)
-
-
-def is_shared(array: npt.NDArray[Any]) -> bool:
-    """Whether ``array`` lives in shared memory or a file mapping (a fork copies nothing)."""
-    base: object = array
-    while isinstance(base, np.ndarray | memoryview):
-        base = base.base if isinstance(base, np.ndarray) else base.obj
-    return isinstance(base, mmap.mmap)
-
-
 def _ones(n: int, dtype: npt.DTypeLike) -> npt.NDArray[np.integer]:
     """``n`` ones of ``dtype``: a view of one buffer shared by every indicator (never written)."""
     key = np.dtype(dtype).str
     buf = _ONES.get(key)
     if buf is None or buf.size < n:
-        buf = _shared(max(n, 1), dtype)
-        buf.fill(1)
+        buf = np.ones(max(n, 1), dtype=dtype)
         buf.flags.writeable = False
         _ONES[key] = buf
     return buf[:n]
@@ -274,9 +251,9 @@ def _grouped(
     except ImportError:  # pragma: no cover - a scipy without it: the public constructor
         coo = sp.coo_array((data, (rows, cols)), shape=shape)
         return sp.csr_array(coo)
-    indptr = _shared(shape[0] + 1, np.int32)
-    indices = _shared(rows.size, np.int32)
-    values = _shared(rows.size, data.dtype)
+    indptr = np.empty(shape[0] + 1, dtype=np.int32)
+    indices = np.empty(rows.size, dtype=np.int32)
+    values = np.empty(rows.size, dtype=data.dtype)
     coo_tocsr(shape[0], shape[1], rows.size, rows, cols, data, indptr, indices, values)
     return sp.csr_array((values, indices, indptr), shape=shape, copy=False)
 
@@ -367,22 +344,11 @@ def _hot(
     kept = np.empty(keep.size + 1, dtype=np.int64 if keep.size >= 2**31 else np.int32)
     kept[0] = 0
     np.cumsum(keep, out=kept[1:])
-    indptr = _shared(watched.indptr.size, np.int32)
-    indptr[:] = kept[watched.indptr]
-    indices = _shared(int(kept[-1]), position.dtype)
+    indptr = kept[watched.indptr].astype(np.int32, copy=False)
     del kept
-    np.compress(keep, position[watched.indices], out=indices)  # 2 bytes an entry
+    indices = position[watched.indices][keep]  # 2 bytes an entry
     del keep
     return HotMatrix(indptr, indices, movies, watched.shape, watched.data.dtype), need
-
-
-def core_is_shared(core: Core) -> bool:
-    """Whether every large array of ``core`` is in shared memory (as :func:`build_core` leaves
-    it on the usual path), so forked workers can use it without :func:`mapped_core`."""
-    arrays = [core.watched_hot.indptr, core.watched_hot.indices] if core.watched_hot else []
-    for m in (core.rated, core.watched, core.fans):
-        arrays += [m.data, m.indices, m.indptr]
-    return all(is_shared(a) for a in arrays)
 
 
 def mapped_core(core: Core, folder: str | Path) -> Core:

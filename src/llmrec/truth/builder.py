@@ -341,18 +341,11 @@ class NeighbourTruth:
             return
         if not batches:
             return
-        from llmrec.truth._sparse import core_is_shared
-
         context = _mp_context()
         forked = context.get_start_method() == "fork"
-        # the workers share the matrices built in shared memory as they are; otherwise they
-        # map them from files (in TMPDIR): no pickling, no initargs kept, no copy of the
-        # parent's pages in their page tables
-        mapped = forked and not core_is_shared(core)
-        folder = tempfile.TemporaryDirectory(prefix="llmrec-truth-") if mapped else None
-        if forked:
-            _WORKER_STATE.update(core=core, config=config)
-        if folder is not None:
+        folder = tempfile.TemporaryDirectory(prefix="llmrec-truth-") if forked else None
+        if folder is not None:  # the workers map the matrices from files (in TMPDIR): no
+            # pickling, no initargs kept, no copy of the parent's pages in their page tables
             from llmrec.truth._sparse import forget_shared_ones, mapped_core
 
             try:
