@@ -178,6 +178,45 @@ def test_compiled_kernel_reads_two_byte_columns_and_lists_candidates() -> None:
         _cocount.candidates(f_ptr, f_idx, 4, rows, *args, found[:3], found_ptr)
 
 
+def test_compiled_kernel_counts_past_two_bytes_and_reads_four_byte_hot_columns() -> None:
+    from llmrec.truth import _batch, _cocount
+    from llmrec.truth._sparse import HotMatrix
+
+    # one row with 70,000 neighbours (the same user repeated): counts beyond 65,535 are exact
+    indptr = np.array([0, 2], np.int32)
+    out = [np.empty(4, np.int32) for _ in range(3)]
+    many = np.zeros(70_000, np.int32)
+    ptr = np.array([0, many.size], np.int64)
+    for wide in (np.uint16, np.int32):
+        indices = np.array([0, 1], wide)
+        assert _cocount.hits(indptr, indices, 2, many, ptr, np.array([70_000], np.int64), *out) == 2
+        assert out[2][:2].tolist() == [70_000, 70_000]
+    # a HotMatrix with 4-byte columns (more than 65,536 kept movies) gives the same hits
+    rng = np.random.default_rng(3)
+    rows = [
+        np.sort(rng.choice(30, size=int(rng.integers(0, 12)), replace=False)) for _ in range(40)
+    ]
+    hot_ptr = np.concatenate([[0], np.cumsum([r.size for r in rows])]).astype(np.int32)
+    hot_idx = np.concatenate(rows)
+    movies = np.arange(0, 60, 2, dtype=np.int32)  # 30 kept movies of 60
+    neighbours = [np.sort(rng.choice(40, size=9, replace=False)) for _ in range(5)]
+    need = np.array([3, 4, 5, 2, 9], np.int64)
+    use = np.ones(5, dtype=bool)
+    found = [
+        _batch._native_hits(
+            HotMatrix(hot_ptr, hot_idx.astype(wide), movies, (40, 60), np.dtype(np.int16)),
+            neighbours,
+            use,
+            need,
+        )
+        for wide in (np.uint16, np.int32)
+    ]
+    hot = HotMatrix(hot_ptr, hot_idx.astype(np.uint16), movies, (40, 60), np.dtype(np.int16))
+    scipy_found = _batch._hits(hot.to_csr(), neighbours, use, need, 40)
+    keys = [sorted(zip(*(a.tolist() for a in f), strict=True)) for f in [*found, scipy_found]]
+    assert keys[0] == keys[1] == keys[2] and keys[0]
+
+
 def test_workers_without_room_for_the_mapped_matrices_share_the_parents(
     synthetic: Ratings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,10 +127,14 @@ def _dense_index(raw: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], Int
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
     lo, hi = int(raw.min()), int(raw.max())
     if hi - lo <= 4 * raw.size + 1_000_000:
-        offset = raw if lo == 0 else np.subtract(raw, lo, dtype=np.int64)
-        present = np.zeros(hi - lo + 1, dtype=np.bool_)
+        # a table from 0 when the ids start near it: the ids index it as they are
+        base = 0 if 0 <= lo <= 1_000_000 else lo
+        offset = raw if base == 0 else np.subtract(raw, base, dtype=np.int64)
+        present = np.zeros(hi - base + 1, dtype=np.bool_)
         present[offset] = True
-        distinct = (np.flatnonzero(present) + lo).astype(np.int32)
+        distinct = (np.flatnonzero(present) + base).astype(np.int32)
+        if distinct.size == hi - lo + 1:  # every id in the range (Netflix's movies): no lookup
+            return distinct, np.subtract(raw, lo, dtype=np.int32)
         lookup = np.cumsum(present, dtype=np.int32) - 1
         return distinct, lookup[offset]
     distinct, inverse = np.unique(raw, return_inverse=True)
@@ -234,10 +238,43 @@ def release_pages(array: npt.NDArray[np.generic]) -> None:
             base.madvise(mmap.MADV_DONTNEED)
 
 
+def _grouped(
+    rows: IntArray, cols: IntArray, data: npt.NDArray[np.integer], shape: tuple[int, int]
+) -> sp.csr_array:
+    """The CSR matrix of the (row, col, data) triples, entries of a row in input order.
+
+    One counting sort (scipy's ``coo_tocsr`` kernel), without the checks and the per-row sort
+    ``csr_array((data, (rows, cols)))`` adds: the callers sort (or need no order) themselves.
+    """
+    try:
+        from scipy.sparse._sparsetools import coo_tocsr
+    except ImportError:  # pragma: no cover - a scipy without it: the public constructor
+        coo = sp.coo_array((data, (rows, cols)), shape=shape)
+        return sp.csr_array(coo)
+    indptr = np.empty(shape[0] + 1, dtype=np.int32)
+    indices = np.empty(rows.size, dtype=np.int32)
+    values = np.empty(rows.size, dtype=data.dtype)
+    coo_tocsr(shape[0], shape[1], rows.size, rows, cols, data, indptr, indices, values)
+    return sp.csr_array((values, indices, indptr), shape=shape, copy=False)
+
+
+def _canonical(matrix: sp.csr_array) -> bool:
+    """Whether every row's column indices are strictly increasing (sorted, no duplicate)."""
+    from scipy.sparse._sparsetools import csr_has_canonical_format
+
+    return bool(csr_has_canonical_format(matrix.shape[0], matrix.indptr, matrix.indices))
+
+
 def build_core(ratings: Ratings, config: TruthConfig) -> Core:
-    """Renumber users and movies and build the three matrices for ``config``'s star filters."""
+    """Renumber users and movies and build the three matrices for ``config``'s star filters.
+
+    ``fans`` is counting-sorted by movie straight from the rating columns (its users in the
+    table's order within a movie: the kernels need no order there), so ``rated``'s
+    user-by-user sort runs once; ``watched`` is ``rated``'s pattern when every rating counts.
+    """
     stars = np.asarray(ratings.rating)
-    if stars.size and (int(stars.min()) < 0 or int(stars.max()) > 15):
+    lowest = int(stars.min()) if stars.size else 0
+    if stars.size and (lowest < 0 or int(stars.max()) > 15):
         raise DataFormatError(
             "ratings must be star counts between 0 and 15", text=str(int(stars.max()))
         )
@@ -246,30 +283,34 @@ def build_core(ratings: Ratings, config: TruthConfig) -> Core:
     movie_ids, cols = _dense_index(np.asarray(ratings.movie_id))
     release_pages(np.asarray(ratings.movie_id))
     n_users, n_movies = user_ids.size, movie_ids.size
+    dtype = count_dtype(config, n_users)
+    ones = _ones(stars.size, dtype)  # one buffer for every indicator
+    popularity = np.bincount(cols, minlength=n_movies).astype(np.int64)
+    good = stars >= config.neighbour_min_rating
+    fans = _grouped(cols[good], rows[good], ones[: int(good.sum())], (n_movies, n_users))
+    five = good if config.neighbour_min_rating == 5 else np.equal(stars, 5, out=good)
+    five_star = np.bincount(rows[five], minlength=n_users).astype(np.int64)
+    del good, five
     key = _day_key(np.asarray(ratings.date))
     release_pages(np.asarray(ratings.date))
     np.bitwise_or(key, np.left_shift(stars, STAR_SHIFT, dtype=np.int32), out=key)
-    popularity = np.bincount(cols, minlength=n_movies).astype(np.int64)
-    five_star = np.bincount(rows[stars == 5], minlength=n_users).astype(np.int64)
     release_pages(stars)
-    rated = sp.csr_array((key, (rows, cols)), shape=(n_users, n_movies))
-    if rated.nnz != len(ratings):  # scipy summed duplicate (user, movie) pairs
-        _raise_duplicate(rows, cols, user_ids, movie_ids)
-    del rows, cols, key
-    rated.indptr = rated.indptr.astype(np.int32, copy=False)
-    rated.indices = rated.indices.astype(np.int32, copy=False)
-    dtype = count_dtype(config, n_users)
-    entry_stars = rated.data >> STAR_SHIFT
-    keep = entry_stars >= config.watched_min_rating
-    watched = ones_like(rated, keep, dtype)
-    watchers = np.bincount(watched.indices, minlength=n_movies).astype(np.int64)
-    np.greater_equal(entry_stars, config.neighbour_min_rating, out=keep)
-    del entry_stars
-    fans = ones_like(rated, keep, dtype).T.tocsr()
-    del keep
-    fans.indptr = fans.indptr.astype(np.int32, copy=False)
-    fans.indices = fans.indices.astype(np.int32, copy=False)
-    fans.data = _ones(fans.nnz, dtype)
+    rated = _grouped(rows, cols, key, (n_users, n_movies))
+    del key
+    if not _canonical(rated):  # a table not grouped by movie: sort each user's row
+        rated.sort_indices()
+        if not _canonical(rated):  # equal neighbours after sorting: a pair rated twice
+            _raise_duplicate(rows, cols, user_ids, movie_ids)
+    del rows, cols
+    rated.has_canonical_format = True
+    if lowest >= config.watched_min_rating:  # every rating counts as watched
+        watched = ones_like(rated, None, dtype)
+        watchers = popularity.copy()
+    else:
+        keep = (rated.data >> STAR_SHIFT) >= config.watched_min_rating
+        watched = ones_like(rated, keep, dtype)
+        del keep
+        watchers = np.bincount(watched.indices, minlength=n_movies).astype(np.int64)
     hot, hot_need = _hot(watched, watchers, config)
     return Core(
         user_ids, movie_ids, rated, watched, fans, popularity, five_star, watchers, hot, hot_need
@@ -305,8 +346,7 @@ def _hot(
     np.cumsum(keep, out=kept[1:])
     indptr = kept[watched.indptr].astype(np.int32, copy=False)
     del kept
-    indices = position[watched.indices]  # 2 bytes an entry, then the kept ones
-    indices = indices[keep]
+    indices = position[watched.indices][keep]  # 2 bytes an entry
     del keep
     return HotMatrix(indptr, indices, movies, watched.shape, watched.data.dtype), need
 
