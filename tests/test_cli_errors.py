@@ -206,3 +206,32 @@ def test_reproduce_writes_into_results_under_the_current_folder(
     assert (work / "results" / "study" / "config.json").is_file()
     assert sorted(p.name for p in (tmp_path / "examples").iterdir()) == ["study.toml"]
     assert str(Path("results") / "study") in capsys.readouterr().out
+
+
+# -- issue 26, item 9: a truth with no examples is named by reproduce too -----------------------
+@pytest.mark.parametrize("kind", ["time_split", "probe"])
+def test_a_truth_with_no_examples_stops_reproduce_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A time-split cutoff after the data, or an empty probe.txt: one line naming the truth and
+    the setting, not a later stage failing on an empty file."""
+    from llmrec.data.synthetic import ensure_synthetic
+
+    data = ensure_synthetic(tmp_path / "data", n_users=400, n_movies=80, n_ratings=12000)
+    (data / "probe.txt").write_bytes(b"")
+    truth = (
+        'kind = "time_split"\ncutoff = "2030-01-01"' if kind == "time_split" else 'kind = "probe"'
+    )
+    config = _config(
+        tmp_path,
+        f'truth_replace = true\n[data]\nkind = "netflix"\npath = "{data}"\n'
+        f"[truth.late]\n{truth}\n"
+        '[[backends]]\nname = "popularity"\n',
+    )
+    assert main(["reproduce", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"[truth.late] (kind = '{kind}') has no examples" in line
+    if kind == "time_split":
+        assert "cutoff = '2030-01-01' is after the last rating" in line
+    else:
+        assert "the probe set" in line and "empty" in line

@@ -231,3 +231,13 @@ def test_report_to_is_not_part_of_a_runs_identity_nor_of_the_default_dump() -> N
     assert "report_to" not in LocalTrainConfig().model_dump()
     assert LocalTrainConfig(report_to=["wandb"]).model_dump()["report_to"] == ["wandb"]
     assert "report_to" in EXECUTION_SETTINGS
+
+
+def test_an_unknown_or_missing_tracker_is_named_before_training() -> None:
+    pytest.importorskip("transformers")
+    from llmrec.errors import ConfigError
+    from llmrec.finetune.local._trainer_args import report_to
+
+    assert report_to(LocalTrainConfig()) == []
+    with pytest.raises(ConfigError, match=r"unknown tracker 'tensorbored'.*tensorboard"):
+        report_to(LocalTrainConfig(report_to=["tensorbored"]))

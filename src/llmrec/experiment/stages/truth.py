@@ -3,7 +3,7 @@ is fitted on for it (checked for leakage). The rules are in :mod:`llmrec.experim
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmrec.errors import ConfigError
 from llmrec.experiment.config.truth import NextItemTruthSpec
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from llmrec.data import Ratings
     from llmrec.experiment.context import RunContext
 
-__all__ = ["PARTS", "fitting_set", "next_item_candidates", "prepare_truth"]
+__all__ = ["PARTS", "empty_truth", "fitting_set", "next_item_candidates", "prepare_truth"]
 
 PARTS = ("train", "val", "test")
 
@@ -55,6 +55,8 @@ def prepare_truth(ctx: RunContext, name: str, ratings: Ratings, data_key: str) -
 
     ctx.store.run(f"truth:{name}", truth_key, outputs, build)
     dataset = ProfileDataset.load(ctx.out / path)
+    if len(dataset) == 0:
+        raise empty_truth(name, spec, ratings, dataset)
 
     s = ctx.config.split
     key = stage_key(truth_key, s.model_dump(mode="json"))
@@ -68,6 +70,32 @@ def prepare_truth(ctx: RunContext, name: str, ratings: Ratings, data_key: str) -
     ctx.store.run(f"split:{name}", key, list(paths.values()), split)
     parts = {part: ProfileDataset.load(ctx.out / p) for part, p in paths.items()}
     return PreparedTruth(name=name, spec=spec, key=key, dataset=dataset, parts=parts)
+
+
+def empty_truth(name: str, spec: Any, ratings: Ratings, dataset: ProfileDataset) -> ConfigError:
+    """Why the truth ``[truth.NAME]`` has no examples, naming the setting to change (instead of
+    a later stage failing on an empty file that does not say which truth it came from)."""
+    import numpy as np
+
+    what = f"[truth.{name}] (kind = {spec.kind!r}) has no examples"
+    held, total = int(dataset.meta.get("n_held_out", 0)), len(ratings)
+    if total == 0:
+        return ConfigError(f"{what}: the data holds no ratings")
+    first, last = (str(d) for d in (np.min(ratings.date), np.max(ratings.date)))
+    if spec.kind == "time_split" and held in (0, total):
+        side = "after the last" if held == 0 else "on or before the first"
+        return ConfigError(
+            f"{what}: cutoff = {str(spec.cutoff)!r} is {side} rating (the ratings run from "
+            f"{first} to {last}); choose a cutoff between them"
+        )
+    if spec.kind == "probe" and held == 0:
+        return ConfigError(
+            f"{what}: the probe set (probe.txt of the data) is empty or holds none of its ratings"
+        )
+    return ConfigError(
+        f"{what}: {held:,} of {total:,} ratings are held out, but no user qualifies "
+        f"(ineligible users: {dataset.meta.get('ineligible', {})})"
+    )
 
 
 def fitting_set(ctx: RunContext, truth: PreparedTruth, ratings: Ratings) -> Ratings:
