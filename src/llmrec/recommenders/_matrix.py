@@ -38,6 +38,7 @@ __all__ = [
     "item_index",
     "profile_matrix",
     "profile_sums",
+    "rank_by_item_sums",
     "rank_candidates",
     "recommendations_from",
     "top_k",
@@ -295,6 +296,27 @@ def profile_sums(
         on = np.flatnonzero(ends - starts > step)
         total[on] += np.asarray(weight(p.indices[starts[on] + step], cols[on]), np.float32).ravel()
     return total
+
+
+def rank_by_item_sums(
+    profiles: Sequence[Sequence[int]],
+    candidates: Sequence[Sequence[int]],
+    index: ItemIndex,
+    k: int | None,
+    weight: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.ArrayLike],
+    *,
+    floor: float | None = None,
+) -> list[Recommendation]:
+    """:func:`rank_candidates` for an item-item model (EASE, item-kNN): candidate ``c`` of
+    profile ``r`` scores ``Σ_{i in profile r} W[i, c]`` (:func:`profile_sums`, the additions
+    ``p @ W`` makes), at least ``floor`` when given."""
+    p = profile_matrix(profiles, index)
+
+    def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        total = profile_sums(p, rows, cols, weight).astype(np.float64)
+        return total if floor is None else np.maximum(total, floor)
+
+    return rank_candidates(candidates, index, k, gather)
 
 
 def rank_candidates(

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from llmrec.data.ratings import Ratings
     from llmrec.truth.dataset import ProfileDataset
 
-__all__ = ["Profile", "Recommendation", "Recommender"]
+__all__ = ["Profile", "RatingsRecommender", "Recommendation", "Recommender"]
 
 #: A profile: a user's top movie ids, in order (a list, tuple or 1-D integer array).
 Profile = Sequence[int] | npt.NDArray[np.integer[Any]]
@@ -466,6 +466,21 @@ class Recommender(abc.ABC):
             scores=tuple(scores),
             diagnostics={**rec.diagnostics, "contract_removed": removed},
         )
+
+
+class RatingsRecommender(Recommender):
+    """A backend that learns from the training ratings alone (popularity, item-kNN, EASE, the
+    sequential models): the catalog and training profiles :meth:`Recommender.fit` accepts are
+    not its business. It implements :meth:`_fit_ratings` instead of ``_fit``."""
+
+    def _fit(
+        self, ratings: Ratings, catalog: Catalog | None, examples: ProfileDataset | None
+    ) -> None:
+        self._fit_ratings(ratings)
+
+    @abc.abstractmethod
+    def _fit_ratings(self, ratings: Ratings) -> None:
+        """Compute the learned state (attributes ending in ``_``) from ``ratings``."""
 
 
 def _without(rec: Recommendation, excluded: frozenset[int], k: int) -> Recommendation:

@@ -14,7 +14,7 @@ outside them are neither scored nor used from profiles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,19 +26,16 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
-    profile_sums,
-    rank_candidates,
+    rank_by_item_sums,
     recommendations_from,
     top_k,
 )
-from llmrec.recommenders.base import Recommendation, Recommender
+from llmrec.recommenders.base import RatingsRecommender, Recommendation
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-    from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
-    from llmrec.truth.dataset import ProfileDataset
 
 __all__ = ["EASEConfig", "EASERecommender", "ease_weights"]
 
@@ -116,7 +113,7 @@ def _gram(x: sp.csr_matrix, block: int = 1024) -> npt.NDArray[np.float64]:
     return gram
 
 
-class EASERecommender(Recommender):
+class EASERecommender(RatingsRecommender):
     """EASE on the ``max_items`` most-rated training movies.
 
     Scores may be negative. Equal scores rank by training popularity, then movie id (an empty
@@ -131,12 +128,7 @@ class EASERecommender(Recommender):
     index_: ItemIndex
     weights_: npt.NDArray[np.float32]
 
-    def _fit(
-        self,
-        ratings: Ratings,
-        catalog: Catalog | None,
-        examples: ProfileDataset | None,
-    ) -> None:
+    def _fit_ratings(self, ratings: Ratings) -> None:
         cfg = self.config
         index = item_index(ratings).head(cfg.max_items)
         x = interaction_matrix(ratings, index, min_rating=cfg.min_rating, dtype=np.float64)
@@ -157,11 +149,5 @@ class EASERecommender(Recommender):
     def _rank_many(
         self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
     ) -> list[Recommendation]:
-        p = profile_matrix(profiles, self.index_)
-        weights = self.weights_
-
-        def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
-            # score(r, c) = Σ_{i in profile r} B[i, c], as ``p @ B`` adds it
-            return profile_sums(p, rows, cols, lambda i, c: weights[i, c]).astype(np.float64)
-
-        return rank_candidates(candidates, self.index_, k, gather)
+        weights = self.weights_  # score(r, c) = Σ_{i in profile r} B[i, c], as ``p @ B`` adds it
+        return rank_by_item_sums(profiles, candidates, self.index_, k, lambda i, c: weights[i, c])

@@ -13,10 +13,9 @@ similarities from the profile's items that keep ``j`` as a neighbour: ``score = 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.recommenders._matrix import (
@@ -24,19 +23,16 @@ from llmrec.recommenders._matrix import (
     interaction_matrix,
     item_index,
     profile_matrix,
-    profile_sums,
-    rank_candidates,
+    rank_by_item_sums,
     top_k,
     top_k_sparse,
 )
-from llmrec.recommenders.base import Recommendation, Recommender
+from llmrec.recommenders.base import RatingsRecommender, Recommendation
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-    from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
-    from llmrec.truth.dataset import ProfileDataset
 
 __all__ = ["ItemKNNConfig", "ItemKNNRecommender"]
 
@@ -66,7 +62,7 @@ class ItemKNNConfig(BaseModel):
     )
 
 
-class ItemKNNRecommender(Recommender):
+class ItemKNNRecommender(RatingsRecommender):
     """Item-item cosine k-nearest-neighbours on the sparse rating matrix.
 
     Scores are sums of similarities (always ≥ 0). Equal scores rank by training popularity, then
@@ -82,12 +78,7 @@ class ItemKNNRecommender(Recommender):
     index_: ItemIndex
     similarity_: sp.csr_matrix
 
-    def _fit(
-        self,
-        ratings: Ratings,
-        catalog: Catalog | None,
-        examples: ProfileDataset | None,
-    ) -> None:
+    def _fit_ratings(self, ratings: Ratings) -> None:
         cfg = self.config
         index = item_index(ratings)
         x = interaction_matrix(ratings, index, min_rating=cfg.min_rating, weighting=cfg.weighting)
@@ -101,16 +92,12 @@ class ItemKNNRecommender(Recommender):
     def _rank_many(
         self, profiles: list[tuple[int, ...]], candidates: list[tuple[int, ...]], k: int | None
     ) -> list[Recommendation]:
-        p = profile_matrix(profiles, self.index_)
+        # score(r, c) = Σ_{i in profile r} S[i, c], as ``p @ S`` adds it (absent entries add
+        # nothing; similarities are never negative)
         similarity = self.similarity_
-
-        def gather(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> Any:
-            # score(r, c) = Σ_{i in profile r} S[i, c], as ``p @ S`` adds it (absent entries
-            # add nothing)
-            total = profile_sums(p, rows, cols, lambda i, c: similarity[i, c])
-            return np.maximum(total.astype(np.float64), 0.0)
-
-        return rank_candidates(candidates, self.index_, k, gather)
+        return rank_by_item_sums(
+            profiles, candidates, self.index_, k, lambda i, c: similarity[i, c], floor=0.0
+        )
 
 
 def _top_n_cosine(x: sp.csr_matrix, n_neighbours: int, shrinkage: float) -> sp.csr_matrix:

@@ -13,12 +13,10 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.recommenders._matrix import ItemIndex, index_of, rank_candidates
-from llmrec.recommenders.base import Recommendation, Recommender
+from llmrec.recommenders.base import RatingsRecommender, Recommendation
 
 if TYPE_CHECKING:
-    from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
-    from llmrec.truth.dataset import ProfileDataset
 
 __all__ = ["PopularityConfig", "PopularityRecommender"]
 
@@ -36,7 +34,7 @@ class PopularityConfig(BaseModel):
     )
 
 
-class PopularityRecommender(Recommender):
+class PopularityRecommender(RatingsRecommender):
     """Recommend the training data's most popular movies.
 
     The score of a movie is its number of training ratings (``by="count"``) or of 5-star
@@ -52,12 +50,7 @@ class PopularityRecommender(Recommender):
     scores_: npt.NDArray[np.float64]
     index_: ItemIndex
 
-    def _fit(
-        self,
-        ratings: Ratings,
-        catalog: Catalog | None,
-        examples: ProfileDataset | None,
-    ) -> None:
+    def _fit_ratings(self, ratings: Ratings) -> None:
         ids, inverse, counts = np.unique(ratings.movie_id, return_inverse=True, return_counts=True)
         if self.config.by == "count":
             score = counts.astype(np.float64)

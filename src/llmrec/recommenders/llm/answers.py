@@ -17,8 +17,15 @@ from llmrec.recommenders.llm.transports.base import ChatAnswer, message_text
 if TYPE_CHECKING:
     from llmrec.data.resolver import TitleResolver
     from llmrec.prompts import PromptTemplate
+    from llmrec.prompts.parse import ParsedResponse
     from llmrec.recommenders.llm.cache import CachedResponse
-__all__ = ["answer_from_cache", "answered", "failed_recommendation", "recommendation_from_answer"]
+__all__ = [
+    "answer_from_cache",
+    "answered",
+    "closing_diagnostics",
+    "failed_recommendation",
+    "recommendation_from_answer",
+]
 
 
 def answer_from_cache(hit: CachedResponse) -> ChatAnswer:
@@ -103,6 +110,19 @@ def recommendation_from_answer(
         "n_unresolved": len(unresolved),
         "unresolved": unresolved,
         "n_profile_movies": in_profile,
+        **closing_diagnostics(parsed, answer, finish, repeated=repeated, beyond_k=beyond_k),
+    }
+    if answer.structured_mode is not None:
+        diagnostics["structured_output"] = answer.structured_mode
+    return answered(answer, text, ids, scores, diagnostics)
+
+
+def closing_diagnostics(
+    parsed: ParsedResponse, answer: ChatAnswer, finish: str | None, *, repeated: int, beyond_k: int
+) -> dict[str, Any]:
+    """The diagnostics every parsed answer ends with: its items repeated (by the parser or as
+    the same movie), cut at ``k`` or dropped, whether it was truncated, and how it came back."""
+    return {
         "n_duplicates": int(parsed.duplicates) + repeated,
         "n_beyond_k": beyond_k,
         "n_dropped": len(parsed.dropped),
@@ -111,9 +131,6 @@ def recommendation_from_answer(
         "attempts": answer.attempts,
         "batch": answer.batch,
     }
-    if answer.structured_mode is not None:
-        diagnostics["structured_output"] = answer.structured_mode
-    return answered(answer, text, ids, scores, diagnostics)
 
 
 def answered(

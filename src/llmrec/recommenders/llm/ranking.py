@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmrec.prompts.parse import ParsedResponse, ParsedTitle
 from llmrec.recommenders.base import Recommendation
-from llmrec.recommenders.llm.answers import answered
+from llmrec.recommenders.llm.answers import answered, closing_diagnostics
 from llmrec.recommenders.llm.transports.base import ChatAnswer, message_text
 
 if TYPE_CHECKING:
@@ -124,12 +124,6 @@ def ranking_from_answer(
         "n_by_title": by_title,
         "n_invalid": len(invalid),
         "invalid": invalid,
-        "n_duplicates": int(parsed.duplicates) + repeated,
-        "n_beyond_k": beyond_k,
-        "n_dropped": len(parsed.dropped),
-        "truncated": bool(parsed.truncated) or finish == "length",
-        "finish_reason": finish,
-        "attempts": answer.attempts,
-        "batch": answer.batch,
+        **closing_diagnostics(parsed, answer, finish, repeated=repeated, beyond_k=beyond_k),
     }
     return answered(answer, text, ids, scores, diagnostics)

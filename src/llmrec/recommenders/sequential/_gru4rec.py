@@ -14,10 +14,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from llmrec.recommenders.sequential._net import ItemSequenceNet
+
 __all__ = ["GRU4Rec"]
 
 
-class GRU4Rec(nn.Module):
+class GRU4Rec(ItemSequenceNet):
     """The GRU4Rec network (module docstring), with the same methods as ``SASRec``."""
 
     def __init__(
@@ -37,14 +39,4 @@ class GRU4Rec(nn.Module):
         x = self.dropout(self.item_embedding(seqs))
         out, _ = self.gru(x)
         out = self.dense(out)
-        last = (lengths - 1).clamp(min=0)
-        state: torch.Tensor = out[torch.arange(out.shape[0], device=out.device), last]
-        return state
-
-    def logits(self, state: torch.Tensor) -> torch.Tensor:
-        scores: torch.Tensor = state @ self.item_embedding.weight[1:].T
-        return scores
-
-    def embed(self, items: torch.Tensor) -> torch.Tensor:
-        vectors: torch.Tensor = self.item_embedding(items)
-        return vectors
+        return self.at_last(out, lengths)

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from llmrec.recommenders.sequential._net import ItemSequenceNet
+
 __all__ = ["SASRec"]
 
 
@@ -56,7 +58,7 @@ class _Block(nn.Module):
         return out
 
 
-class SASRec(nn.Module):
+class SASRec(ItemSequenceNet):
     """The SASRec network (module docstring); ``forward`` gives the state at each sequence's
     last item, :meth:`logits` the scores of items ``1..n_items`` from it."""
 
@@ -91,17 +93,7 @@ class SASRec(nn.Module):
         mask = (~allowed).to(x.dtype) * -10000.0
         for block in self.blocks:
             x = block(x, mask)
-        last = (lengths - 1).clamp(min=0)
-        state: torch.Tensor = x[torch.arange(x.shape[0], device=x.device), last]
-        return state
-
-    def logits(self, state: torch.Tensor) -> torch.Tensor:
-        scores: torch.Tensor = state @ self.item_embedding.weight[1:].T
-        return scores
-
-    def embed(self, items: torch.Tensor) -> torch.Tensor:
-        vectors: torch.Tensor = self.item_embedding(items)
-        return vectors
+        return self.at_last(x, lengths)
 
 
 def _init(module: nn.Module) -> None:

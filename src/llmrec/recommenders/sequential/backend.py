@@ -34,17 +34,15 @@ from llmrec.recommenders._matrix import (
     recommendations_from,
     top_k,
 )
-from llmrec.recommenders.base import Recommendation, Recommender
+from llmrec.recommenders.base import RatingsRecommender, Recommendation
 from llmrec.recommenders.sequential._data import histories, profile_batch
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from llmrec.data.catalog import Catalog
     from llmrec.data.ratings import Ratings
     from llmrec.recommenders.sequential._train import TrainLog
-    from llmrec.truth.dataset import ProfileDataset
 
 __all__ = ["GRU4RecConfig", "GRU4RecRecommender", "SASRecConfig", "SASRecRecommender"]
 
@@ -139,7 +137,7 @@ def _seeded(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-class _SequentialRecommender(Recommender):
+class _SequentialRecommender(RatingsRecommender):
     """Fitting and ranking shared by the sequential backends (module docstring)."""
 
     config: _SequentialConfig
@@ -154,12 +152,7 @@ class _SequentialRecommender(Recommender):
     def _build(self, n_items: int) -> nn.Module:
         raise NotImplementedError
 
-    def _fit(
-        self,
-        ratings: Ratings,
-        catalog: Catalog | None,
-        examples: ProfileDataset | None,
-    ) -> None:
+    def _fit_ratings(self, ratings: Ratings) -> None:
         from llmrec.recommenders.sequential._train import train
 
         cfg = self.config

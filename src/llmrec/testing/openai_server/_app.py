@@ -185,14 +185,14 @@ class LocalOpenAIServer:
         """``{job id: fine-tuning job object}``, advanced to the current time."""
         with self._core.lock:
             self._core.jobs.advance_all()
-            return {k: dict(j.api) for k, j in self._core.jobs.jobs.items()}
+            return {k: dict(j.api) for k, j in self._core.jobs.items.items()}
 
     @property
     def batches(self) -> dict[str, dict[str, Any]]:
         """``{batch id: batch object}``, advanced to the current time."""
         with self._core.lock:
             self._core.batches.advance_all()
-            return {k: dict(b.api) for k, b in self._core.batches.batches.items()}
+            return {k: dict(b.api) for k, b in self._core.batches.items.items()}
 
     # -- behaviour --------------------------------------------------------------------------
     def set_chat(self, fn: ChatFunction | None) -> None:

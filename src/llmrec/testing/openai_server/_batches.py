@@ -18,12 +18,13 @@ from typing import Any
 
 from llmrec.testing.openai_server._chat import ChatFunction, check_chat_request, complete
 from llmrec.testing.openai_server._state import (
+    NOT_JSON,
     APIError,
     FileStore,
     IdMaker,
+    TimedStore,
     TokenCounter,
-    not_found,
-    paginate,
+    jsonl_lines,
 )
 
 __all__ = ["BatchResult", "BatchStore", "run_batch"]
@@ -53,12 +54,8 @@ def run_batch(
     result = BatchResult()
     requests: list[tuple[str, Any]] = []
     seen: set[str] = set()
-    for lineno, raw in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError:
+    for lineno, obj in jsonl_lines(content):
+        if obj is NOT_JSON:
             result.invalid.append(_invalid(lineno, "invalid_json", "line is not valid JSON"))
             continue
         if not isinstance(obj, dict):
@@ -109,14 +106,17 @@ class _Batch:
     cancel_started: float | None = None
 
 
-class BatchStore:
+class BatchStore(TimedStore[_Batch]):
     """Batches by id, in creation order. Callers hold the server's state lock."""
 
+    kind = "batch"
+    listing_ids = True
+
     def __init__(self, files: FileStore, ids: IdMaker, step: float) -> None:
+        super().__init__()
         self._files = files
         self._ids = ids
         self.step = step
-        self.batches: dict[str, _Batch] = {}
 
     def input_content(self, body: Any) -> bytes:
         """Check a create request and return the input file's bytes."""
@@ -164,36 +164,17 @@ class BatchStore:
             "metadata": body.get("metadata"),
         }
         batch = _Batch(api=api, result=result, started=time.monotonic())
-        self.batches[api["id"]] = batch
+        self.items[api["id"]] = batch
         return dict(api)
 
-    def get(self, batch_id: str) -> dict[str, Any]:
-        return dict(self._batch(batch_id).api)
-
-    def listing(self, *, after: str | None, limit: int) -> dict[str, Any]:
-        self.advance_all()
-        items = [dict(b.api) for b in reversed(self.batches.values())]
-        return paginate(items, after=after, limit=limit, with_ids=True)
-
     def cancel(self, batch_id: str) -> dict[str, Any]:
-        batch = self._batch(batch_id)
+        batch = self.find(batch_id)
         if batch.api["status"] not in ("validating", "in_progress"):
             message = f"Batch {batch_id} cannot be cancelled in status '{batch.api['status']}'"
             raise APIError(400, message, param="id")
         batch.cancel_started = time.monotonic()
         batch.api.update(status="cancelling", cancelling_at=int(time.time()))
         return dict(batch.api)
-
-    def advance_all(self) -> None:
-        for batch in self.batches.values():
-            self._advance(batch)
-
-    def _batch(self, batch_id: str) -> _Batch:
-        batch = self.batches.get(batch_id)
-        if batch is None:
-            raise not_found("batch", batch_id)
-        self._advance(batch)
-        return batch
 
     def _advance(self, batch: _Batch) -> None:
         now = time.monotonic()

@@ -15,7 +15,6 @@ metrics in checkpoints and events are simulated: the loss is ``1 / (1 + epoch)``
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,9 +25,9 @@ from llmrec.testing.openai_server._state import (
     APIError,
     FileStore,
     IdMaker,
+    TimedStore,
     TokenCounter,
-    count_message_tokens,
-    not_found,
+    check_training_file,
     paginate,
 )
 
@@ -36,7 +35,6 @@ __all__ = ["JobStore"]
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 _AUTO = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 2.0}
-_MIN_EXAMPLES = 10
 
 
 @dataclass
@@ -94,37 +92,27 @@ def _hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_training_file(content: bytes, counter: TokenCounter) -> tuple[int, int, str | None]:
-    """``(examples, tokens, error)`` for a chat fine-tuning file; ``error`` is None when valid."""
-    n, tokens = 0, 0
-    for lineno, raw in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError:
-            return n, tokens, f"Invalid file format. Line {lineno} is not valid JSON."
-        messages = obj.get("messages") if isinstance(obj, dict) else None
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            return n, tokens, f'Invalid file format. Line {lineno}, key "messages" is missing.'
-        if not any(m.get("role") == "assistant" for m in messages):
-            return n, tokens, f"Invalid file format. Line {lineno} has no assistant message."
-        n += 1
-        tokens += count_message_tokens(messages, counter)
-    if n < _MIN_EXAMPLES:
-        return n, tokens, f"Training file has {n} example(s), but it must have at least 10."
-    return n, tokens, None
+def _chat_messages(lineno: int, obj: Any) -> list[dict[str, Any]] | str:
+    """The messages of one chat fine-tuning line, or why the file fails."""
+    messages = obj.get("messages") if isinstance(obj, dict) else None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return f'Invalid file format. Line {lineno}, key "messages" is missing.'
+    if not any(m.get("role") == "assistant" for m in messages):
+        return f"Invalid file format. Line {lineno} has no assistant message."
+    return messages
 
 
-class JobStore:
+class JobStore(TimedStore[_Job]):
     """Fine-tuning jobs by id, in creation order. Callers hold the server's state lock."""
 
+    kind = "fine-tuning job"
+
     def __init__(self, files: FileStore, ids: IdMaker, counter: TokenCounter, step: float) -> None:
+        super().__init__()
         self._files = files
         self._ids = ids
         self._counter = counter
         self.step = step
-        self.jobs: dict[str, _Job] = {}
         self.next_model: str | None = None
         self.next_tokens: int | None = None
         self.fail_next: tuple[str, str] | None = None
@@ -172,35 +160,30 @@ class JobStore:
             "user_provided_suffix": suffix,
         }
         job = _Job(api=api, started=time.monotonic(), step=self.step)
-        check = check_preference_file if kind == "dpo" else _check_training_file
-        n, tokens, error = check(self._files.get(training).content, self._counter)
+        content = self._files.get(training).content
+        if kind == "dpo":
+            n, tokens, error = check_preference_file(content, self._counter)
+        else:
+            n, tokens, error = check_training_file(content, self._counter, _chat_messages)
         job.n_examples, job.file_tokens, job.file_error = n, tokens, error
         job.model_name = self.next_model or f"ft:{model}:llmrec-local:{suffix or ''}:{job_id[-8:]}"
         job.trained_tokens = self.next_tokens
         job.fail_error, self.fail_next = self.fail_next, None
-        self.jobs[job_id] = job
+        self.items[job_id] = job
         self._event(job, f"Created fine-tuning job: {job_id}", now)
         self._event(job, f"Validating training file: {training}", now)
         return dict(api)
 
-    def get(self, job_id: str) -> dict[str, Any]:
-        return dict(self._job(job_id).api)
-
-    def listing(self, *, after: str | None, limit: int) -> dict[str, Any]:
-        self.advance_all()
-        items = [dict(j.api) for j in reversed(self.jobs.values())]
-        return paginate(items, after=after, limit=limit)
-
     def events(self, job_id: str, *, after: str | None, limit: int) -> dict[str, Any]:
-        job = self._job(job_id)
+        job = self.find(job_id)
         return paginate(list(reversed(job.events)), after=after, limit=limit)
 
     def checkpoints(self, job_id: str, *, after: str | None, limit: int) -> dict[str, Any]:
-        job = self._job(job_id)
+        job = self.find(job_id)
         return paginate(list(reversed(job.checkpoints)), after=after, limit=limit, with_ids=True)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        job = self._job(job_id)
+        job = self.find(job_id)
         if job.phase == 3:
             raise APIError(400, f"Job {job_id} has already {job.api['status']}.", param="id")
         now = int(time.time())
@@ -211,30 +194,19 @@ class JobStore:
 
     def fail(self, job_id: str, message: str, code: str) -> None:
         """Make a job that has not finished end in ``failed`` when it would have succeeded."""
-        job = self._job(job_id)
+        job = self.find(job_id)
         if job.phase == 3:
             raise ValueError(f"job {job_id} has already ended ({job.api['status']})")
         job.fail_error = (message, code)
 
     def override(self, job_id: str, model: str | None, tokens: int | None) -> None:
-        job = self._job(job_id)
+        job = self.find(job_id)
         if job.phase == 3:
             raise ValueError(f"job {job_id} has already ended ({job.api['status']})")
         job.model_name = model or job.model_name
         job.trained_tokens = tokens if tokens is not None else job.trained_tokens
 
     # -- time -------------------------------------------------------------------------------
-    def advance_all(self) -> None:
-        for job in self.jobs.values():
-            self._advance(job)
-
-    def _job(self, job_id: str) -> _Job:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise not_found("fine-tuning job", job_id)
-        self._advance(job)
-        return job
-
     def _advance(self, job: _Job) -> None:
         elapsed = time.monotonic() - job.started
         while job.phase < 3:

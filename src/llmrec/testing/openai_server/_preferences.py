@@ -11,17 +11,14 @@ file (``messages`` lines) fails the job as OpenAI fails it: ``invalid_training_f
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from llmrec.testing.openai_server._state import APIError, TokenCounter, count_message_tokens
+from llmrec.testing.openai_server._state import APIError, TokenCounter, check_training_file
 
 __all__ = ["AUTO_BETA", "check_preference_file", "dpo_beta"]
 
 AUTO_BETA = 0.1
 """The beta the local server reports for ``"auto"``."""
-
-_MIN_EXAMPLES = 10
 
 
 def dpo_beta(hyperparameters: dict[str, Any]) -> float:
@@ -44,39 +41,29 @@ def check_preference_file(content: bytes, counter: TokenCounter) -> tuple[int, i
 
     Tokens count the input messages and both outputs (the server's counter).
     """
-    n, tokens = 0, 0
-    for lineno, raw in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError:
-            return n, tokens, f"Invalid file format. Line {lineno} is not valid JSON."
-        if not isinstance(obj, dict):
-            return n, tokens, f"Invalid file format. Line {lineno} is not a JSON object."
-        given = obj.get("input")
-        messages = given.get("messages") if isinstance(given, dict) else None
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            hint = " (this is a chat file; DPO needs preference pairs)" if "messages" in obj else ""
-            return n, tokens, f'Invalid file format. Line {lineno}, key "input" is missing.{hint}'
-        outputs: list[dict[str, Any]] = []
-        for key in ("preferred_output", "non_preferred_output"):
-            value = obj.get(key)
-            message = value[0] if isinstance(value, list) and len(value) == 1 else None
-            if (
-                not isinstance(message, dict)
-                or message.get("role") != "assistant"
-                or not isinstance(message.get("content"), str)
-            ):
-                return (
-                    n,
-                    tokens,
-                    f'Invalid file format. Line {lineno}, key "{key}" must hold one assistant '
-                    "message.",
-                )
-            outputs.append(message)
-        n += 1
-        tokens += count_message_tokens([*messages, *outputs], counter)
-    if n < _MIN_EXAMPLES:
-        return n, tokens, f"Training file has {n} example(s), but it must have at least 10."
-    return n, tokens, None
+    return check_training_file(content, counter, _pair_messages)
+
+
+def _pair_messages(lineno: int, obj: Any) -> list[dict[str, Any]] | str:
+    """The messages of one preference line (input and both outputs), or why the file fails."""
+    if not isinstance(obj, dict):
+        return f"Invalid file format. Line {lineno} is not a JSON object."
+    given = obj.get("input")
+    messages = given.get("messages") if isinstance(given, dict) else None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        hint = " (this is a chat file; DPO needs preference pairs)" if "messages" in obj else ""
+        return f'Invalid file format. Line {lineno}, key "input" is missing.{hint}'
+    outputs: list[dict[str, Any]] = []
+    for key in ("preferred_output", "non_preferred_output"):
+        value = obj.get(key)
+        message = value[0] if isinstance(value, list) and len(value) == 1 else None
+        if (
+            not isinstance(message, dict)
+            or message.get("role") != "assistant"
+            or not isinstance(message.get("content"), str)
+        ):
+            return (
+                f'Invalid file format. Line {lineno}, key "{key}" must hold one assistant message.'
+            )
+        outputs.append(message)
+    return [*messages, *outputs]

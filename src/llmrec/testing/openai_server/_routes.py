@@ -67,7 +67,7 @@ def chat_completion(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
 def list_models(app: ServerState, call: Call, m: re.Match[str]) -> Reply:
     with app.lock:
         app.jobs.advance_all()
-        tuned = [j.api["fine_tuned_model"] for j in app.jobs.jobs.values()]
+        tuned = [j.api["fine_tuned_model"] for j in app.jobs.items.values()]
     names = [DEFAULT_MODEL, "gpt-4o-mini", *(t for t in tuned if t)]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "llmrec-local"} for n in names]
     return Reply(200, {"object": "list", "data": data})

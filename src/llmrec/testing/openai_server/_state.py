@@ -1,21 +1,29 @@
-"""Shared pieces of the local server's state: API errors, ids, token counts and uploaded files."""
+"""Shared pieces of the local server's state: API errors, ids, token counts, uploaded files (and
+the JSONL lines they hold), and the stores of objects that advance with time."""
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import itertools
+import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 __all__ = [
+    "MIN_TRAINING_EXAMPLES",
+    "NOT_JSON",
     "APIError",
     "FileStore",
     "IdMaker",
     "StoredFile",
+    "TimedStore",
+    "check_training_file",
     "count_message_tokens",
+    "jsonl_lines",
     "paginate",
     "whitespace_tokens",
 ]
@@ -166,3 +174,92 @@ class FileStore:
         if order == "desc":
             items.reverse()
         return paginate(items, after=after, limit=limit, with_ids=True)
+
+
+NOT_JSON = object()
+"""What :func:`jsonl_lines` gives for a line that is not valid JSON."""
+
+MIN_TRAINING_EXAMPLES = 10
+"""The fewest examples a fine-tuning file may hold (OpenAI's rule)."""
+
+
+def jsonl_lines(content: bytes) -> Iterator[tuple[int, Any]]:
+    """Every non-blank line of an uploaded JSONL file: its number (from 1) and its parsed value
+    (:data:`NOT_JSON` when it is not valid JSON)."""
+    for lineno, raw in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            yield lineno, json.loads(raw)
+        except json.JSONDecodeError:
+            yield lineno, NOT_JSON
+
+
+LineMessages = Callable[[int, Any], "list[dict[str, Any]] | str"]
+"""What one line of a fine-tuning file trains on (the messages whose tokens count), or the
+error message that fails the job, given the line's number and parsed value."""
+
+
+def check_training_file(
+    content: bytes, counter: TokenCounter, messages_of: LineMessages
+) -> tuple[int, int, str | None]:
+    """``(examples, tokens, error)`` for a fine-tuning file whose lines ``messages_of`` reads;
+    ``error`` is None when valid. The first bad line fails the file, as OpenAI fails the job."""
+    n, tokens = 0, 0
+    for lineno, obj in jsonl_lines(content):
+        if obj is NOT_JSON:
+            return n, tokens, f"Invalid file format. Line {lineno} is not valid JSON."
+        messages = messages_of(lineno, obj)
+        if isinstance(messages, str):
+            return n, tokens, messages
+        n += 1
+        tokens += count_message_tokens(messages, counter)
+    if n < MIN_TRAINING_EXAMPLES:
+        least = MIN_TRAINING_EXAMPLES
+        return n, tokens, f"Training file has {n} example(s), but it must have at least {least}."
+    return n, tokens, None
+
+
+class _Stored(Protocol):
+    api: dict[str, Any]
+
+
+StoredT = TypeVar("StoredT", bound=_Stored)
+
+
+class TimedStore(abc.ABC, Generic[StoredT]):
+    """Objects by id, in creation order, that move through their states as time passes
+    (batches, fine-tuning jobs): each is advanced to now before it is read. Callers hold the
+    server's state lock."""
+
+    kind: ClassVar[str]
+    """What the objects are called in a 404."""
+    listing_ids: ClassVar[bool] = False
+    """Whether a listing page names its first and last ids."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, StoredT] = {}
+
+    @abc.abstractmethod
+    def _advance(self, item: StoredT) -> None:
+        """Move ``item`` on to the state it has reached by now."""
+
+    def advance_all(self) -> None:
+        for item in self.items.values():
+            self._advance(item)
+
+    def find(self, ident: str) -> StoredT:
+        """The object ``ident``, advanced to now (a 404 when there is none)."""
+        item = self.items.get(ident)
+        if item is None:
+            raise not_found(self.kind, ident)
+        self._advance(item)
+        return item
+
+    def get(self, ident: str) -> dict[str, Any]:
+        return dict(self.find(ident).api)
+
+    def listing(self, *, after: str | None, limit: int) -> dict[str, Any]:
+        self.advance_all()
+        items = [dict(item.api) for item in reversed(self.items.values())]
+        return paginate(items, after=after, limit=limit, with_ids=self.listing_ids)
