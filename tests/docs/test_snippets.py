@@ -53,15 +53,10 @@ PAGES, MARKER_ERRORS = _parsed()
 # Pages whose blocks do not all run yet (expected to fail, strictly: remove a page once it runs).
 PENDING = {
     "docs/data-synthetic-movielens.md",
-    "docs/finetune-files.md",
     "docs/finetune-grpo.md",
     "docs/finetune-jobs.md",
     "docs/finetune-local.md",
     "docs/finetune-preferences.md",
-    "docs/openai-backend.md",
-    "docs/plugins.md",
-    "docs/prompts.md",
-    "docs/testing-metrics.md",
 }
 
 
