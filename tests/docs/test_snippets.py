@@ -52,11 +52,8 @@ PAGES, MARKER_ERRORS = _parsed()
 
 # Pages whose blocks do not all run yet (expected to fail, strictly: remove a page once it runs).
 PENDING = {
-    "docs/data-synthetic-movielens.md",
     "docs/finetune-grpo.md",
-    "docs/finetune-jobs.md",
     "docs/finetune-local.md",
-    "docs/finetune-preferences.md",
 }
 
 
