@@ -233,6 +233,7 @@ def network_off() -> None:
 def page_env(workdir: Path) -> dict[str, str]:
     """The environment a page runs in: no key, no remote endpoint, Hugging Face offline."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.setdefault("OMP_NUM_THREADS", "1")  # torch on shared cores: one thread is faster
     env.update(
         HOME=str(workdir),
         HF_HUB_OFFLINE="1",
