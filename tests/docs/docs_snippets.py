@@ -1,7 +1,7 @@
 """Run the Python blocks of a documentation page, in order, in one namespace.
 
 The pages are README.md and every ``docs/**/*.md``. What a page can say to this runner, in HTML
-comments (hidden when the Markdown is rendered):
+comments that start a line (hidden when the Markdown is rendered):
 
 ``<!-- llmrec-docs: setup ... -->``
     Python run at that place in the page, before the blocks that follow it (hidden set-up: the
@@ -126,7 +126,7 @@ def parse(path: Path, root: Path = ROOT) -> Page:
                 pending_skip = None  # a skip before a shell or text block changes nothing
             i = end + 1
             continue
-        if "<!--" in line and "llmrec-docs" in line:
+        if line.lstrip().startswith("<!--") and "llmrec-docs" in line:  # not one quoted in prose
             start = i
             comment = line
             while "-->" not in comment and i + 1 < len(lines):
