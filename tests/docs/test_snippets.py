@@ -54,7 +54,6 @@ PAGES, MARKER_ERRORS = _parsed()
 
 # Pages whose blocks do not all run yet (expected to fail, strictly: remove a page once it runs).
 PENDING = {
-    "docs/finetune-grpo.md",
     "docs/finetune-local.md",
 }
 
