@@ -52,16 +52,8 @@ def _parsed() -> tuple[list[Any], list[str]]:
 PAGES, MARKER_ERRORS = _parsed()
 
 
-# Pages whose blocks do not all run yet (expected to fail, strictly: remove a page once it runs).
-PENDING = {
-    "docs/finetune-local.md",
-}
-
-
 def _param(page: Any) -> Any:
     marks = [pytest.mark.slow] if page.slow else []
-    if page.path in PENDING:
-        marks.append(pytest.mark.xfail(strict=True, reason="not every block runs yet"))
     return pytest.param(page, id=page.path, marks=marks)
 
 
