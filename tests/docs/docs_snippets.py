@@ -376,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 first = "failed: " + first.split("failed: ", 1)[-1]
             print(f"ROW\t{block.where}\t{int(block.hidden)}\t{first}", flush=True)
         return 0
+    # Pages share one cache folder (the synthetic data is generated once), never the user's.
+    os.environ.setdefault("LLMREC_CACHE_DIR", tempfile.mkdtemp(prefix="llmrec-docs-cache-"))
     if args.keep_going:
         return _table(paths)
     code = 0
