@@ -1,7 +1,7 @@
 """Run the Python blocks of a documentation page, in order, in one namespace.
 
 The pages are README.md and every ``docs/**/*.md``. What a page can say to this runner, in HTML
-comments (hidden when the Markdown is rendered):
+comments that start a line (hidden when the Markdown is rendered):
 
 ``<!-- llmrec-docs: setup ... -->``
     Python run at that place in the page, before the blocks that follow it (hidden set-up: the
@@ -126,7 +126,7 @@ def parse(path: Path, root: Path = ROOT) -> Page:
                 pending_skip = None  # a skip before a shell or text block changes nothing
             i = end + 1
             continue
-        if "<!--" in line and "llmrec-docs" in line:
+        if line.lstrip().startswith("<!--") and "llmrec-docs" in line:  # not one quoted in prose
             start = i
             comment = line
             while "-->" not in comment and i + 1 < len(lines):
@@ -233,6 +233,7 @@ def network_off() -> None:
 def page_env(workdir: Path) -> dict[str, str]:
     """The environment a page runs in: no key, no remote endpoint, Hugging Face offline."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.setdefault("OMP_NUM_THREADS", "1")  # torch on shared cores: one thread is faster
     env.update(
         HOME=str(workdir),
         HF_HUB_OFFLINE="1",
@@ -375,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 first = "failed: " + first.split("failed: ", 1)[-1]
             print(f"ROW\t{block.where}\t{int(block.hidden)}\t{first}", flush=True)
         return 0
+    # Pages share one cache folder (the synthetic data is generated once), never the user's.
+    os.environ.setdefault("LLMREC_CACHE_DIR", tempfile.mkdtemp(prefix="llmrec-docs-cache-"))
     if args.keep_going:
         return _table(paths)
     code = 0

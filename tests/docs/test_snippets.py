@@ -11,10 +11,12 @@ described in ``tests/docs/docs_snippets.py``.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -37,7 +39,7 @@ ROOT: Path = snippets.ROOT
 MAX_SKIPPED = 12
 
 
-def _parsed() -> tuple[list[object], list[str]]:
+def _parsed() -> tuple[list[Any], list[str]]:
     parsed, errors = [], []
     for path in snippets.pages():
         try:
@@ -50,35 +52,24 @@ def _parsed() -> tuple[list[object], list[str]]:
 PAGES, MARKER_ERRORS = _parsed()
 
 
-# Pages whose blocks do not all run yet (expected to fail, strictly: remove a page once it runs).
-PENDING = {
-    "docs/data-synthetic-movielens.md",
-    "docs/finetune-files.md",
-    "docs/finetune-grpo.md",
-    "docs/finetune-jobs.md",
-    "docs/finetune-local.md",
-    "docs/finetune-preferences.md",
-    "docs/openai-backend.md",
-    "docs/plugins.md",
-    "docs/prompts.md",
-    "docs/testing-metrics.md",
-}
-
-
-def _param(page: object) -> object:
-    marks = [pytest.mark.slow] if page.slow else []  # type: ignore[attr-defined]
-    if page.path in PENDING:  # type: ignore[attr-defined]
-        marks.append(pytest.mark.xfail(strict=True, reason="not every block runs yet"))
-    return pytest.param(page, id=page.path, marks=marks)  # type: ignore[attr-defined]
+def _param(page: Any) -> Any:
+    marks = [pytest.mark.slow] if page.slow else []
+    return pytest.param(page, id=page.path, marks=marks)
 
 
 def test_the_markers_are_well_formed() -> None:
     assert not MARKER_ERRORS, "\n".join(MARKER_ERRORS)
 
 
-@pytest.mark.parametrize("page", [_param(p) for p in PAGES if p.visible])  # type: ignore[attr-defined]
-def test_the_page_runs(page: object, tmp_path: Path) -> None:
-    proc = snippets.run_page(ROOT / page.path, tmp_path)  # type: ignore[attr-defined]
+@pytest.mark.parametrize("page", [_param(p) for p in PAGES if p.visible])
+def test_the_page_runs(page: Any, tmp_path: Path) -> None:
+    timeout = 2400 if page.slow else 600
+    try:
+        proc = snippets.run_page(ROOT / page.path, tmp_path, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        tail = (exc.stderr or b"")[-1500:]
+        text = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
+        pytest.fail(f"{page.path}: did not finish in {timeout} s\n{text}", pytrace=False)
     if proc.returncode != 0:
         report = proc.stderr.split("LLMREC-DOCS FAILURE\n", 1)
         message = report[1] if len(report) == 2 else proc.stderr[-3000:]
@@ -86,7 +77,7 @@ def test_the_page_runs(page: object, tmp_path: Path) -> None:
 
 
 def test_skipped_blocks_are_few_and_each_needs_a_key_real_data_the_network_or_a_gpu() -> None:
-    skipped = [b for p in PAGES for b in p.skipped]  # type: ignore[attr-defined]
+    skipped = [b for p in PAGES for b in p.skipped]
     listing = "\n".join(
         f"  {b.where}: {b.skip} -> {', '.join(snippets.skip_kinds(b.skip))}" for b in skipped
     )
@@ -94,7 +85,7 @@ def test_skipped_blocks_are_few_and_each_needs_a_key_real_data_the_network_or_a_
     for block in skipped:
         assert snippets.skip_kinds(block.skip), block.where
     assert len(skipped) <= MAX_SKIPPED, f"{len(skipped)} skipped blocks:\n{listing}"
-    total = sum(len(p.visible) for p in PAGES)  # type: ignore[attr-defined]
+    total = sum(len(p.visible) for p in PAGES)
     assert total >= 40, "the docs' Python blocks were not found"
 
 
@@ -217,3 +208,13 @@ def _escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_a_marker_quoted_in_prose_is_not_a_marker(tmp_path: Path) -> None:
+    page = snippets.parse(
+        _page(
+            tmp_path,
+            "Write `<!-- llmrec-docs: skip (needs ...) -->` before it.\n```python\n1\n```\n",
+        )
+    )
+    assert [(b.line, b.skip) for b in page.blocks] == [(3, None)]
