@@ -24,6 +24,7 @@ from llmrec.experiment.ranking_report import (
     ranking_text,
     write_ranking_figure,
 )
+from llmrec.experiment.report_training import training_lines
 from llmrec.experiment.report_truths import (
     fitting_lines,
     holdout_truth_lines,
@@ -291,6 +292,7 @@ def _dataset_section(
         *_diagnostics_section(ds),
         *_beyond_section(ds, config),
         *_skipped_section(ds),
+        *training_lines(ds),
         *_finetune_section(ds),
     ]
 
