@@ -12,7 +12,11 @@ ranks the full catalogue without the user's history; HR@10 and NDCG@10 are repor
 The RecBole side runs only when a Python with RecBole 1.2.1 is given (``--recbole-python`` or
 ``LLMREC_RECBOLE_PYTHON``): the same split, ``MAX_ITEM_LIST_LENGTH: 50``, ``loss_type: CE``, the
 same hyperparameters, epochs and batch size, ``eval_step: 0`` (no validation, so the model
-tested is the last epoch's, as llmrec's without ``patience``), full ranking. RecBole 1.2.1 still
+tested is the last epoch's, as llmrec's without ``patience``; no checkpoints are written, since
+torch 2.6 and later refuse to load RecBole 1.2.1's with ``weights_only``), full ranking. RecBole
+1.2.1 masks nothing in a sequential model's full ranking, so both sides are also scored with the
+history left in (``*_unmasked``), and RecBole's test scores are ranked again without the items
+each sequence reads (llmrec's protocol). RecBole 1.2.1 still
 uses aliases NumPy 2 removed (``np.float``, ``np.long``, ..., and in its ``Config``
 ``np.float_``, ``np.complex_``, ``np.unicode_``); the driver below restores them before
 importing it. It is a check, not a dependency.
@@ -116,9 +120,11 @@ init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
 model = get_model(config["model"])(config, train.dataset).to(config["device"])
 trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 t1, cpu1 = time.perf_counter(), time.process_time()
-trainer.fit(train, valid, saved=True, show_progress=False)
+# no checkpoints: with eval_step 0 the model in memory is the last epoch's, which is what
+# the checkpoint would hold (and torch >= 2.6 cannot load RecBole 1.2.1's with weights_only)
+trainer.fit(train, valid, saved=False, show_progress=False)
 train_s, train_cpu_s = time.perf_counter() - t1, time.process_time() - cpu1
-result = trainer.evaluate(test, load_best_model=True, show_progress=False)
+result = trainer.evaluate(test, load_best_model=False, show_progress=False)
 # RecBole 1.2.1 masks nothing in a sequential model's full ranking (its history index is None);
 # rank the test targets again without the items each sequence reads, llmrec's protocol.
 hits, gains, n = 0.0, 0.0, 0
