@@ -12,7 +12,11 @@ ranks the full catalogue without the user's history; HR@10 and NDCG@10 are repor
 The RecBole side runs only when a Python with RecBole 1.2.1 is given (``--recbole-python`` or
 ``LLMREC_RECBOLE_PYTHON``): the same split, ``MAX_ITEM_LIST_LENGTH: 50``, ``loss_type: CE``, the
 same hyperparameters, epochs and batch size, ``eval_step: 0`` (no validation, so the model
-tested is the last epoch's, as llmrec's without ``patience``), full ranking. RecBole 1.2.1 still
+tested is the last epoch's, as llmrec's without ``patience``; no checkpoints are written, since
+torch 2.6 and later refuse to load RecBole 1.2.1's with ``weights_only``), full ranking. RecBole
+1.2.1 masks nothing in a sequential model's full ranking, so both sides are also scored with the
+history left in (``*_unmasked``), and RecBole's test scores are ranked again without the items
+each sequence reads (llmrec's protocol). RecBole 1.2.1 still
 uses aliases NumPy 2 removed (``np.float``, ``np.long``, ..., and in its ``Config``
 ``np.float_``, ``np.complex_``, ``np.unicode_``); the driver below restores them before
 importing it. It is a check, not a dependency.
@@ -49,19 +53,22 @@ import torch
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 from llmrec.recommenders import get_recommender
-from bench_sequential import load_data, score
+from bench_sequential import load_data, score, score_unmasked
 t0 = time.perf_counter()
 split, ratings = load_data(args)
 prep = time.perf_counter() - t0
 model = get_recommender(args["backend"], **args["options"])
+cpu0 = time.process_time()
 model.fit(split.fitting if split is not None else ratings)
 out = {"prep_s": prep, "train_s": model.log_.train_seconds,
-       "epochs": len(model.log_.losses), "params": model.n_parameters_}
+       "train_cpu_s": time.process_time() - cpu0, "epochs": len(model.log_.losses),
+       "params": model.n_parameters_}
 if split is not None:
     t1 = time.perf_counter()
     recs = model.recommend_many(split.dataset.profiles, 10, exclude=split.exclusions())
     out["eval_s"] = time.perf_counter() - t1
     out.update(score(split, recs))
+    out.update(score_unmasked(model, split))
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT " + json.dumps(out))
 """
@@ -112,13 +119,31 @@ prep = time.perf_counter() - t0
 init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
 model = get_model(config["model"])(config, train.dataset).to(config["device"])
 trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-t1 = time.perf_counter()
-trainer.fit(train, valid, saved=True, show_progress=False)
-train_s = time.perf_counter() - t1
-result = trainer.evaluate(test, load_best_model=True, show_progress=False)
-print("RESULT " + json.dumps({"prep_s": prep, "train_s": train_s, "epochs": o["epochs"],
+t1, cpu1 = time.perf_counter(), time.process_time()
+# no checkpoints: with eval_step 0 the model in memory is the last epoch's, which is what
+# the checkpoint would hold (and torch >= 2.6 cannot load RecBole 1.2.1's with weights_only)
+trainer.fit(train, valid, saved=False, show_progress=False)
+train_s, train_cpu_s = time.perf_counter() - t1, time.process_time() - cpu1
+result = trainer.evaluate(test, load_best_model=False, show_progress=False)
+# RecBole 1.2.1 masks nothing in a sequential model's full ranking (its history index is None);
+# rank the test targets again without the items each sequence reads, llmrec's protocol.
+hits, gains, n = 0.0, 0.0, 0
+model.eval()
+with torch.no_grad():
+    for interaction, _, _, positive in test:
+        interaction = interaction.to(config["device"])
+        scores = model.full_sort_predict(interaction).view(positive.numel(), -1)
+        scores[:, 0] = -float("inf")
+        scores.scatter_(1, interaction[model.ITEM_SEQ], -float("inf"))
+        rank = (scores > scores.gather(1, positive[:, None])).sum(1)
+        hits += float((rank < 10).sum())
+        gains += float(torch.where(rank < 10, 1.0 / torch.log2(rank + 2.0), 0.0).sum())
+        n += positive.numel()
+print("RESULT " + json.dumps({"prep_s": prep, "train_s": train_s, "train_cpu_s": train_cpu_s,
+    "epochs": o["epochs"],
     "params": sum(p.numel() for p in model.parameters()),
-    "hit@10": float(result["hit@10"]), "ndcg@10": float(result["ndcg@10"]),
+    "hit@10": hits / n, "ndcg@10": gains / n,
+    "hit@10_unmasked": float(result["hit@10"]), "ndcg@10_unmasked": float(result["ndcg@10"]),
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -170,6 +195,21 @@ def score(split: Any, recs: Any, n_bootstrap: int = 1000) -> dict[str, Any]:
     }
 
 
+def score_unmasked(model: Any, split: Any) -> dict[str, float]:
+    """HR@10 and NDCG@10 of a sequential model's full ranking that leaves the history in, the
+    way RecBole 1.2.1 evaluates sequential models (a target the model never saw is a miss)."""
+    profiles = split.dataset.profiles
+    scores = model._scores(profiles)
+    gold = np.array([ex.gold[0] for ex in split.dataset], dtype=np.int64)
+    cols = model.index_.columns(gold)
+    rows = np.arange(len(profiles))
+    known = cols >= 0
+    target = np.where(known, scores[rows, np.maximum(cols, 0)], np.inf)
+    rank = np.where(known, (scores > target[:, None]).sum(1), 10**9)
+    gain = np.where(rank < 10, 1.0 / np.log2(np.minimum(rank, 10) + 2.0), 0.0)
+    return {"hit@10_unmasked": float((rank < 10).mean()), "ndcg@10_unmasked": float(gain.mean())}
+
+
 def run_child(python: str, code: str, args: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     out = subprocess.run(
@@ -202,7 +242,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--interactions", type=int, default=1_000_000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--all-backends", action="store_true")
     parser.add_argument("--scratch", default="/tmp/llmrec-bench-sequential")
     opts = parser.parse_args()

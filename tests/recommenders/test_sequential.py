@@ -196,3 +196,33 @@ def test_tallrec_windows_scored_pointwise_give_an_auc() -> None:
     auc = _exact_auc(scores, test.liked)
     assert auc >= 0.8
     assert _exact_auc(-scores, test.liked) == pytest.approx(1 - auc)
+
+
+def test_the_last_block_at_one_position_is_the_full_block_read_there() -> None:
+    """SASRec's last block computes only the position it reads; run at every position (as
+    RecBole does) and read there, it gives the same state, gradients included."""
+    import torch
+
+    from llmrec.recommenders.sequential._sasrec import SASRec
+
+    torch.manual_seed(0)
+    net = SASRec(30, 8, 16, 2, 2, 32, dropout=0.0)
+    seqs = torch.randint(1, 31, (6, 8))
+    lengths = torch.tensor([1, 3, 8, 5, 2, 7])
+    seqs[torch.arange(8)[None, :] >= lengths[:, None]] = 0
+
+    def full() -> torch.Tensor:
+        n = seqs.shape[1]
+        x = net.norm(net.item_embedding(seqs) + net.position_embedding(torch.arange(n))[None])
+        allowed = torch.tril(torch.ones(n, n, dtype=torch.bool))[None, None]
+        mask = (~(allowed & (seqs > 0)[:, None, None, :])).float() * -10000.0
+        for block in net.blocks:
+            x = block(x, mask)
+        state: torch.Tensor = x[torch.arange(seqs.shape[0]), lengths - 1]
+        return state
+
+    fast, slow = net(seqs, lengths), full()
+    torch.testing.assert_close(fast, slow)
+    (grad_fast,) = torch.autograd.grad(fast.square().sum(), net.item_embedding.weight)
+    (grad_slow,) = torch.autograd.grad(slow.square().sum(), net.item_embedding.weight)
+    torch.testing.assert_close(grad_fast, grad_slow)

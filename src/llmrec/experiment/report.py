@@ -27,6 +27,7 @@ from llmrec.experiment.ranking_report import (
     write_ranking_figure,
 )
 from llmrec.experiment.report_spend import spend_lines
+from llmrec.experiment.report_training import training_lines
 from llmrec.experiment.report_truths import (
     fitting_lines,
     gold_head_text,
@@ -293,6 +294,7 @@ def _dataset_section(
         *_diagnostics_section(ds),
         *_beyond_section(ds, config),
         *_skipped_section(ds),
+        *training_lines(ds),
         *_finetune_section(ds),
     ]
 

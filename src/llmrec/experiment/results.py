@@ -45,6 +45,12 @@ class BackendEntry(_Model):
     planned: bool | None = Field(None, description="Dry run: would run.")
     skipped: str | None = Field(None, description="Why it did not run.")
     estimated_cost_usd: float | None = Field(None, description="Cost of the skipped run.")
+    train_seconds: float | None = Field(
+        None, description="Seconds the backend spent training its model (trained backends)."
+    )
+    n_parameters: int | None = Field(
+        None, description="Trainable parameters of the backend's model (trained backends)."
+    )
 
 
 class LLMDiagnostics(_Model):

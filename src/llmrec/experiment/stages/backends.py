@@ -19,6 +19,7 @@ from llmrec._io import atomic_open, write_json_atomic
 from llmrec.experiment.arms.registry import backend_arm
 from llmrec.experiment.plan import PlanLine
 from llmrec.experiment.results import BackendEntry
+from llmrec.experiment.stages.training import read_training, write_training
 from llmrec.experiment.store import stage_key
 
 if TYPE_CHECKING:
@@ -230,11 +231,13 @@ def run_backend(
     stage, key = _stage(ctx, truth, spec, rec, None)
     path = f"recs/{truth.name}/{spec.display}.jsonl"
     config_path = f"recs/{truth.name}/{spec.display}.config.json"
+    training = f"recs/{truth.name}/{spec.display}.training.json"
     failed = [0]
 
     def work() -> None:
         write_json_atomic(ctx.out / config_path, {**rec.to_config(), "k": ctx.config.k})
         rec.fit(fitting, catalog, truth.parts["train"])
+        write_training(ctx.out, training, rec)
         if _excludes_history(truth):
             exclude = history_exclusions(truth, fitting)
             recs = rec.recommend_many(
@@ -250,6 +253,7 @@ def run_backend(
         # failed answers are not cached: the next run asks for them again
         ctx.store.forget(stage)
     entry.recommendations = path
+    read_training(ctx.out, training, entry)
     return entry
 
 

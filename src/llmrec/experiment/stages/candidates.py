@@ -47,6 +47,7 @@ from llmrec.experiment.ranking_results import (
     RankingRepeat,
     RankingResult,
 )
+from llmrec.experiment.stages.training import read_training, write_training
 from llmrec.experiment.store import stage_key
 from llmrec.truth import CandidateSampler, CandidateSets
 
@@ -231,11 +232,13 @@ class CandidateRanking:
         stage, key = self.stage(spec, rec)
         paths = [f"ranks/{self.name}/{spec.display}.r{r}.jsonl" for r in range(len(self.orders))]
         config_path = f"ranks/{self.name}/{spec.display}.config.json"
+        training = f"ranks/{self.name}/{spec.display}.training.json"
         failed = [0]
 
         def work() -> None:
             write_json_atomic(ctx.out / config_path, {**rec.to_config(), "k": self.k})
             rec.fit(train_ratings, catalog, train)
+            write_training(ctx.out, training, rec)
             for order, path in zip(self.orders, paths, strict=True):
                 lists = self._lists(order)
                 recs = rec.rank_many(self.test.profiles, lists, self.k, progress=ctx.progress)
@@ -246,6 +249,7 @@ class CandidateRanking:
         if failed[0]:  # failed answers are not cached: the next run asks for them again
             ctx.store.forget(stage)
         self.files[entry.label] = paths
+        read_training(ctx.out, training, entry)
         return entry
 
     # -- 4. the scores --------------------------------------------------------------------

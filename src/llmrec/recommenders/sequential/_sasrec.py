@@ -9,6 +9,11 @@ LayerNorm (``eps=1e-12``). The output at the last item of a (left-aligned) seque
 user's state ``h``; item ``i`` scores ``h · e_i`` with the input embeddings ``e`` (shared, as in
 the paper). Weights start from ``N(0, 0.02²)``, biases at 0.
 
+Only ``h`` is ever read, so the last block computes its query, attention, residual and
+feed-forward at the last item alone (keys and values still cover the whole sequence): the same
+output as RecBole's, which runs the last block at every position and then picks one, with about
+40 % fewer operations in the blocks.
+
 This module imports torch: the backend imports it only when a model is built.
 """
 
@@ -46,12 +51,21 @@ class _Block(nn.Module):
         b, n, h = x.shape
         return x.view(b, n, self.heads, h // self.heads).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, n, h = x.shape
-        q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, at: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The block's output at every position (``b × n × h``), or with ``at`` (one position
+        per sequence) only there (``b × 1 × h``): the queries, the residuals and the
+        feed-forward of the other positions are then never computed."""
+        b, _, h = x.shape
+        k, v = self._split(self.key(x)), self._split(self.value(x))
+        if at is not None:
+            rows = torch.arange(b, device=x.device)
+            x, mask = x[rows, at][:, None], mask[rows, :, at][:, :, None]
+        q = self._split(self.query(x))
         scores = q @ k.transpose(-1, -2) / math.sqrt(h // self.heads) + mask
         weights = self.attn_dropout(torch.softmax(scores, dim=-1))
-        context = (weights @ v).transpose(1, 2).reshape(b, n, h)
+        context = (weights @ v).transpose(1, 2).reshape(b, x.shape[1], h)
         x = self.attn_norm(self.out_dropout(self.dense(context)) + x)
         inner = nn.functional.gelu(self.ff_in(x))
         out: torch.Tensor = self.ff_norm(self.ff_dropout(self.ff_out(inner)) + x)
@@ -91,9 +105,11 @@ class SASRec(ItemSequenceNet):
         causal = torch.tril(torch.ones(n, n, dtype=torch.bool, device=seqs.device))
         allowed = causal[None, None] & (seqs > 0)[:, None, None, :]
         mask = (~allowed).to(x.dtype) * -10000.0
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x, mask)
-        return self.at_last(x, lengths)
+        # only the last item's output is read: the last block computes that position alone
+        state: torch.Tensor = self.blocks[-1](x, mask, at=(lengths - 1).clamp(min=0))[:, 0]
+        return state
 
 
 def _init(module: nn.Module) -> None:
