@@ -8,8 +8,9 @@ trained with SFT on 48 users, lifts their greedy NDCG@10 from about 0.25 to abou
 
 What runs, all offline:
 
-1. the data: ``llmrec.testing.tiny_model.tiny_dataset`` (48 users of 10 profile and 5 gold
-   movies on a 200-film synthetic catalog) exported as the study's chat file;
+1. the data: 48 users of the study's profileData50 truth on llmrec's synthetic Netflix data
+   (600 users, 120 movies; ``--data random``: ``tiny_dataset``'s users with random gold lists)
+   exported as the study's chat file (the prompt asks for 5 movies);
 2. the tiny random-weight Llama model (``build_tiny_model``), partially trained with a plain TRL
    ``SFTTrainer`` (full weights, learning rate 2e-3, ``--sft-epochs``): the shared SFT start;
 3. plain TRL ``GRPOTrainer`` (full weights; its own defaults for everything not named above; a
@@ -44,10 +45,12 @@ from pathlib import Path
 
 import torch
 
+from llmrec.data.catalog import Catalog
 from llmrec.finetune.export import export_chat_jsonl
 from llmrec.finetune.local import RankingReward
 from llmrec.prompts import PromptTemplate
 from llmrec.testing.tiny_model import build_tiny_model, tiny_dataset
+from llmrec.truth.dataset import ProfileDataset
 
 TEMPLATE = PromptTemplate(n_recommendations=5)
 
@@ -182,11 +185,28 @@ def _line(name: str, before: list[float], after: list[float], seconds: float | N
             f"(paired t-test, one-sided p = {p:.2g}{wall})")  # fmt: skip
 
 
+def grpo_users(data: str, n_users: int) -> tuple[Catalog, ProfileDataset]:
+    """The users GRPO trains on: the study's profileData50 truth on llmrec's synthetic Netflix
+    data (``synthetic``: gold lists share the taste groups' favourites, as real users' do), or
+    ``tiny_dataset``'s users (``random``: each gold list drawn at random, memorisation only)."""
+    if data == "random":
+        return tiny_dataset(n_users, 200, profile_len=10, gold_len=5, seed=0)
+    from llmrec.experiment.config import SyntheticSource
+    from llmrec.experiment.data_source import load_source
+    from llmrec.truth import NeighbourTruth
+
+    source = SyntheticSource(kind="synthetic", n_users=600, n_movies=120, n_ratings=20_000, seed=5)
+    ratings, catalog = load_source(source, progress=False)
+    truth = NeighbourTruth.profile_data_50(n_users=n_users, seed=0)
+    return catalog, truth.build(ratings, progress=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=None, help="folder kept between runs")
     parser.add_argument("--only", choices=("sft", "trl", "llmrec"), default=None)
     parser.add_argument("--users", type=int, default=48)
+    parser.add_argument("--data", choices=("synthetic", "random"), default="synthetic")
     parser.add_argument("--sft-epochs", type=float, default=20)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--epochs", type=float, default=8)
@@ -202,7 +222,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="llmrec-bench-grpo-"))
     work.mkdir(parents=True, exist_ok=True)
 
-    catalog, users = tiny_dataset(args.users, 200, profile_len=10, gold_len=5, seed=0)
+    catalog, users = grpo_users(args.data, args.users)
     golds = [list(e.gold) for e in users]
     profiles = [list(e.profile) for e in users]
     tiny = build_tiny_model(work / "tiny", catalog, template=TEMPLATE)

@@ -54,7 +54,10 @@ def register(commands: Any) -> None:
     _grpo_arguments(local)
     local.add_argument("--epochs", type=float, default=2.0, help="epochs (default 2)")
     local.add_argument(
-        "--batch-size", type=int, default=32, help="examples per optimizer step (default 32)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="examples per optimizer step (default 32; GRPO: prompts, default 1)",
     )
     local.add_argument(
         "--per-device-batch-size",
