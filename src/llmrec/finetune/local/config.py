@@ -75,7 +75,7 @@ DEFAULT_GRPO_BATCH_SIZE = 1
 of ``num_generations`` answers a step, as TRL's ``GRPOConfig`` defaults (8 answers per device
 batch, no accumulation) do. GRPO learns from many small on-policy steps: on the tiny model's 48
 users (``benchmarks/bench_grpo.py``), 32 prompts a step left 8 optimizer steps in 8 epochs and
-no greedy gain, one prompt a step gives 384 and matches plain TRL."""
+no greedy gain; one prompt a step makes 384 and lifts greedy NDCG@10 as plain TRL does."""
 
 
 def drop_unused_grpo(config: LocalTrainConfig, data: Any) -> Any:
