@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from llmrec.finetune.local.config import DEFAULT_LEARNING_RATES
+from llmrec.finetune.local.config import DEFAULT_GRPO_BATCH_SIZE, DEFAULT_LEARNING_RATES
 
 __all__ = ["local_config", "register"]
 
@@ -152,6 +152,7 @@ _SHOWN_DEFAULTS = {
     "learning_rate": ", ".join(
         f"{rate:g} {method}" for method, rate in DEFAULT_LEARNING_RATES.items()
     ),
+    "batch_size": f"32; GRPO: {DEFAULT_GRPO_BATCH_SIZE} prompt",
     "lora_alpha": "2 x --lora-r",
     "max_seq_len": "the model's limit",
 }
