@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import linecache
 import os
 import re
 import socket
@@ -247,7 +248,12 @@ def page_env(workdir: Path) -> dict[str, str]:
 
 
 def _compiled(block: Block) -> Any:
-    # Pad with blank lines so a traceback's line number is the line in the page.
+    # Pad with blank lines so a traceback's line number is the line in the page, and let
+    # tracebacks show the page's lines (the page's name is relative to the repository).
+    page = ROOT / block.page if not Path(block.page).is_absolute() else Path(block.page)
+    if page.is_file():
+        text = page.read_text(encoding="utf-8")
+        linecache.cache[block.page] = (len(text), None, text.splitlines(True), block.page)
     return compile("\n" * (block.line - 1) + block.source, block.page, "exec")
 
 
