@@ -122,14 +122,20 @@ def test_sigkill_then_same_command_resumes_to_the_same_loss(
 
 
 def test_a_checkpoint_cut_mid_save_is_skipped(tmp_path) -> None:
+    """A complete checkpoint holds the trainer state (written last), the weights and the
+    optimizer and scheduler states; one cut mid-save (no state) or half removed (no weights,
+    issue 26 item 9) is removed and the previous complete one used."""
     from llmrec.finetune.local.train import last_complete_checkpoint
 
-    for step, complete in ((3, True), (6, False)):
+    for step, kind in ((3, "complete"), (6, "cut mid-save"), (9, "half removed")):
         folder = tmp_path / f"checkpoint-{step}"
         folder.mkdir()
-        (folder / "model.safetensors").write_bytes(b"x")
-        if complete:
-            (folder / "trainer_state.json").write_text('{"global_step": 3}')
+        if kind != "half removed":
+            (folder / "model.safetensors").write_bytes(b"x")
+        for name in ("optimizer.pt", "scheduler.pt"):
+            (folder / name).write_bytes(b"x")
+        if kind != "cut mid-save":
+            (folder / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-3")
-    assert not (tmp_path / "checkpoint-6").exists()
+    assert not (tmp_path / "checkpoint-6").exists() and not (tmp_path / "checkpoint-9").exists()
     assert last_complete_checkpoint(tmp_path / "none") is None
