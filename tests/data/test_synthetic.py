@@ -343,6 +343,14 @@ def test_config_rejects_unknown_fields() -> None:
         SyntheticConfig(n_user=5)  # type: ignore[call-arg]
 
 
+def test_unknown_keyword_is_a_type_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="'n_user'"):
+        write_netflix(tmp_path, n_user=5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'n_user'"):
+        ensure_synthetic(tmp_path, n_user=5)  # type: ignore[call-arg]
+    assert not list(tmp_path.iterdir())
+
+
 def test_fewer_files_remove_stale_ones(tmp_path: Path) -> None:
     write_netflix(tmp_path, n_users=20, n_movies=10, n_ratings=60, seed=1)
     write_netflix(tmp_path, n_users=20, n_movies=10, n_ratings=60, seed=1, n_files=2)

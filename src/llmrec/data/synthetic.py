@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +52,9 @@ from llmrec.data._netflix_format import (
 from llmrec.data._titles import film_titles
 from llmrec.data.synthetic_probe import draw_hidden, probe_bytes, qualifying_bytes
 from llmrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_SYNTHETIC",
@@ -132,7 +135,22 @@ class SyntheticConfig(BaseModel):
 DEFAULT_SYNTHETIC = SyntheticConfig()
 
 
-def _config(config: SyntheticConfig | None, overrides: dict[str, int | None]) -> SyntheticConfig:
+class SyntheticOverrides(TypedDict, total=False):
+    """The :class:`SyntheticConfig` fields :func:`write_netflix` and :func:`ensure_synthetic`
+    take as keywords over ``config`` (``None``: keep the config's value)."""
+
+    n_users: int | None
+    n_movies: int | None
+    n_ratings: int | None
+    seed: int | None
+    n_groups: int | None
+    n_files: int | None
+
+
+def _config(config: SyntheticConfig | None, overrides: SyntheticOverrides) -> SyntheticConfig:
+    unknown = sorted(set(overrides) - set(SyntheticOverrides.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
     base = (config or DEFAULT_SYNTHETIC).model_dump()
     base.update({k: v for k, v in overrides.items() if v is not None})
     try:
@@ -384,13 +402,8 @@ def write_netflix(
     folder: str | Path,
     config: SyntheticConfig | None = None,
     *,
-    n_users: int | None = None,
-    n_movies: int | None = None,
-    n_ratings: int | None = None,
-    seed: int | None = None,
-    n_groups: int | None = None,
-    n_files: int | None = None,
     progress: bool = False,
+    **overrides: Unpack[SyntheticOverrides],
 ) -> Path:
     """Write a synthetic data set in the Netflix Prize Kaggle layout into ``folder``.
 
@@ -406,17 +419,7 @@ def write_netflix(
     an earlier run are removed. Same config, same bytes. Raises :class:`ConfigError` for an
     impossible config.
     """
-    cfg = _config(
-        config,
-        {
-            "n_users": n_users,
-            "n_movies": n_movies,
-            "n_ratings": n_ratings,
-            "seed": seed,
-            "n_groups": n_groups,
-            "n_files": n_files,
-        },
-    )
+    cfg = _config(config, overrides)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
@@ -485,13 +488,8 @@ def ensure_synthetic(
     folder: str | Path | None = None,
     config: SyntheticConfig | None = None,
     *,
-    n_users: int | None = None,
-    n_movies: int | None = None,
-    n_ratings: int | None = None,
-    seed: int | None = None,
-    n_groups: int | None = None,
-    n_files: int | None = None,
     progress: bool = False,
+    **overrides: Unpack[SyntheticOverrides],
 ) -> Path:
     """A folder holding the synthetic data for this config, generated only if missing.
 
@@ -499,17 +497,7 @@ def ensure_synthetic(
     marker names the same config and every listed file has the recorded size and SHA-256;
     otherwise (missing, incomplete, damaged, other config) it is generated again.
     """
-    cfg = _config(
-        config,
-        {
-            "n_users": n_users,
-            "n_movies": n_movies,
-            "n_ratings": n_ratings,
-            "seed": seed,
-            "n_groups": n_groups,
-            "n_files": n_files,
-        },
-    )
+    cfg = _config(config, overrides)
     out = Path(folder) if folder is not None else cache_dir("synthetic", cfg.key())
     if not _complete(out, cfg):
         write_netflix(out, cfg, progress=progress)

@@ -155,7 +155,8 @@ def export_chat_jsonl(
     """
     out = Path(path)
     with atomic_open(out, "w") as handle:
-        for example in progress(dataset, enabled=show_progress, total=len(dataset), desc="export"):
+        examples = iter(dataset)  # the bar iterates a plain iterator, not the data set
+        for example in progress(examples, enabled=show_progress, total=len(dataset), desc="export"):
             if not example.profile or not example.gold:
                 raise DataFormatError(
                     f"user {example.user_id} has an empty "

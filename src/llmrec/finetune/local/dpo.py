@@ -43,7 +43,7 @@ from llmrec.finetune.local._model import (
 from llmrec.finetune.local._runner import train_or_resume
 from llmrec.finetune.local._trainer_args import make_trainer, trainer_arguments
 from llmrec.finetune.local.config import LocalTrainConfig
-from llmrec.finetune.local.estimate import DryRun, estimate
+from llmrec.finetune.local.estimate import DryRun, estimate_file
 from llmrec.finetune.local.manifest import LocalTrainManifest
 from llmrec.local_models.fingerprint import folder_sha256
 from llmrec.local_models.load import adapter_base
@@ -73,6 +73,24 @@ class SFTModel:
             return {"path": self.path, "kind": self.kind, "sha256": folder_sha256(self.path)}
         _, revision, _ = base_identity(self.path)
         return {"path": self.path, "kind": self.kind, "sha256": None, "revision": revision}
+
+    def policy(self, config: LocalTrainConfig, *, full_weights: bool = False) -> Any:
+        """The model to train from it (seeded with ``config.seed``): its adapter, trainable; a
+        fresh LoRA adapter (``config``'s) on full weights; or, with ``full_weights``, the full
+        weights themselves."""
+        transformers = require("transformers")
+        torch = require("torch")
+        peft = require("peft")
+        torch.manual_seed(config.seed)
+        net = transformers.AutoModelForCausalLM.from_pretrained(
+            self.base, dtype=torch_dtype(config)
+        )
+        if full_weights:
+            return net
+        with quiet_peft():
+            if self.kind == "adapter":
+                return peft.PeftModel.from_pretrained(net, self.path, is_trainable=True)
+            return peft.get_peft_model(net, lora_adapter(config))
 
     def tokenizer_source(self) -> str:
         """The adapter folder when it holds a tokenizer (llmrec's SFT output does), else base."""
@@ -182,34 +200,13 @@ def plan_local_dpo(
     config = config or LocalTrainConfig(method="dpo")
     sft = SFTModel.of(model)
     _, data, _, _ = _prepare(prefs, sft, validation, config)
-    return estimate(
-        sft.base,
-        _adapter_settings(sft, config),
-        examples=len(data.rows),
-        tokens=data.tokens,
-        completion_tokens=data.completion_tokens,
-        longest=data.longest,
-        overlong=len(data.overlong_lines),
-        dropped=data.dropped,
-        truncated=data.truncated,
-    )
+    settings = _adapter_settings(sft, config)
+    return estimate_file(sft.base, settings, data, examples=len(data.rows), longest=data.longest)
 
 
 def _dataset(data: PreferenceData) -> Any:
     datasets = require("datasets")
     return datasets.Dataset.from_list([row.to_trl() for row in data.rows])
-
-
-def _load_policy(sft: SFTModel, config: LocalTrainConfig) -> Any:
-    transformers = require("transformers")
-    torch = require("torch")
-    peft = require("peft")
-    torch.manual_seed(config.seed)
-    net = transformers.AutoModelForCausalLM.from_pretrained(sft.base, dtype=torch_dtype(config))
-    with quiet_peft():
-        if sft.kind == "adapter":
-            return peft.PeftModel.from_pretrained(net, sft.path, is_trainable=True)
-        return peft.get_peft_model(net, lora_adapter(config))
 
 
 def build_dpo_trainer(
@@ -239,7 +236,7 @@ def build_dpo_trainer(
     evaluation = None if validation is None else _dataset(validation)
     return make_trainer(
         trl.DPOTrainer,
-        _load_policy(sft, config),
+        sft.policy(config),
         args,
         tokenizer,
         (_dataset(data), evaluation),

@@ -26,10 +26,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmrec.finetune.local._deps import require
 from llmrec.finetune.local.config import LocalTrainConfig
+
+if TYPE_CHECKING:
+    from llmrec.finetune.local._data import FileCounts
 
 __all__ = ["DryRun", "count_parameters", "flops_per_token", "lora_targets"]
 
@@ -116,6 +119,24 @@ def lora_targets(name: str, targets: str | list[str]) -> bool:
     if isinstance(targets, str):
         return re.fullmatch(targets, name) is not None
     return any(name == t or name.endswith("." + t) for t in targets)
+
+
+def estimate_file(
+    model: str, config: LocalTrainConfig, data: FileCounts, *, examples: int, longest: int
+) -> DryRun:
+    """:func:`estimate` for the ``examples`` read from a training file (``data``: its token
+    counts and what happened to its overlong lines; ``longest``: its longest sequence)."""
+    return estimate(
+        model,
+        config,
+        examples=examples,
+        tokens=data.tokens,
+        completion_tokens=data.completion_tokens,
+        longest=longest,
+        overlong=len(data.overlong_lines),
+        dropped=data.dropped,
+        truncated=data.truncated,
+    )
 
 
 def estimate(

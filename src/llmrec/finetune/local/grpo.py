@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from llmrec.errors import ConfigError, DataFormatError
 from llmrec.finetune.local._data import FileCounts, read_chat_jsonl, require_file_kind
-from llmrec.finetune.local._deps import quiet_peft, require
-from llmrec.finetune.local._model import load_tokenizer, lora_adapter, max_positions, torch_dtype
+from llmrec.finetune.local._deps import require
+from llmrec.finetune.local._model import load_tokenizer, max_positions
 from llmrec.finetune.local._runner import train_or_resume
 from llmrec.finetune.local._trainer_args import make_trainer, trainer_arguments
 from llmrec.finetune.local.config import LocalTrainConfig
 from llmrec.finetune.local.dpo import SFTModel, _adapter_settings
-from llmrec.finetune.local.estimate import DryRun, estimate
+from llmrec.finetune.local.estimate import DryRun, estimate_file
 from llmrec.finetune.local.manifest import LocalTrainManifest
 from llmrec.finetune.local.reward import RankingReward
 
@@ -215,31 +215,7 @@ def plan_local_grpo(
     sft = SFTModel.of(model)
     config = _settings(sft, config)
     _, data, _, _ = _prepare(train, sft, catalog, template, config)
-    return estimate(
-        sft.base,
-        config,
-        examples=data.kept,
-        tokens=data.tokens,
-        completion_tokens=data.completion_tokens,
-        longest=data.longest,
-        overlong=len(data.overlong_lines),
-        dropped=data.dropped,
-        truncated=data.truncated,
-    )
-
-
-def _load_policy(sft: SFTModel, config: LocalTrainConfig) -> Any:
-    transformers = require("transformers")
-    torch = require("torch")
-    peft = require("peft")
-    torch.manual_seed(config.seed)
-    net = transformers.AutoModelForCausalLM.from_pretrained(sft.base, dtype=torch_dtype(config))
-    if config.full_weights:
-        return net
-    with quiet_peft():
-        if sft.kind == "adapter":
-            return peft.PeftModel.from_pretrained(net, sft.path, is_trainable=True)
-        return peft.get_peft_model(net, lora_adapter(config))
+    return estimate_file(sft.base, config, data, examples=data.kept, longest=data.longest)
 
 
 def build_grpo_trainer(
@@ -275,7 +251,7 @@ def build_grpo_trainer(
     )
     return make_trainer(
         trl.GRPOTrainer,
-        _load_policy(sft, config),
+        sft.policy(config, full_weights=config.full_weights),
         args,
         tokenizer,
         (datasets.Dataset.from_list(data.rows), None),

@@ -36,7 +36,7 @@ from llmrec.finetune.local._runner import (
 )
 from llmrec.finetune.local._trainer_args import make_trainer, trainer_arguments
 from llmrec.finetune.local.config import LocalTrainConfig
-from llmrec.finetune.local.estimate import DryRun, estimate
+from llmrec.finetune.local.estimate import DryRun, estimate_file
 from llmrec.finetune.local.manifest import LocalTrainManifest
 
 if TYPE_CHECKING:
@@ -85,17 +85,8 @@ def plan_local(
 
         return plan_local_dpo(train, model, validation=validation, config=config)
     _, data, _, _ = _prepare(train, model, validation, config)
-    return estimate(
-        model,
-        config,
-        examples=len(data.input_ids),
-        tokens=data.tokens,
-        completion_tokens=data.completion_tokens,
-        longest=max(len(ids) for ids in data.input_ids),
-        overlong=len(data.overlong_lines),
-        dropped=data.dropped,
-        truncated=data.truncated,
-    )
+    longest = max(len(ids) for ids in data.input_ids)
+    return estimate_file(model, config, data, examples=len(data.input_ids), longest=longest)
 
 
 def _dataset(data: TokenizedFile) -> Any:
