@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmrec._io import atomic_open
 
@@ -62,6 +62,31 @@ class BarSeries:
     high: Sequence[float]
     markers: Sequence[float] | None = None
     marker_label: str | None = None
+
+    @classmethod
+    def from_cells(
+        cls,
+        label: str,
+        cells: Sequence[Any],
+        *,
+        markers: Sequence[Any] | None = None,
+        marker_label: str | None = None,
+    ) -> BarSeries:
+        """A series from result cells (``mean``, ``ci_low``, ``ci_high``; ``None``: no result,
+        drawn as ``nan``); ``markers`` are cells too, read for their ``mean``."""
+
+        def num(cell: Any, name: str) -> float:
+            value = None if cell is None else getattr(cell, name)
+            return float("nan") if value is None else float(value)
+
+        return cls(
+            label=label,
+            values=[num(c, "mean") for c in cells],
+            low=[num(c, "ci_low") for c in cells],
+            high=[num(c, "ci_high") for c in cells],
+            markers=None if markers is None else [num(c, "mean") for c in markers],
+            marker_label=marker_label,
+        )
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,7 @@ def summary_figure(summary: Summary) -> Figure:
         series = []
         for label in summary.backends:
             cells = [summary.cell(label, t, metric) for t in summary.truths]
-            series.append(
-                BarSeries(
-                    label=label,
-                    values=[_num(c.mean if c else None) for c in cells],
-                    low=[_num(c.ci_low if c else None) for c in cells],
-                    high=[_num(c.ci_high if c else None) for c in cells],
-                )
-            )
+            series.append(BarSeries.from_cells(label, cells))
         title = _short(metric) if metric.startswith("precision") else metric.upper()
         panels.append(BarPanel(title, list(summary.truths), series))
     return bar_figure(panels, panel_width=max(5.0, 1.3 * len(summary.truths) + 2.0))

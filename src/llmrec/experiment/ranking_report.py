@@ -153,10 +153,6 @@ def ranking_text(ds: DatasetResult) -> list[str]:
     return [text_table(header, rows)]
 
 
-def _num(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
 def _panels(results: Results) -> list[tuple[str, RankingResult]]:
     return [
         (name, ds.ranking)
@@ -183,14 +179,7 @@ def ranking_figure(results: Results) -> Figure | None:
             cells = [b.strict.get(m) for m in r.metrics]
             valid = [b.valid_only.get(m) for m in r.metrics]
             series.append(
-                BarSeries(
-                    label=label,
-                    values=[_num(c.mean if c else None) for c in cells],
-                    low=[_num(c.ci_low if c else None) for c in cells],
-                    high=[_num(c.ci_high if c else None) for c in cells],
-                    markers=[_num(c.mean if c else None) for c in valid],
-                    marker_label="valid-only",
-                )
+                BarSeries.from_cells(label, cells, markers=valid, marker_label="valid-only")
             )
         orders = f", {r.repeats} orders" if r.repeats > 1 else ""
         out.append(

@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from llmrec.experiment.results import DatasetResult
 from llmrec.experiment.store import stage_key
 
 if TYPE_CHECKING:
     from llmrec.experiment.config.truth import TallRecTruthSpec
     from llmrec.experiment.context import LoadedData, RunContext
 
-__all__ = ["TALLREC_PARTS", "tallrec_files", "tallrec_truth"]
+__all__ = ["TALLREC_PARTS", "tallrec_files"]
 
 TALLREC_PARTS = ("train", "valid", "test")
 
@@ -58,21 +57,3 @@ def tallrec_files(
         "scored": False,
     }
     return key, stats
-
-
-def tallrec_truth(
-    ctx: RunContext, name: str, spec: TallRecTruthSpec, data: LoadedData
-) -> DatasetResult:
-    """Build (or reuse) TALLRec's files for ``name`` and describe them (no backend scored)."""
-    _, stats = tallrec_files(ctx, name, spec, data)
-    sizes = stats["rows"]
-    return DatasetResult(
-        truth_stats=stats,
-        n_train=sizes["train"],
-        n_val=sizes["valid"],
-        n_test=sizes["test"],
-        finetune={},
-        fine_tuned_model=None,
-        backends=[],
-        kind="tallrec",
-    )
