@@ -43,7 +43,8 @@ _COCOUNT: Any  # the co-count kernel built from _cocount.c (optional: scipy's pr
 try:
     from llmrec.truth import _cocount
 
-    _COCOUNT = _cocount
+    # an extension built from an older _cocount.c (before a reinstall) is not used
+    _COCOUNT = _cocount if getattr(_cocount, "VERSION", 1) >= 2 else None
 except ImportError:  # pragma: no cover - installed without a C compiler
     _COCOUNT = None
 
