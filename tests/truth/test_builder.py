@@ -387,3 +387,19 @@ def test_progress_bar_does_not_change_the_output() -> None:
     shown = tool.build(to_ratings(rows), progress=True, batch_size=2)
     assert shown.examples == quiet.examples and len(quiet) == 7
     assert quiet[0].gold == (3, 4, 5) and quiet[0].n_neighbours == 6
+
+
+def test_five_star_counts_exactly_five_stars_on_a_ten_point_scale() -> None:
+    from llmrec.truth import _sparse
+
+    rng = np.random.default_rng(5)
+    keys = np.unique(rng.integers(0, 50, 600) * 1000 + rng.integers(0, 90, 600))
+    rows = [(int(k // 1000), int(k % 1000), int(rng.integers(1, 11)), 0) for k in keys]
+    ratings = to_ratings(rows)
+    tool = NeighbourTruth(n_users=None, min_five_star=2, neighbour_min_rating=5)
+    core = _sparse.build_core(ratings, tool.config)
+    exact = Counter(u for u, _, stars, _ in rows if stars == 5)
+    assert core.five_star.tolist() == [exact[int(u)] for u in core.user_ids]
+    fans = Counter(m for _, m, stars, _ in rows if stars >= 5)
+    assert np.diff(core.fans.indptr).tolist() == [fans[int(m)] for m in core.movie_ids]
+    assert tool.eligible_users(ratings).tolist() == core.user_ids[tool._eligible(core)].tolist()

@@ -43,7 +43,8 @@ _COCOUNT: Any  # the co-count kernel built from _cocount.c (optional: scipy's pr
 try:
     from llmrec.truth import _cocount
 
-    _COCOUNT = _cocount
+    # an extension built from an older _cocount.c (before a reinstall) is not used
+    _COCOUNT = _cocount if getattr(_cocount, "VERSION", 1) >= 2 else None
 except ImportError:  # pragma: no cover - installed without a C compiler
     _COCOUNT = None
 
@@ -257,13 +258,16 @@ def _native_hits(
     parts = [a if used else a[:0] for a, used in zip(neighbours, rows_used.tolist(), strict=True)]
     sizes = np.array([a.size for a in parts], dtype=np.int64)
     flat = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
-    hot = isinstance(matrix, HotMatrix)
-    n_cols = int(matrix.movies.size) if isinstance(matrix, HotMatrix) else int(matrix.shape[1])
+    if isinstance(matrix, HotMatrix):
+        indices, n_cols, columns = matrix.indices, int(matrix.movies.size), matrix.movies
+    else:
+        indices = np.ascontiguousarray(matrix.indices, dtype=np.int32)
+        n_cols, columns = int(matrix.shape[1]), None
     cap = max(1, int(np.count_nonzero(sizes)) * n_cols)
     rows, cols, value = (np.empty(cap, dtype=np.int32) for _ in range(3))
     written = _COCOUNT.hits(
         np.ascontiguousarray(matrix.indptr, dtype=np.int32),
-        matrix.indices if hot else np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        indices,
         n_cols,
         flat,
         _ptr(sizes),
@@ -272,12 +276,10 @@ def _native_hits(
         cols,
         value,
     )
-    movies = cols[:written]
+    found = cols[:written]
     return (
         rows[:written].astype(np.int64),
-        matrix.movies[movies].astype(np.int64)
-        if isinstance(matrix, HotMatrix)
-        else movies.astype(np.int64),
+        (found if columns is None else columns[found]).astype(np.int64),
         value[:written].astype(np.int64),
     )
 

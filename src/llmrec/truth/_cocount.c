@@ -373,4 +373,14 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_cocount", "The neighbour truth's counting kernels.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__cocount(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__cocount(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    /* 2: 2-byte column indices in hits, and candidates; llmrec.truth._batch checks it, so a
+     * module left over from an older build is not called with arrays it cannot read */
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", 2) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

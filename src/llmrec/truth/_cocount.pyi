@@ -1,5 +1,7 @@
 """Type stub of the counting kernels built from ``_cocount.c`` (see ``llmrec.truth._batch``)."""
 
+VERSION: int
+
 def hits(
     indptr: object,
     indices: object,

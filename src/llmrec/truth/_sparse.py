@@ -246,11 +246,8 @@ def _grouped(
     One counting sort (scipy's ``coo_tocsr`` kernel), without the checks and the per-row sort
     ``csr_array((data, (rows, cols)))`` adds: the callers sort (or need no order) themselves.
     """
-    try:
-        from scipy.sparse._sparsetools import coo_tocsr
-    except ImportError:  # pragma: no cover - a scipy without it: the public constructor
-        coo = sp.coo_array((data, (rows, cols)), shape=shape)
-        return sp.csr_array(coo)
+    from scipy.sparse._sparsetools import coo_tocsr  # the kernel behind tocsr (scipy >= 0.7)
+
     indptr = np.empty(shape[0] + 1, dtype=np.int32)
     indices = np.empty(rows.size, dtype=np.int32)
     values = np.empty(rows.size, dtype=data.dtype)
@@ -273,11 +270,9 @@ def build_core(ratings: Ratings, config: TruthConfig) -> Core:
     user-by-user sort runs once; ``watched`` is ``rated``'s pattern when every rating counts.
     """
     stars = np.asarray(ratings.rating)
-    lowest = int(stars.min()) if stars.size else 0
-    if stars.size and (lowest < 0 or int(stars.max()) > 15):
-        raise DataFormatError(
-            "ratings must be star counts between 0 and 15", text=str(int(stars.max()))
-        )
+    lowest, highest = (int(stars.min()), int(stars.max())) if stars.size else (0, 0)
+    if lowest < 0 or highest > 15:
+        raise DataFormatError("ratings must be star counts between 0 and 15", text=str(highest))
     user_ids, rows = _dense_index(np.asarray(ratings.user_id))
     release_pages(np.asarray(ratings.user_id))
     movie_ids, cols = _dense_index(np.asarray(ratings.movie_id))
@@ -288,7 +283,8 @@ def build_core(ratings: Ratings, config: TruthConfig) -> Core:
     popularity = np.bincount(cols, minlength=n_movies).astype(np.int64)
     good = stars >= config.neighbour_min_rating
     fans = _grouped(cols[good], rows[good], ones[: int(good.sum())], (n_movies, n_users))
-    five = good if config.neighbour_min_rating == 5 else np.equal(stars, 5, out=good)
+    same = config.neighbour_min_rating == 5 and highest <= 5  # then "good" is "5 stars"
+    five = good if same else np.equal(stars, 5, out=good)
     five_star = np.bincount(rows[five], minlength=n_users).astype(np.int64)
     del good, five
     key = _day_key(np.asarray(ratings.date))
