@@ -111,7 +111,7 @@ def run_llmrec(files: list[Path], cache_dir: str | None) -> dict[str, Any]:
     t = time.perf_counter()
     r = load_ratings(files, cache=cache_dir is not None, cache_dir=cache_dir)
     secs = time.perf_counter() - t
-    peak = _peak_rss()
+    peak = peak_rss()
     days = r.date.astype(np.int64)
     return {
         "seconds": secs,
@@ -145,7 +145,7 @@ def run_pandas(files: list[Path]) -> dict[str, Any]:
         )
     out = pd.concat(frames, ignore_index=True)
     secs = time.perf_counter() - t
-    peak = _peak_rss()
+    peak = peak_rss()
     days = out["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     cs = _checksum(out["user_id"], out["movie_id"], out["rating"], days)
     return {"seconds": secs, "n": len(out), "checksum": cs, "maxrss_bytes": peak}
@@ -181,13 +181,13 @@ def run_polars(files: list[Path]) -> dict[str, Any]:
         )
     out = pl.concat(frames)
     secs = time.perf_counter() - t
-    peak = _peak_rss()
+    peak = peak_rss()
     days = out["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     cs = _checksum(out["user_id"].to_numpy(), out["movie_id"].to_numpy(), out["rating"], days)
     return {"seconds": secs, "n": out.height, "checksum": cs, "maxrss_bytes": peak}
 
 
-def _peak_rss() -> int:
+def peak_rss() -> int:
     """Peak resident set size of this process so far, in bytes (C allocations included).
 
     Linux: ``VmHWM`` from /proc/self/status, the high-water mark of this program's own memory.
@@ -203,7 +203,7 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _rss_now() -> int:
+def rss_now() -> int:
     """Current resident set size in bytes (0 where /proc is missing)."""
     try:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -216,7 +216,7 @@ def _child(tool: str, files: list[Path], cache_dir: str | None) -> None:
 
     if tool in ("pandas", "polars"):
         __import__(tool)
-    baseline = _rss_now()
+    baseline = rss_now()
     runners = {
         "llmrec": lambda: run_llmrec(files, None),
         "llmrec-cache-build": lambda: run_llmrec(files, cache_dir),
@@ -236,7 +236,8 @@ def _measure(tool: str, files: list[Path], cache_dir: str) -> dict[str, Any]:
     return result
 
 
-def _hardware() -> str:
+def cpu_description() -> str:
+    """The CPU's model name and the cores this process may use."""
     model = platform.processor() or "unknown cpu"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -246,7 +247,11 @@ def _hardware() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores available, {platform.system()} {platform.release()}"
+    return f"{model}, {cores} cores available"
+
+
+def _hardware() -> str:
+    return f"{cpu_description()}, {platform.system()} {platform.release()}"
 
 
 def main(argv: list[str] | None = None) -> int:

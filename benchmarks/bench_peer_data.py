@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import cpu_description, peak_rss, rss_now
 
 _ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", dtype=np.uint8)
 
@@ -148,32 +151,14 @@ def run_pandas(path: Path, k: int) -> dict[str, Any]:
     }
 
 
-def _peak_rss() -> int:
-    """Peak resident set size of this process (``VmHWM``; ``ru_maxrss`` where /proc is missing)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _rss_now() -> int:
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 def _child(tool: str, path: Path, k: int) -> None:
     import llmrec.data.amazon  # noqa: F401  (imports are not part of the measurement)
 
     if tool == "pandas":
         import pandas  # noqa: F401
-    baseline = _rss_now()
+    baseline = rss_now()
     result = run_llmrec(path, k) if tool == "llmrec" else run_pandas(path, k)
-    result["peak_bytes"] = _peak_rss()
+    result["peak_bytes"] = peak_rss()
     result["baseline_bytes"] = baseline
     print(json.dumps(result))
 
@@ -186,17 +171,8 @@ def _measure(tool: str, path: Path, k: int) -> dict[str, Any]:
 
 
 def _hardware() -> str:
-    model = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model}, {cores} cores available, load average {load:.1f}"
+    return f"{cpu_description()}, load average {load:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
