@@ -11,9 +11,14 @@ ranks the full catalogue without the user's history; HR@10 and NDCG@10 are repor
 
 The RecBole side runs only when a Python with RecBole 1.2.1 is given (``--recbole-python`` or
 ``LLMREC_RECBOLE_PYTHON``): the same split, ``MAX_ITEM_LIST_LENGTH: 50``, ``loss_type: CE``, the
-same hyperparameters, epochs and batch size, ``eval_step: 0`` (no validation, so the model
-tested is the last epoch's, as llmrec's without ``patience``; no checkpoints are written, since
-torch 2.6 and later refuse to load RecBole 1.2.1's with ``weights_only``), full ranking. RecBole
+same hyperparameters, epochs and batch size, full ranking. Without ``--patience``: ``eval_step:
+0`` (no validation, so the model tested is the last epoch's, as llmrec's without ``patience``;
+no checkpoint is written). With ``--patience P`` both sides validate after every epoch on the
+validation item, stop after ``P`` epochs without a better NDCG@10 and test the best epoch:
+RecBole with ``eval_step: 1``, ``stopping_step: P - 1`` and its best checkpoint (loaded with
+``weights_only=False``, which torch 2.6 and later no longer default to), llmrec with
+``patience=P`` fitted on the training part plus the validation item, so its own hold-out is
+that item (:func:`with_validation`). RecBole
 1.2.1 masks nothing in a sequential model's full ranking, so both sides are also scored with the
 history left in (``*_unmasked``), and RecBole's test scores are ranked again without the items
 each sequence reads (llmrec's protocol). RecBole 1.2.1 still
@@ -26,7 +31,8 @@ lognormal user activity, timestamps to the second; one fit of each backend.
 
 Every fit runs in its own process (``--threads`` torch threads) that reports its training
 seconds, epochs per second and peak resident memory (``ru_maxrss``, which counts torch's
-buffers). Run: ``python benchmarks/bench_sequential.py ml100k --epochs 10 --seeds 0 1 2``.
+buffers). Run: ``python benchmarks/bench_sequential.py ml100k --epochs 10 --seeds 0 1 2``;
+``--sides llmrec`` or ``--sides recbole`` runs one side (to spread the sides over cores).
 """
 
 from __future__ import annotations
@@ -53,16 +59,25 @@ import torch
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 from llmrec.recommenders import get_recommender
-from bench_sequential import load_data, score, score_unmasked
+from bench_sequential import load_data, score, score_unmasked, with_validation
 t0 = time.perf_counter()
 split, ratings = load_data(args)
 prep = time.perf_counter() - t0
 model = get_recommender(args["backend"], **args["options"])
+if split is None:
+    fitting = ratings
+elif args["options"].get("patience") is None:
+    fitting = split.fitting
+else:
+    # early stopping holds out each user's last fitting item: fit on the training part plus
+    # the validation item, so the held-out item is RecBole's validation item
+    fitting = with_validation(split, ratings)
 cpu0 = time.process_time()
-model.fit(split.fitting if split is not None else ratings)
+model.fit(fitting)
 out = {"prep_s": prep, "train_s": model.log_.train_seconds,
        "train_cpu_s": time.process_time() - cpu0, "epochs": len(model.log_.losses),
-       "params": model.n_parameters_}
+       "params": model.n_parameters_, "best_epoch": model.log_.best_epoch,
+       "valid_ndcg": model.log_.valid_ndcg, "losses": model.log_.losses}
 if split is not None:
     t1 = time.perf_counter()
     recs = model.recommend_many(split.dataset.profiles, 10, exclude=split.exclusions())
@@ -87,6 +102,10 @@ for name, value in {"float": float, "int": int, "long": np.int64, "bool": bool,
 import torch
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
+# RecBole 1.2.1's checkpoints hold its Config; torch >= 2.6 loads with weights_only=True by
+# default and refuses them. The checkpoint is the one this process just wrote.
+_torch_load = torch.load
+torch.load = lambda *a, **k: _torch_load(*a, **{**k, "weights_only": False})
 from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import get_model, get_trainer, init_seed
@@ -107,7 +126,12 @@ config = Config(model=model_name, dataset=folder.rsplit("/", 1)[1], config_dict=
     "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full",
                   "group_by": "user"},
     "metrics": ["Hit", "NDCG"], "topk": [10], "valid_metric": "NDCG@10",
-    "epochs": o["epochs"], "eval_step": 0, "train_batch_size": o["batch_size"],
+    "epochs": o["epochs"], "train_batch_size": o["batch_size"],
+    # without patience: no validation, the last epoch is tested (as llmrec without patience);
+    # with it: validate every epoch, stop after `patience` epochs without a better score
+    # (RecBole stops when cur_step > stopping_step), test the best epoch
+    "eval_step": 0 if o.get("patience") is None else 1,
+    "stopping_step": max((o.get("patience") or 1) - 1, 0),
     "learning_rate": o["learning_rate"], "seed": o["seed"], "reproducibility": True,
     "use_gpu": False, "show_progress": False, "checkpoint_dir": args["scratch"],
     "log_wandb": False, "state": "WARNING", **params})
@@ -120,27 +144,48 @@ init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
 model = get_model(config["model"])(config, train.dataset).to(config["device"])
 trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 t1, cpu1 = time.perf_counter(), time.process_time()
-# no checkpoints: with eval_step 0 the model in memory is the last epoch's, which is what
-# the checkpoint would hold (and torch >= 2.6 cannot load RecBole 1.2.1's with weights_only)
-trainer.fit(train, valid, saved=False, show_progress=False)
-train_s, train_cpu_s = time.perf_counter() - t1, time.process_time() - cpu1
-result = trainer.evaluate(test, load_best_model=False, show_progress=False)
+curve = []
+best_model = o.get("patience") is not None
+if args.get("reuse_checkpoint"):
+    # evaluate the best checkpoint an earlier run of this seed left in the scratch folder
+    from pathlib import Path
+    model_file = str(max(Path(args["scratch"]).glob("*.pth"), key=lambda f: f.stat().st_mtime))
+    result = trainer.evaluate(test, model_file=model_file, show_progress=False)
+    train_s = train_cpu_s = float("nan")
+    epochs_run = 0
+else:
+    # without validation the model in memory is the last epoch's: no checkpoint needed
+    trainer.fit(train, valid, saved=best_model, show_progress=False,
+                callback_fn=lambda epoch, valid_score: curve.append(float(valid_score)))
+    train_s, train_cpu_s = time.perf_counter() - t1, time.process_time() - cpu1
+    epochs_run = len(trainer.train_loss_dict)
+    result = trainer.evaluate(test, load_best_model=best_model, show_progress=False)
 # RecBole 1.2.1 masks nothing in a sequential model's full ranking (its history index is None);
-# rank the test targets again without the items each sequence reads, llmrec's protocol.
+# rank the test targets again without every item the user rated before the target (not only
+# the 50 the sequence reads), llmrec's protocol. With one rating per user and item, that is
+# every item of the user's but the target, whose score is read before the mask.
+inter = dataset.inter_feat
+history = torch.zeros(dataset.user_num, dataset.item_num, dtype=torch.bool)
+history[inter[dataset.uid_field], inter[dataset.iid_field]] = True
+history[:, 0] = True  # the padding item
 hits, gains, n = 0.0, 0.0, 0
 model.eval()
 with torch.no_grad():
     for interaction, _, _, positive in test:
         interaction = interaction.to(config["device"])
         scores = model.full_sort_predict(interaction).view(positive.numel(), -1)
-        scores[:, 0] = -float("inf")
-        scores.scatter_(1, interaction[model.ITEM_SEQ], -float("inf"))
-        rank = (scores > scores.gather(1, positive[:, None])).sum(1)
+        target = scores.gather(1, positive[:, None])
+        scores.masked_fill_(history[interaction[dataset.uid_field]], -float("inf"))
+        rank = (scores > target).sum(1)
         hits += float((rank < 10).sum())
         gains += float(torch.where(rank < 10, 1.0 / torch.log2(rank + 2.0), 0.0).sum())
         n += positive.numel()
 print("RESULT " + json.dumps({"prep_s": prep, "train_s": train_s, "train_cpu_s": train_cpu_s,
-    "epochs": o["epochs"],
+    "epochs": epochs_run,
+    # RecBole keeps the later of tied epochs (>=); its validation leaves the history in
+    "best_epoch": (len(curve) - curve[::-1].index(max(curve))) if curve else epochs_run,
+    "valid_ndcg_unmasked": curve,
+    "losses": [float(trainer.train_loss_dict[e]) for e in sorted(trainer.train_loss_dict)],
     "params": sum(p.numel() for p in model.parameters()),
     "hit@10": hits / n, "ndcg@10": gains / n,
     "hit@10_unmasked": float(result["hit@10"]), "ndcg@10_unmasked": float(result["ndcg@10"]),
@@ -149,14 +194,23 @@ print("RESULT " + json.dumps({"prep_s": prep, "train_s": train_s, "train_cpu_s":
 
 
 def load_data(args: dict[str, Any]) -> tuple[Any, Any]:
-    """``(next-item split, None)`` for ml-100k, ``(None, ratings)`` for the synthetic set."""
+    """``(next-item split, ratings)`` for ml-100k, ``(None, ratings)`` for the synthetic set."""
     if args["mode"] == "ml100k":
         from llmrec.data.recbole import load_atomic
         from llmrec.protocols import next_item
 
         ratings, _ = load_atomic(args["data"])
-        return next_item.build(ratings, history=50, n_candidates=2), None
+        return next_item.build(ratings, history=50, n_candidates=2), ratings
     return None, synthetic(args["interactions"])
+
+
+def with_validation(split: Any, ratings: Any) -> Any:
+    """Every rating except each user's test target: RecBole's training part plus its
+    validation item (ml-100k holds one rating per user and movie)."""
+    target = {u: ex.gold[0] for u, ex in zip(split.dataset.user_ids, split.dataset, strict=True)}
+    pairs = zip(ratings.user_id.tolist(), ratings.movie_id.tolist(), strict=True)
+    keep = np.fromiter((target.get(u) != m for u, m in pairs), dtype=bool, count=len(ratings))
+    return ratings.take(np.flatnonzero(keep))
 
 
 def synthetic(n: int, seed: int = 0) -> Any:
@@ -212,8 +266,11 @@ def score_unmasked(model: Any, split: Any) -> dict[str, float]:
 
 def run_child(python: str, code: str, args: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    # RecBole writes log_tensorboard/ into the working directory: keep it in the scratch folder
+    scratch = Path(args["scratch"])
+    scratch.mkdir(parents=True, exist_ok=True)
     out = subprocess.run(
-        [python, "-c", code, json.dumps(args)], capture_output=True, text=True, env=env
+        [python, "-c", code, json.dumps(args)], capture_output=True, text=True, env=env, cwd=scratch
     )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -243,6 +300,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="validate every epoch on the validation item, stop after this many epochs without "
+        "a better NDCG@10 and test the best epoch (both sides); default: no validation",
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="Adam learning rate (both sides)"
+    )
+    parser.add_argument("--sides", nargs="+", choices=["llmrec", "recbole"], default=None)
+    parser.add_argument(
+        "--reuse-checkpoint",
+        action="store_true",
+        help="RecBole side: evaluate the newest checkpoint in --scratch (left by an earlier run "
+        "with --patience) instead of training",
+    )
     parser.add_argument("--all-backends", action="store_true")
     parser.add_argument("--scratch", default="/tmp/llmrec-bench-sequential")
     opts = parser.parse_args()
@@ -254,6 +328,8 @@ def main() -> None:
     sides = [("llmrec", sys.executable, _LLMREC_CHILD)]
     if opts.recbole_python and opts.mode == "ml100k":
         sides.append(("recbole", opts.recbole_python, _RECBOLE_CHILD))
+    if opts.sides is not None:
+        sides = [side for side in sides if side[0] in opts.sides]
     for backend in opts.backends:
         for seed in opts.seeds:
             options = {
@@ -261,7 +337,8 @@ def main() -> None:
                 "max_length": 50,
                 "epochs": opts.epochs,
                 "batch_size": opts.batch_size,
-                "learning_rate": 1e-3,
+                "learning_rate": opts.learning_rate,
+                "patience": opts.patience,
                 "seed": seed,
                 "device": "cpu",
             }
@@ -273,6 +350,7 @@ def main() -> None:
                 "options": options,
                 "threads": opts.threads,
                 "scratch": opts.scratch,
+                "reuse_checkpoint": opts.reuse_checkpoint,
             }
             for side, python, code in sides:
                 result = run_child(python, code, args)
