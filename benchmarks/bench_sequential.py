@@ -214,21 +214,26 @@ def with_validation(split: Any, ratings: Any) -> Any:
 
 
 def synthetic(n: int, seed: int = 0) -> Any:
-    """``n`` interactions: Zipf item popularity, lognormal user activity, one per pair."""
+    """Exactly ``n`` interactions: Zipf item popularity, lognormal user activity, one per
+    user and item (repeated draws are dropped and more are drawn until there are ``n``)."""
     from llmrec.data import Ratings
 
     rng = np.random.default_rng(seed)
     n_users, n_items = max(100, n // 50), max(1000, n // 200)
     activity = rng.lognormal(0.0, 1.0, n_users)
-    user = rng.choice(n_users, size=n, p=activity / activity.sum()) + 1
     pop = 1.0 / np.arange(1, n_items + 1) ** 0.9
-    item = rng.choice(n_items, size=n, p=pop / pop.sum()) + 1
-    _, first = np.unique(user * (n_items + 1) + item, return_index=True)
-    keep = np.sort(first)
+    pairs = np.empty(0, dtype=np.int64)
+    while True:
+        user = rng.choice(n_users, size=n, p=activity / activity.sum()) + 1
+        item = rng.choice(n_items, size=n, p=pop / pop.sum()) + 1
+        pairs = np.concatenate([pairs, user * (n_items + 1) + item])
+        _, first = np.unique(pairs, return_index=True)
+        if first.size >= n:
+            break
+    keep = np.sort(first)[:n]  # the first n distinct pairs in draw order
+    user, item = pairs[keep] // (n_items + 1), pairs[keep] % (n_items + 1)
     stamp = 1_500_000_000 + rng.integers(0, 365 * 86_400, size=keep.size)
-    return Ratings(
-        user[keep], item[keep], np.full(keep.size, 4), stamp.astype("datetime64[s]"), time=stamp
-    )
+    return Ratings(user, item, np.full(keep.size, 4), stamp.astype("datetime64[s]"), time=stamp)
 
 
 def score(split: Any, recs: Any, n_bootstrap: int = 1000) -> dict[str, Any]:
